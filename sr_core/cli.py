@@ -1,0 +1,157 @@
+"""``python -m sr_core``: the command line. Its commands, flags and exit codes are a contract.
+
+Exit codes: 0 success, 1 an unexpected failure (a bug: traceback shown), 2 bad input or
+configuration (one line on stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from sr_core.errors import SRStudioError, WeightsNotFoundError
+from sr_core.evaluation import ModelScore, evaluate_model, image_files
+from sr_core.imaging import open_image, pixel_cap_from_env, save_image
+from sr_core.inference import model_has_weights, upscale_image
+from sr_core.models.blocks import count_parameters
+from sr_core.registry import all_specs, get_spec, sr_model_names
+
+EXIT_OK, EXIT_BAD_INPUT = 0, 2
+
+
+class UsageError(SRStudioError):
+    """A command-line argument that cannot work (reported like any bad input)."""
+
+
+def _upscale(args: argparse.Namespace) -> int:
+    output = Path(args.output)
+    if output.suffix.lower() != ".png":
+        raise UsageError(f"OUTPUT must be a .png file (lossless), not {output.name!r}")
+    get_spec(args.model)
+    image = open_image(args.input, pixel_cap=args.pixel_cap)
+    result = upscale_image(image, args.model, weights_file=args.weights, tile=args.tile)
+    save_image(result.rgb, output, alpha=result.alpha, grayscale=result.grayscale, bit_depth=result.bit_depth)
+    for notice in result.notices:
+        print(f"note: {notice}", file=sys.stderr)
+    width, height = result.size
+    print(f"{args.model}: {image.width}x{image.height} -> {width}x{height} in {result.seconds:.2f} s -> {output}")
+    return EXIT_OK
+
+
+def _parse_weights_overrides(pairs: Sequence[str]) -> dict[str, str]:
+    """``name=FILE`` pairs of ``--weights`` for evaluate."""
+    overrides = {}
+    for pair in pairs:
+        name, separator, path = pair.partition("=")
+        if not separator or not path:
+            raise UsageError(f"--weights takes NAME=FILE, got {pair!r}")
+        overrides[name] = path
+    return overrides
+
+
+def format_table(scores: Sequence[ModelScore]) -> str:
+    """The papers' table layout: one row per model with mean PSNR, SSIM and seconds per image."""
+    lines = [f"{'model':<18}{'PSNR (dB)':>10}{'SSIM':>9}{'s/image':>10}{'params':>12}"]
+    for score in scores:
+        lines.append(
+            f"{score.model:<18}{score.psnr:>10.2f}{score.ssim:>9.4f}{score.seconds_per_image:>10.3f}{score.parameters:>12,}"
+        )
+    return "\n".join(lines)
+
+
+def write_scores_csv(scores: Sequence[ModelScore], path: Path, data: str) -> None:
+    """One row per (model, image) plus a ``mean`` row per model."""
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["data", "model", "image", "psnr_y", "ssim_y", "seconds", "parameters"])
+        for score in scores:
+            for image in score.images:
+                writer.writerow([data, score.model, image.image, f"{image.psnr:.4f}", f"{image.ssim:.5f}",
+                                 f"{image.seconds:.4f}", score.parameters])
+            writer.writerow([data, score.model, "mean", f"{score.psnr:.4f}", f"{score.ssim:.5f}",
+                             f"{score.seconds_per_image:.4f}", score.parameters])
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    names = [name.strip() for name in args.models.split(",") if name.strip()]
+    for name in names:
+        get_spec(name)
+    weights = _parse_weights_overrides(args.weights)
+    files = image_files(args.data)
+    if not files:
+        raise UsageError(f"no images found in {args.data}")
+    scores = []
+    for name in names:
+        try:
+            scores.append(evaluate_model(name, files, weights.get(name)))
+        except WeightsNotFoundError:
+            print(f"skipped {name}: no weights (bundle them or pass --weights {name}=FILE)", file=sys.stderr)
+    print(f"{Path(args.data).name}: {len(files)} images, x4, Y channel, border 4")
+    print(format_table(scores))
+    if args.csv:
+        write_scores_csv(scores, Path(args.csv), str(args.data))
+    return EXIT_OK
+
+
+def _models(_args: argparse.Namespace) -> int:
+    print(f"{'name':<26}{'params':>12}  {'weights':<8} description")
+    for spec in all_specs():
+        is_generator = spec.name in sr_model_names()
+        weights = ("yes" if model_has_weights(spec.name) else "no") if spec.learned and is_generator else "-"
+        print(f"{spec.name:<26}{count_parameters(spec.build()):>12,}  {weights:<8} {spec.description}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every ``python -m sr_core`` command."""
+    parser = argparse.ArgumentParser(prog="python -m sr_core", description="SR Studio: x4 super-resolution tools")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    upscale = commands.add_parser("upscale", help="upscale one image x4")
+    upscale.add_argument("input")
+    upscale.add_argument("output", help="a .png path")
+    upscale.add_argument("--model", default="bicubic", help="a name from `python -m sr_core models`")
+    upscale.add_argument("--weights", help="a .safetensors or .pth file instead of the bundled weights")
+    upscale.add_argument("--tile", type=int, default=0, help="LR tile side in pixels (0: automatic)")
+    upscale.add_argument("--pixel-cap", type=int, default=pixel_cap_from_env(),
+                         help="refuse inputs with more pixels (env SR_STUDIO_PIXEL_CAP)")
+    upscale.set_defaults(handler=_upscale)
+
+    evaluate = commands.add_parser("evaluate", help="PSNR/SSIM of models on a folder of HR images")
+    evaluate.add_argument("--models", default="bicubic", help="comma-separated model names")
+    evaluate.add_argument("--data", required=True, help="folder of HR images (e.g. Set5)")
+    evaluate.add_argument("--csv", help="write per-image scores to this CSV")
+    evaluate.add_argument("--weights", action="append", default=[], metavar="NAME=FILE",
+                          help="evaluate NAME with FILE instead of its bundled weights (repeatable)")
+    evaluate.set_defaults(handler=_evaluate)
+
+    models = commands.add_parser("models", help="list models, parameter counts and bundled weights")
+    models.set_defaults(handler=_models)
+
+    for add_commands in _plugin_commands():
+        add_commands(commands)
+    return parser
+
+
+def _plugin_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
+    """Command groups that live beside their subsystems (training, MOS, GAN lab, ...)."""
+    from sr_core.train.cli import add_commands as add_train_commands
+
+    return [add_train_commands]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; user errors become one line on stderr and exit code 2."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except SRStudioError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as error:
+        print(f"error: {error.strerror or error} ({getattr(error, 'filename', '') or ''})", file=sys.stderr)
+        return EXIT_BAD_INPUT

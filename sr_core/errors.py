@@ -1,0 +1,34 @@
+"""Typed errors of SR Studio.
+
+Every error a user can cause derives from :class:`SRStudioError`, so the CLI and the app can
+turn it into a one-line message (exit code 2, ``gr.Error``) instead of a traceback. Each message
+says what went wrong and what to do about it.
+"""
+
+
+class SRStudioError(Exception):
+    """Base class of every error caused by input, files or configuration (not by a bug)."""
+
+
+class InvalidImageError(SRStudioError):
+    """The file is not an image we can read (zero bytes, truncated, not an image, SVG/HTML)."""
+
+
+class ImageTooLargeError(SRStudioError):
+    """The image exceeds the pixel cap or looks like a decompression bomb."""
+
+
+class UnknownModelError(SRStudioError):
+    """No model of that name is registered."""
+
+
+class WeightsNotFoundError(SRStudioError):
+    """A model needs weights and none are bundled or given."""
+
+
+class WeightsMismatchError(SRStudioError):
+    """A weights file does not fit the architecture (missing, unexpected or mis-shaped keys)."""
+
+
+class CorruptWeightsError(SRStudioError):
+    """A weights file cannot be parsed, fails its checksum or is an unsafe pickle."""

@@ -1,0 +1,73 @@
+"""The evaluation protocol of the SR papers, end to end.
+
+HR image -> crop to a multiple of 4 -> PIL bicubic x1/4 (uint8) -> model -> uint8 -> PSNR and
+SSIM on the Y channel with a 4-pixel border removed. ``python -m sr_core evaluate`` and the
+weights manifest's scores both come from :func:`evaluate_model`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sr_core.imaging import make_lr, open_image, to_float, to_uint8
+from sr_core.inference import auto_tile_size, batch_to_image, image_to_batch, load_model, upscale_tensor
+from sr_core.metrics import psnr_y, ssim_y
+from sr_core.registry import SCALE
+
+IMAGE_SUFFIXES = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
+
+
+@dataclass(frozen=True)
+class ImageScore:
+    """One model on one image."""
+
+    image: str
+    psnr: float
+    ssim: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class ModelScore:
+    """One model over a data set: the mean figures the papers' tables report."""
+
+    model: str
+    images: tuple[ImageScore, ...]
+    parameters: int
+
+    @property
+    def psnr(self) -> float:
+        return float(np.mean([score.psnr for score in self.images]))
+
+    @property
+    def ssim(self) -> float:
+        return float(np.mean([score.ssim for score in self.images]))
+
+    @property
+    def seconds_per_image(self) -> float:
+        return float(np.mean([score.seconds for score in self.images]))
+
+
+def image_files(folder: str | Path) -> list[Path]:
+    """The images of ``folder`` in name order (non-images such as SOURCES.md are skipped)."""
+    return sorted(path for path in Path(folder).iterdir() if path.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def evaluate_model(model_name: str, hr_files: list[Path], weights_file: str | None = None) -> ModelScore:
+    """Run the protocol for one model over ``hr_files``; raises WeightsNotFoundError without weights."""
+    model = load_model(model_name, weights_file)
+    tile = auto_tile_size(model.device)
+    scores = []
+    for path in hr_files:
+        hr_uint8 = to_uint8(open_image(path, pixel_cap=2**31).rgb)
+        hr_cropped, lr_uint8 = make_lr(hr_uint8, SCALE)
+        started = time.perf_counter()
+        sr = upscale_tensor(model.network, image_to_batch(to_float(lr_uint8), model.device), tile)
+        seconds = time.perf_counter() - started
+        sr_uint8 = to_uint8(batch_to_image(sr))
+        scores.append(ImageScore(path.stem, psnr_y(sr_uint8, hr_cropped), ssim_y(sr_uint8, hr_cropped), seconds))
+    return ModelScore(model_name, tuple(scores), model.parameters)

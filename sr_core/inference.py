@@ -1,0 +1,255 @@
+"""Device-aware, tiled x4 upscaling with cached models.
+
+Large inputs are cut into overlapping tiles so memory stays bounded; each tile is run with a
+margin of ``overlap`` LR pixels of real context that is cropped away afterwards, so the seams
+see the same neighbourhood as an untiled run would (exactly when the overlap covers the
+network's receptive field, to well below 1/255 in practice for the deep ones).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from sr_core import weights as weights_io
+from sr_core.errors import WeightsNotFoundError
+from sr_core.imaging import LoadedImage
+from sr_core.models.blocks import pil_bicubic_resize
+from sr_core.registry import SCALE, get_spec
+
+DEFAULT_OVERLAP = 16
+MIN_TILE, MAX_TILE = 32, 512
+# Peak activation bytes per LR pixel of the widest zoo model: 64 float32 channels at x4
+# resolution (the last upsampling stage), times about six live buffers.
+ACTIVATION_BYTES_PER_LR_PIXEL = 64 * SCALE**2 * 4 * 6
+
+
+def pick_device(preference: str | None = None) -> torch.device:
+    """``preference`` if given, else CUDA, then Apple MPS, then the CPU."""
+    if preference:
+        return torch.device(preference)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def available_memory_bytes(device: torch.device) -> int:
+    """Free memory on ``device``: CUDA's free memory, else the host's available RAM."""
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        return int(free)
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 2 * 1024**3
+
+
+def auto_tile_size(device: torch.device, memory_fraction: float = 0.25) -> int:
+    """The largest square LR tile whose activations fit in a fraction of the free memory.
+
+    Capped at :data:`MAX_TILE`: beyond that, bigger tiles gain little speed on a CPU and
+    lose cache locality.
+    """
+    budget = available_memory_bytes(device) * memory_fraction
+    side = int((budget / ACTIVATION_BYTES_PER_LR_PIXEL) ** 0.5)
+    return max(MIN_TILE, min(MAX_TILE, side))
+
+
+def half_precision_dtype(device: torch.device) -> torch.dtype:
+    """bf16 where the GPU supports it (no overflow in BN-free nets), else fp16 on CUDA, fp32 elsewhere."""
+    if device.type != "cuda":
+        return torch.float32
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A ready-to-run model and where its weights came from (shown to users and recorded in MOS)."""
+
+    name: str
+    network: nn.Module
+    device: torch.device
+    dtype: torch.dtype
+    weights_file: str | None
+    weights_sha256: str | None
+    parameters: int
+
+
+def _weights_for(name: str, weights_file: str | None) -> tuple[dict[str, torch.Tensor] | None, dict, str | None]:
+    """(state dict, architecture kwargs, file) for ``name``: the given file or the bundled one."""
+    if weights_file is not None:
+        state_dict = weights_io.read_state_dict(weights_file)
+        return state_dict, weights_io.infer_model_kwargs(weights_io.to_canonical_keys(state_dict)), str(weights_file)
+    entry = weights_io.find_weights(name)
+    if entry is None:
+        raise WeightsNotFoundError(
+            f"model {name!r} has no bundled weights yet; pass a weights file (--weights FILE) "
+            "or train one with `python -m sr_core train`"
+        )
+    path = weights_io.weights_dir() / entry.file
+    weights_io.verify_sha256(entry)
+    return weights_io.read_state_dict(path), dict(entry.arch_kwargs), str(path)
+
+
+def _load_model_uncached(name: str, weights_file: str | None, device_name: str) -> LoadedModel:
+    spec = get_spec(name)
+    device = torch.device(device_name)
+    state_dict, arch_kwargs, source = (None, {}, None) if not spec.learned else _weights_for(name, weights_file)
+    network = spec.build(**arch_kwargs)
+    if state_dict is not None:
+        weights_io.load_into(network, state_dict)
+    dtype = half_precision_dtype(device) if spec.learned else torch.float32
+    network = network.to(device=device, dtype=dtype, memory_format=torch.channels_last).eval()
+    for parameter in network.parameters():
+        parameter.requires_grad_(False)
+    return LoadedModel(
+        name=name,
+        network=network,
+        device=device,
+        dtype=dtype,
+        weights_file=source,
+        weights_sha256=weights_io.sha256_file(source) if source else None,
+        parameters=sum(p.numel() for p in network.parameters()),
+    )
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_model(name: str, weights_file: str | None, modified: float, device_name: str) -> LoadedModel:
+    return _load_model_uncached(name, weights_file, device_name)
+
+
+def load_model(name: str, weights_file: str | Path | None = None, device: str | None = None) -> LoadedModel:
+    """The model ``name`` with its bundled weights (or ``weights_file``), loaded once and cached.
+
+    The cache key includes the file's modification time, so replacing a weights file on disk
+    reloads it. Raises :class:`WeightsNotFoundError` for a learned model without weights.
+    """
+    path = str(weights_file) if weights_file is not None else None
+    modified = Path(path).stat().st_mtime if path and Path(path).exists() else 0.0
+    return _cached_model(name, path, modified, str(pick_device(device)))
+
+
+def model_has_weights(name: str) -> bool:
+    """True when ``name`` can run now: a baseline, or a learned model with bundled weights."""
+    return not get_spec(name).learned or weights_io.find_weights(name) is not None
+
+
+def _tile_starts(length: int, tile: int) -> list[int]:
+    """Start offsets of tiles of size ``tile`` covering ``length`` (the last one flush with the end)."""
+    if length <= tile:
+        return [0]
+    starts = list(range(0, length - tile, tile))
+    return starts + [length - tile]
+
+
+def _run(network: nn.Module, lr: torch.Tensor) -> torch.Tensor:
+    """One forward pass in the network's dtype and memory format, returned as float32."""
+    parameter = next(network.parameters(), None)
+    dtype = parameter.dtype if parameter is not None else torch.float32
+    lr = lr.to(dtype=dtype).contiguous(memory_format=torch.channels_last)
+    return network(lr).float()
+
+
+@torch.inference_mode()
+def upscale_tensor(
+    network: nn.Module,
+    lr: torch.Tensor,
+    tile: int | None = None,
+    overlap: int = DEFAULT_OVERLAP,
+    scale: int = SCALE,
+) -> torch.Tensor:
+    """Upscale a float NCHW batch in [0, 1] by ``scale``; output is clamped to [0, 1].
+
+    ``tile`` is the LR tile side without its margins (None: no tiling). Each tile is run with
+    up to ``overlap`` pixels of real neighbouring context on every side, then only its core is
+    kept, so results do not depend on where the tile borders fall.
+    """
+    height, width = lr.shape[-2:]
+    if tile is None or (height <= tile and width <= tile):
+        return _run(network, lr).clamp_(0.0, 1.0)
+    output = torch.empty(lr.shape[0], lr.shape[1], height * scale, width * scale, dtype=torch.float32, device=lr.device)
+    for top in _tile_starts(height, tile):
+        for left in _tile_starts(width, tile):
+            bottom, right = min(top + tile, height), min(left + tile, width)
+            pad_top, pad_left = min(overlap, top), min(overlap, left)
+            pad_bottom, pad_right = min(overlap, height - bottom), min(overlap, width - right)
+            patch = lr[..., top - pad_top : bottom + pad_bottom, left - pad_left : right + pad_right]
+            result = _run(network, patch)
+            core = result[
+                ...,
+                pad_top * scale : result.shape[-2] - pad_bottom * scale,
+                pad_left * scale : result.shape[-1] - pad_right * scale,
+            ]
+            output[..., top * scale : bottom * scale, left * scale : right * scale] = core
+    return output.clamp_(0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class UpscaleResult:
+    """An upscaled image ready for :func:`sr_core.imaging.save_image`, with timing."""
+
+    rgb: np.ndarray
+    alpha: np.ndarray | None
+    grayscale: bool
+    bit_depth: int
+    seconds: float
+    model: str
+    notices: tuple[str, ...]
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of the result."""
+        return self.rgb.shape[1], self.rgb.shape[0]
+
+
+def image_to_batch(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    """HxWxC float array -> 1xCxHxW tensor on ``device``."""
+    return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))[None].to(device)
+
+
+def batch_to_image(tensor: torch.Tensor) -> np.ndarray:
+    """1xCxHxW tensor -> HxWxC float32 array on the host."""
+    return tensor[0].permute(1, 2, 0).cpu().numpy().astype(np.float32)
+
+
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    """BT.601 luma, used to turn a colour network's output back into a grey image."""
+    return rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+def upscale_image(
+    image: LoadedImage,
+    model_name: str,
+    weights_file: str | Path | None = None,
+    tile: int | None = 0,
+    device: str | None = None,
+) -> UpscaleResult:
+    """Upscale a loaded image x4 with a named model.
+
+    Alpha is upscaled separately with bicubic and re-attached (networks are trained on RGB);
+    grey images go through the network as three equal channels and come back grey.
+    ``tile=0`` chooses the tile size from free memory, ``None`` disables tiling.
+    """
+    model = load_model(model_name, weights_file, device)
+    tile_size = auto_tile_size(model.device) if tile == 0 else tile
+    started = time.perf_counter()
+    sr = batch_to_image(upscale_tensor(model.network, image_to_batch(image.rgb, model.device), tile_size))
+    alpha = None
+    if image.alpha is not None:
+        alpha_batch = torch.from_numpy(image.alpha)[None, None]
+        alpha = pil_bicubic_resize(alpha_batch, image.height * SCALE, image.width * SCALE)[0, 0].clamp(0, 1).numpy()
+    if model.device.type == "cuda":
+        torch.cuda.synchronize(model.device)
+    seconds = time.perf_counter() - started
+    if image.grayscale:
+        sr = np.repeat(_luma(sr)[..., None], 3, axis=2)
+    return UpscaleResult(sr, alpha, image.grayscale, image.bit_depth, seconds, model_name, image.notices)

@@ -1,0 +1,128 @@
+"""``python -m sr_core``: the stable command line (commands, flags, exit codes)."""
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sr_core.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _png(path: Path, mode: str = "RGB", size=(12, 9)) -> Path:
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).convert(mode).save(path)
+    return path
+
+
+def _odd_images(folder: Path) -> dict[str, bool]:
+    """A folder of awkward inputs -> whether each must succeed (True) or be refused (False)."""
+    folder.mkdir()
+    expectations = {}
+    for mode in ("RGB", "RGBA", "L", "LA", "P", "CMYK", "I;16", "F", "1"):
+        name = f"mode_{mode.replace(';', '')}.{'tif' if mode in ('CMYK', 'F') else 'png'}"
+        rgb = Image.fromarray(np.random.default_rng(1).integers(0, 256, (7, 9, 3), dtype=np.uint8))
+        image = rgb.convert("L").convert(mode) if mode in ("I;16", "F") else rgb.convert(mode)
+        image.save(folder / name)
+        expectations[name] = True
+    Image.new("RGB", (1, 1), (200, 10, 10)).save(folder / "one_by_one.png")
+    Image.new("RGB", (2000, 1), (10, 200, 10)).save(folder / "wide_2000x1.png")
+    Image.new("1", (6000, 6000)).save(folder / "huge_6000x6000.png")
+    frames = [Image.new("P", (8, 8), color) for color in (1, 2)]
+    frames[0].save(folder / "animated.gif", save_all=True, append_images=frames[1:])
+    (folder / "empty.png").write_bytes(b"")
+    (folder / "text.png").write_text("not an image at all")
+    (folder / "drawing.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"/>')
+    _png(folder / "to_truncate.png", size=(40, 40))
+    (folder / "truncated.png").write_bytes((folder / "to_truncate.png").read_bytes()[:120])
+    (folder / "to_truncate.png").unlink()
+    expectations.update({"one_by_one.png": True, "wide_2000x1.png": True, "animated.gif": True,
+                         "huge_6000x6000.png": False, "empty.png": False, "text.png": False,
+                         "drawing.svg": False, "truncated.png": False})
+    return expectations
+
+
+def test_cli_gives_a_result_or_a_one_line_error_for_every_odd_image(tmp_path, capsys):
+    expectations = _odd_images(tmp_path / "odd")
+    for name, should_succeed in expectations.items():
+        output = tmp_path / f"{name}.out.png"
+        code = main(["upscale", str(tmp_path / "odd" / name), str(output), "--model", "bicubic"])
+        captured = capsys.readouterr()
+        if should_succeed:
+            assert code == 0, (name, captured.err)
+            with Image.open(tmp_path / "odd" / name) as source, Image.open(output) as result:
+                assert result.size == (source.width * 4, source.height * 4), name
+        else:
+            assert code == 2, name
+            assert not output.exists(), name
+            assert captured.err.startswith("error: ") and captured.err.count("\n") == 1, (name, captured.err)
+
+
+def test_upscale_keeps_alpha_and_reports_size_and_time(tmp_path, capsys):
+    source = _png(tmp_path / "in.png", mode="RGBA")
+    assert main(["upscale", str(source), str(tmp_path / "out.png"), "--model", "nearest"]) == 0
+    assert "12x9 -> 48x36" in capsys.readouterr().out
+    with Image.open(tmp_path / "out.png") as result:
+        assert result.mode == "RGBA"
+
+
+def test_upscale_refuses_an_unknown_model_and_a_lossy_output(tmp_path, capsys):
+    source = _png(tmp_path / "in.png")
+    assert main(["upscale", str(source), str(tmp_path / "out.png"), "--model", "magic"]) == 2
+    assert "unknown model" in capsys.readouterr().err
+    assert main(["upscale", str(source), str(tmp_path / "out.jpg")]) == 2
+
+
+def test_upscale_without_bundled_weights_says_how_to_get_them(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SR_STUDIO_WEIGHTS_DIR", str(tmp_path / "no_weights"))
+    source = _png(tmp_path / "in.png")
+    assert main(["upscale", str(source), str(tmp_path / "out.png"), "--model", "srresnet"]) == 2
+    assert "--weights" in capsys.readouterr().err
+
+
+def test_upscale_refuses_weights_of_another_architecture(tmp_path, capsys):
+    from sr_core.registry import build_model
+    from sr_core.weights import save_weights
+
+    weights = tmp_path / "swift.safetensors"
+    save_weights(build_model("swiftsrgan", num_blocks=1, num_channels=8), weights)
+    source = _png(tmp_path / "in.png")
+    assert main(["upscale", str(source), str(tmp_path / "out.png"), "--model", "esrgan", "--weights", str(weights)]) == 2
+    assert "error:" in capsys.readouterr().err
+
+
+def test_evaluate_prints_a_papers_style_table_and_writes_csv(tmp_path, capsys):
+    data = tmp_path / "hr"
+    data.mkdir()
+    for index in range(2):
+        _png(data / f"img{index}.png", size=(32, 24))
+    (data / "SOURCES.md").write_text("not an image")
+    csv_path = tmp_path / "scores.csv"
+    assert main(["evaluate", "--models", "bicubic,nearest,srresnet", "--data", str(data), "--csv", str(csv_path)]) == 0
+    captured = capsys.readouterr()
+    assert "PSNR" in captured.out and "bicubic" in captured.out and "nearest" in captured.out
+    assert "skipped srresnet" in captured.err
+    rows = csv_path.read_text().splitlines()
+    assert rows[0] == "data,model,image,psnr_y,ssim_y,seconds,parameters"
+    assert len(rows) == 1 + 2 * 3
+
+
+def test_models_lists_parameter_counts_and_weights(capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "16,697,987" in out and "201,209" in out and "swiftsrgan" in out
+
+
+def test_python_dash_m_entry_point_exits_two_on_bad_input(tmp_path):
+    (tmp_path / "bad.png").write_bytes(b"")
+    completed = subprocess.run(
+        [sys.executable, "-m", "sr_core", "upscale", str(tmp_path / "bad.png"), str(tmp_path / "o.png")],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert completed.returncode == 2
+    assert completed.stderr.startswith("error: ") and "Traceback" not in completed.stderr

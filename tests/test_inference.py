@@ -1,0 +1,105 @@
+"""Tiled, cached, device-aware upscaling."""
+
+import numpy as np
+import pytest
+import torch
+
+from sr_core.errors import WeightsNotFoundError
+from sr_core.imaging import LoadedImage
+from sr_core.inference import (
+    MAX_TILE,
+    MIN_TILE,
+    _tile_starts,
+    auto_tile_size,
+    load_model,
+    upscale_image,
+    upscale_tensor,
+)
+from sr_core.registry import build_model
+from sr_core.weights import save_weights
+
+
+def _seeded(name, **kwargs):
+    torch.manual_seed(0)
+    return build_model(name, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [
+        ("srresnet", {"num_block": 2, "num_feat": 8}),
+        ("esrgan", {"num_block": 1, "num_feat": 8, "num_grow_ch": 4}),
+        ("swiftsrgan", {"num_blocks": 2, "num_channels": 8}),
+        ("srcnn", {"n1": 8, "n2": 4}),
+        ("bicubic", {}),
+    ],
+)
+def test_tiled_upscale_matches_untiled_output(name, kwargs):
+    model = _seeded(name, **kwargs)
+    lr = torch.rand(1, 3, 37, 50)
+    whole = upscale_tensor(model, lr, tile=None)
+    tiled = upscale_tensor(model, lr, tile=16, overlap=16)
+    assert tiled.shape == whole.shape == (1, 3, 148, 200)
+    assert (tiled - whole).abs().max().item() < 1 / 255
+
+
+def test_tiles_cover_the_image_with_the_last_flush_to_the_edge():
+    assert _tile_starts(10, 16) == [0]
+    assert _tile_starts(40, 16) == [0, 16, 24]
+    assert _tile_starts(32, 16) == [0, 16]
+
+
+def test_automatic_tile_size_stays_within_bounds():
+    assert MIN_TILE <= auto_tile_size(torch.device("cpu")) <= MAX_TILE
+
+
+def test_upscale_is_clamped_to_the_unit_range():
+    out = upscale_tensor(build_model("bicubic"), torch.rand(1, 3, 9, 9))
+    assert out.min() >= 0 and out.max() <= 1
+
+
+def _image(height=6, width=5, alpha=False, grayscale=False):
+    rng = np.random.default_rng(3)
+    rgb = rng.random((height, width, 3), dtype=np.float32)
+    if grayscale:
+        rgb = np.repeat(rgb[..., :1], 3, axis=2)
+    return LoadedImage(
+        rgb=rgb,
+        alpha=rng.random((height, width), dtype=np.float32) if alpha else None,
+        grayscale=grayscale,
+        bit_depth=8,
+        notices=(),
+        source_mode="RGBA" if alpha else "RGB",
+    )
+
+
+def test_alpha_is_upscaled_separately_and_reattached():
+    result = upscale_image(_image(alpha=True), "bicubic")
+    assert result.rgb.shape == (24, 20, 3)
+    assert result.alpha is not None and result.alpha.shape == (24, 20)
+    assert result.size == (20, 24)
+
+
+def test_grey_images_come_back_grey():
+    result = upscale_image(_image(grayscale=True), "nearest")
+    assert result.grayscale
+    assert np.allclose(result.rgb[..., 0], result.rgb[..., 2])
+
+
+def test_learned_model_without_weights_says_so(tmp_path, monkeypatch):
+    monkeypatch.setenv("SR_STUDIO_WEIGHTS_DIR", str(tmp_path))
+    with pytest.raises(WeightsNotFoundError, match="srresnet"):
+        load_model("srresnet")
+
+
+def test_models_are_loaded_once_and_cached():
+    assert load_model("bicubic") is load_model("bicubic")
+
+
+def test_a_weights_file_is_loaded_with_its_architecture(tmp_path):
+    model = _seeded("srresnet", num_block=2, num_feat=8)
+    path = tmp_path / "tiny.safetensors"
+    save_weights(model, path, half=False)
+    loaded = load_model("srresnet", weights_file=path)
+    lr = torch.rand(1, 3, 8, 8)
+    assert torch.allclose(upscale_tensor(loaded.network, lr), upscale_tensor(model, lr), atol=1e-5)
