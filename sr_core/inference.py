@@ -9,7 +9,6 @@ network's receptive field, to well below 1/255 in practice for the deep ones).
 from __future__ import annotations
 
 import functools
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +18,11 @@ import torch
 from torch import nn
 
 from sr_core import weights as weights_io
+from sr_core.device import available_memory_bytes, half_precision_dtype, pick_device
 from sr_core.errors import WeightsNotFoundError
 from sr_core.imaging import LoadedImage
-from sr_core.models.blocks import pil_bicubic_resize
+from sr_core.models.blocks import count_parameters, pil_bicubic_resize
+from sr_core.optimize import fold_batch_norms
 from sr_core.registry import SCALE, get_spec
 
 DEFAULT_OVERLAP = 16
@@ -29,28 +30,6 @@ MIN_TILE, MAX_TILE = 32, 512
 # Peak activation bytes per LR pixel of the widest zoo model: 64 float32 channels at x4
 # resolution (the last upsampling stage), times about six live buffers.
 ACTIVATION_BYTES_PER_LR_PIXEL = 64 * SCALE**2 * 4 * 6
-
-
-def pick_device(preference: str | None = None) -> torch.device:
-    """``preference`` if given, else CUDA, then Apple MPS, then the CPU."""
-    if preference:
-        return torch.device(preference)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
-def available_memory_bytes(device: torch.device) -> int:
-    """Free memory on ``device``: CUDA's free memory, else the host's available RAM."""
-    if device.type == "cuda":
-        free, _total = torch.cuda.mem_get_info(device)
-        return int(free)
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return 2 * 1024**3
 
 
 def auto_tile_size(device: torch.device, memory_fraction: float = 0.25) -> int:
@@ -64,19 +43,17 @@ def auto_tile_size(device: torch.device, memory_fraction: float = 0.25) -> int:
     return max(MIN_TILE, min(MAX_TILE, side))
 
 
-def half_precision_dtype(device: torch.device) -> torch.dtype:
-    """bf16 where the GPU supports it (no overflow in BN-free nets), else fp16 on CUDA, fp32 elsewhere."""
-    if device.type != "cuda":
-        return torch.float32
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-
-
 @dataclass(frozen=True)
 class LoadedModel:
-    """A ready-to-run model and where its weights came from (shown to users and recorded in MOS)."""
+    """A ready-to-run model and where its weights came from (shown to users and recorded in MOS).
+
+    ``network`` is optimised for inference (batch norm folded); ``state_dict`` keeps the
+    trained parameters as they are, which is what network interpolation blends.
+    """
 
     name: str
     network: nn.Module
+    state_dict: dict[str, torch.Tensor]
     device: torch.device
     dtype: torch.dtype
     weights_file: str | None
@@ -107,18 +84,21 @@ def _load_model_uncached(name: str, weights_file: str | None, device_name: str) 
     network = spec.build(**arch_kwargs)
     if state_dict is not None:
         weights_io.load_into(network, state_dict)
+    trained_parameters = {key: value.detach().clone() for key, value in network.state_dict().items()}
+    parameters = count_parameters(network)
     dtype = half_precision_dtype(device) if spec.learned else torch.float32
-    network = network.to(device=device, dtype=dtype, memory_format=torch.channels_last).eval()
+    network = fold_batch_norms(network).to(device=device, dtype=dtype, memory_format=torch.channels_last).eval()
     for parameter in network.parameters():
         parameter.requires_grad_(False)
     return LoadedModel(
         name=name,
         network=network,
+        state_dict=trained_parameters,
         device=device,
         dtype=dtype,
         weights_file=source,
         weights_sha256=weights_io.sha256_file(source) if source else None,
-        parameters=sum(p.numel() for p in network.parameters()),
+        parameters=parameters,
     )
 
 

@@ -103,3 +103,24 @@ def test_a_weights_file_is_loaded_with_its_architecture(tmp_path):
     loaded = load_model("srresnet", weights_file=path)
     lr = torch.rand(1, 3, 8, 8)
     assert torch.allclose(upscale_tensor(loaded.network, lr), upscale_tensor(model, lr), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [("srresnet", {"num_block": 2, "num_feat": 8}), ("swiftsrgan", {"num_blocks": 2, "num_channels": 8})],
+)
+def test_folding_batch_norm_keeps_the_output_and_removes_every_bn_layer(name, kwargs):
+    from torch import nn
+
+    from sr_core.optimize import fold_batch_norms
+
+    model = _seeded(name, **kwargs)
+    for layer in model.modules():
+        if isinstance(layer, nn.BatchNorm2d):
+            layer.running_mean.uniform_(-0.2, 0.2)
+            layer.running_var.uniform_(0.5, 2.0)
+            layer.weight.data.uniform_(0.5, 1.5)
+    folded = fold_batch_norms(model)
+    lr = torch.rand(1, 3, 12, 12)
+    assert not any(isinstance(layer, nn.BatchNorm2d) for layer in folded.modules())
+    assert torch.allclose(upscale_tensor(folded, lr), upscale_tensor(model, lr), atol=1e-5)

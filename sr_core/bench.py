@@ -1,0 +1,181 @@
+"""``python -m sr_core bench``: speed, cost and memory of every model on this device.
+
+Each row runs the same network, with the same weights, two ways in one process: a plain
+eager, contiguous, float32 reference, and the optimised path the app uses (batch norm
+folded, channels_last, inference mode, half precision on GPUs). The speed-up is the ratio of
+the two medians measured in the same run, and the outputs are compared so an optimisation
+that changes the result shows up as a large max-abs difference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import csv
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+from sr_core.device import half_precision_dtype, pick_device
+from sr_core.models.blocks import count_parameters
+from sr_core.optimize import fold_batch_norms
+from sr_core.registry import SCALE, build_model, sr_model_names
+
+# (height, width) of the LR input; "tiny" exists so CI can run the whole benchmark in seconds.
+SIZES: dict[str, tuple[int, int]] = {"tiny": (16, 16), "128": (128, 128), "270p": (270, 480), "540p": (540, 960)}
+
+
+@dataclass(frozen=True)
+class BenchRow:
+    """One model at one input size; times in milliseconds, memory in MiB."""
+
+    model: str
+    size: str
+    device: str
+    parameters: int
+    gmacs_per_frame: float
+    reference_ms: float
+    optimised_ms: float
+    speedup: float
+    frames_per_second: float
+    peak_mib: float
+    max_abs_diff: float
+
+
+def count_macs(model: nn.Module, lr: torch.Tensor) -> int:
+    """Multiply-accumulates of one forward pass, counted from conv and linear output shapes."""
+    total = 0
+
+    def conv_hook(layer: nn.Conv2d, _inputs: tuple, output: torch.Tensor) -> None:
+        nonlocal total
+        kernel = layer.kernel_size[0] * layer.kernel_size[1] * layer.in_channels // layer.groups
+        total += output.numel() * kernel
+
+    def linear_hook(layer: nn.Linear, _inputs: tuple, output: torch.Tensor) -> None:
+        nonlocal total
+        total += output.numel() * layer.in_features
+
+    handles = [
+        layer.register_forward_hook(conv_hook if isinstance(layer, nn.Conv2d) else linear_hook)
+        for layer in model.modules()
+        if isinstance(layer, (nn.Conv2d, nn.Linear))
+    ]
+    try:
+        with torch.inference_mode():
+            model(lr)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return total
+
+
+def _median_ms(run: Callable[[], torch.Tensor], repeats: int, device: torch.device) -> tuple[float, torch.Tensor]:
+    """Median wall time of ``run`` after one warm-up call, and its last output."""
+    output = run()
+    times = []
+    for _ in range(repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        started = time.perf_counter()
+        output = run()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times), output
+
+
+def optimise_for_inference(model: nn.Module, device: torch.device) -> nn.Module:
+    """The app's inference form of ``model``: BN folded, channels_last, half precision on GPUs."""
+    return fold_batch_norms(model).to(device, half_precision_dtype(device), memory_format=torch.channels_last)
+
+
+def bench_model(name: str, size: str, device: torch.device, repeats: int, model_kwargs: dict | None = None) -> BenchRow:
+    """Measure one model at one input size on ``device`` (random weights: speed does not depend on them)."""
+    torch.manual_seed(0)
+    reference = build_model(name, **(model_kwargs or {})).to(device)
+    optimised = optimise_for_inference(copy.deepcopy(reference), device)
+    height, width = SIZES[size]
+    lr = torch.rand(1, 3, height, width, device=device)
+    lr_fast = lr.to(half_precision_dtype(device)).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        reference_ms, reference_out = _median_ms(lambda: reference(lr), repeats, device)
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        optimised_ms, optimised_out = _median_ms(lambda: optimised(lr_fast), repeats, device)
+    peak_mib = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else float("nan")
+    return BenchRow(
+        model=name,
+        size=size,
+        device=str(device),
+        parameters=count_parameters(reference),
+        gmacs_per_frame=count_macs(reference, lr) / 1e9,
+        reference_ms=reference_ms,
+        optimised_ms=optimised_ms,
+        speedup=reference_ms / optimised_ms,
+        frames_per_second=1000.0 / optimised_ms,
+        peak_mib=peak_mib,
+        max_abs_diff=(reference_out.clamp(0, 1) - optimised_out.float().clamp(0, 1)).abs().max().item(),
+    )
+
+
+def format_rows(rows: list[BenchRow]) -> str:
+    """A plain-text table of the rows, as printed and pasted into the README."""
+    header = f"{'model':<16}{'size':>6}{'params':>12}{'GMAC':>9}{'eager ms':>11}{'fast ms':>10}{'x':>7}{'fps':>8}{'max|d|':>9}"
+    lines = [header]
+    for row in rows:
+        lines.append(
+            f"{row.model:<16}{row.size:>6}{row.parameters:>12,}{row.gmacs_per_frame:>9.1f}{row.reference_ms:>11.1f}"
+            f"{row.optimised_ms:>10.1f}{row.speedup:>7.2f}{row.frames_per_second:>8.2f}{row.max_abs_diff:>9.1e}"
+        )
+    return "\n".join(lines)
+
+
+def write_csv(rows: list[BenchRow], path: Path) -> None:
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(asdict(rows[0])))
+        writer.writeheader()
+        writer.writerows(asdict(row) for row in rows)
+
+
+def write_chart(rows: list[BenchRow], path: Path) -> None:
+    """A grouped bar chart of eager vs optimised latency per model and size (plotly HTML)."""
+    import plotly.graph_objects as go
+
+    figure = go.Figure()
+    for column, label in (("reference_ms", "eager fp32"), ("optimised_ms", "optimised")):
+        figure.add_bar(x=[f"{row.model} {row.size}" for row in rows], y=[getattr(row, column) for row in rows], name=label)
+    figure.update_layout(barmode="group", yaxis_type="log", yaxis_title="ms per frame", title=f"x{SCALE} latency")
+    figure.write_html(path, include_plotlyjs="cdn")
+
+
+def _bench(args: argparse.Namespace) -> int:
+    device = pick_device(args.device)
+    if device.type == "cpu" and args.threads:
+        torch.set_num_threads(args.threads)
+    names = [name for name in args.models.split(",") if name] if args.models else sr_model_names()
+    rows = [bench_model(name, size, device, args.repeats) for size in args.sizes.split(",") for name in names]
+    print(f"device: {device}, threads: {torch.get_num_threads()}, repeats: {args.repeats}")
+    print(format_rows(rows))
+    if args.csv:
+        write_csv(rows, Path(args.csv))
+    if args.html:
+        write_chart(rows, Path(args.html))
+    return 0
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``bench``."""
+    bench = subparsers.add_parser("bench", help="latency, MACs and speed-up of every model on this device")
+    bench.add_argument("--models", default="", help="comma-separated names (default: every SR model)")
+    bench.add_argument("--sizes", default="128,270p", help=f"comma-separated from {', '.join(SIZES)}")
+    bench.add_argument("--repeats", type=int, default=3)
+    bench.add_argument("--device", default=None)
+    bench.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
+    bench.add_argument("--csv")
+    bench.add_argument("--html")
+    bench.set_defaults(handler=_bench)

@@ -1,0 +1,34 @@
+"""The benchmark measures what it claims (no timing asserts: speed lives in the benchmark)."""
+
+import math
+
+import torch
+
+from sr_core.bench import SIZES, bench_model, count_macs, format_rows, write_csv
+from sr_core.registry import build_model
+
+
+def test_macs_of_a_single_conv_are_output_elements_times_kernel_volume():
+    conv = torch.nn.Conv2d(3, 8, 3, padding=1)
+    assert count_macs(conv, torch.rand(1, 3, 10, 10)) == 8 * 10 * 10 * 3 * 3 * 3
+
+
+def test_depthwise_convs_count_one_input_channel_per_output():
+    conv = torch.nn.Conv2d(8, 8, 3, padding=1, groups=8)
+    assert count_macs(conv, torch.rand(1, 8, 4, 4)) == 8 * 4 * 4 * 9
+
+
+def test_swiftsrgan_needs_about_seven_times_fewer_macs_than_srgan():
+    lr = torch.rand(1, 3, 24, 24)
+    ratio = count_macs(build_model("srgan"), lr) / count_macs(build_model("swiftsrgan"), lr)
+    assert 6 < ratio < 8
+
+
+def test_benchmark_rows_compare_the_optimised_path_with_the_eager_reference(tmp_path):
+    row = bench_model("srresnet", "tiny", torch.device("cpu"), repeats=1, model_kwargs={"num_block": 1})
+    assert row.size == "tiny" and SIZES["tiny"] == (16, 16)
+    assert row.max_abs_diff < 1e-4
+    assert row.speedup > 0 and math.isclose(row.frames_per_second, 1000 / row.optimised_ms)
+    write_csv([row], tmp_path / "bench.csv")
+    assert (tmp_path / "bench.csv").read_text().startswith("model,size,device,parameters")
+    assert "srresnet" in format_rows([row])
