@@ -62,10 +62,15 @@ class LoadedModel:
 
 
 def _weights_for(name: str, weights_file: str | None) -> tuple[dict[str, torch.Tensor] | None, dict, str | None]:
-    """(state dict, architecture kwargs, file) for ``name``: the given file or the bundled one."""
+    """(state dict, architecture kwargs, file) for ``name``: the given file or the bundled one.
+
+    A user's file decides the network's size (block count, widths), but must be of the
+    model's architecture: ESRGAN weights are never loaded into an SRResNet.
+    """
+    architecture = get_spec(name).architecture
     if weights_file is not None:
         state_dict = weights_io.read_state_dict(weights_file)
-        return state_dict, weights_io.infer_model_kwargs(weights_io.to_canonical_keys(state_dict)), str(weights_file)
+        return state_dict, weights_io.infer_model_kwargs(weights_io.to_canonical_keys(state_dict), architecture), str(weights_file)
     entry = weights_io.find_weights(name)
     if entry is None:
         raise WeightsNotFoundError(
