@@ -1,0 +1,93 @@
+"""PSNR and SSIM as the SR papers measure them, so our numbers are comparable with theirs.
+
+The convention (SRCNN, SRGAN, ESRGAN and their MATLAB evaluation scripts): both images are uint8
+RGB, converted to the BT.601 luma Y (:func:`sr_core.imaging.rgb_to_y`, float64, not rounded),
+a border of ``scale`` pixels is removed on every side (the upscaler cannot know what lies beyond
+the edge), and PSNR uses a peak of 255. SSIM is Wang et al.'s: an 11x11 Gaussian window with
+sigma 1.5, population covariances, K1 = 0.01, K2 = 0.03, data range 255.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from skimage.metrics import structural_similarity
+
+from sr_core.imaging import rgb_to_y
+
+DATA_RANGE = 255.0
+SSIM_WINDOW = 11
+"""Side of SSIM's Gaussian window (sigma 1.5, truncated at 3.5 sigma); images must be at least this big."""
+
+
+def psnr_y(sr_uint8: np.ndarray, hr_uint8: np.ndarray, border: int = 4) -> float:
+    """PSNR in dB on the Y channel of two uint8 HxWx3 images, ``border`` px cropped per side.
+
+    Identical images give ``math.inf``.
+    """
+    _check_pair(sr_uint8, hr_uint8)
+    return _psnr(crop_border(rgb_to_y(sr_uint8), border), crop_border(rgb_to_y(hr_uint8), border))
+
+
+def psnr_rgb(sr_uint8: np.ndarray, hr_uint8: np.ndarray, border: int = 4) -> float:
+    """PSNR in dB over the R, G and B channels of two uint8 HxWx3 images, ``border`` px cropped per side.
+
+    Not the papers' number (they use Y); offered for readers who want colour errors counted.
+    """
+    _check_pair(sr_uint8, hr_uint8)
+    sr, hr = (crop_border(image.astype(np.float64), border) for image in (sr_uint8, hr_uint8))
+    return _psnr(sr, hr)
+
+
+def ssim_y(sr_uint8: np.ndarray, hr_uint8: np.ndarray, border: int = 4) -> float:
+    """SSIM in [-1, 1] on the Y channel of two uint8 HxWx3 images, ``border`` px cropped per side.
+
+    SSIM's window needs 11x11 pixels: on an image too small to keep them after cropping
+    ``border``, the border is reduced as far as needed (a 16x16 image is measured with a border
+    of 2) rather than failing; an image under 11 px on a side raises ``ValueError``.
+    """
+    _check_pair(sr_uint8, hr_uint8)
+    smaller_side = min(sr_uint8.shape[:2])
+    if smaller_side < SSIM_WINDOW:
+        raise ValueError(
+            f"SSIM needs images of at least {SSIM_WINDOW}x{SSIM_WINDOW} px, not {sr_uint8.shape[1]}x{sr_uint8.shape[0]}"
+        )
+    border = min(border, (smaller_side - SSIM_WINDOW) // 2)
+    sr_y, hr_y = crop_border(rgb_to_y(sr_uint8), border), crop_border(rgb_to_y(hr_uint8), border)
+    score = structural_similarity(
+        sr_y, hr_y, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=DATA_RANGE
+    )
+    return float(score)
+
+
+def crop_border(image: np.ndarray, border: int) -> np.ndarray:
+    """Remove ``border`` pixels from each side of an HxW[xC] image; raise if nothing is left."""
+    if border < 0:
+        raise ValueError(f"border must be 0 or more pixels, not {border}")
+    height, width = image.shape[:2]
+    if height <= 2 * border or width <= 2 * border:
+        raise ValueError(f"an image of {width}x{height} px has nothing left after cropping a {border} px border")
+    return image[border : height - border, border : width - border]
+
+
+def _psnr(sr: np.ndarray, hr: np.ndarray) -> float:
+    """PSNR in dB of two float64 arrays in [0, 255]; ``inf`` when they are equal."""
+    mse = float(np.mean((sr - hr) ** 2))
+    return math.inf if mse == 0.0 else 10.0 * math.log10(DATA_RANGE**2 / mse)
+
+
+def _check_pair(sr_uint8: np.ndarray, hr_uint8: np.ndarray) -> None:
+    """Both images uint8 HxWx3 of one shape, else an error that says how to get there."""
+    for role, image in (("SR", sr_uint8), ("HR", hr_uint8)):
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(
+                f"the {role} image must be uint8 HxWx3 in 0..255 (use imaging.to_uint8), "
+                f"not {image.dtype} of shape {image.shape}"
+            )
+    if sr_uint8.shape != hr_uint8.shape:
+        raise ValueError(
+            f"the SR image is {sr_uint8.shape[1]}x{sr_uint8.shape[0]} px but the HR image is "
+            f"{hr_uint8.shape[1]}x{hr_uint8.shape[0]} px; crop the HR image with imaging.crop_to_multiple "
+            "and upscale by exactly the scale"
+        )
