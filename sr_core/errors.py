@@ -32,3 +32,7 @@ class WeightsMismatchError(SRStudioError):
 
 class CorruptWeightsError(SRStudioError):
     """A weights file cannot be parsed, fails its checksum or is an unsafe pickle."""
+
+
+class TrainingConfigError(SRStudioError):
+    """A training run cannot start as configured (unknown preset or key, no data, a run folder in use)."""

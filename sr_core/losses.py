@@ -1,0 +1,264 @@
+"""The loss functions of the SR papers, each a small module with one job.
+
+Images are float NCHW RGB tensors in [0, 1] (a model's raw output may overshoot; nothing is
+clamped here, the loss sees what the model made). Discriminator outputs are probabilities for
+SRGAN and Swift-SRGAN (their networks end in a sigmoid) and raw logits for ESRGAN.
+
+- :class:`PixelLoss`: MSE (SRCNN, SRResNet, Swift-SRGAN) or L1 (ESRGAN) between SR and HR.
+- :class:`TotalVariationLoss`: smoothness prior (SRGAN's VGG22 variant, Swift-SRGAN's code).
+- :class:`PerceptualLoss`: distance between VGG19 feature maps: phi(5,4) after activation
+  rescaled by 1/12.75 (SRGAN), or before activation with L1 (ESRGAN).
+- :class:`MobileNetV2ContentLoss`: Swift-SRGAN's content loss on MobileNetV2 features.
+- :class:`GANLoss`: the standard GAN; the generator minimises -log D(G(x)).
+- :class:`RelativisticAverageGANLoss`: ESRGAN's RaGAN, in its generator and discriminator forms.
+
+Frozen feature networks come from :func:`feature_network`, which takes ImageNet weights
+through torchvision's weights API and never falls back silently to anything else.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torchvision
+from torch import nn
+from torch.nn import functional as F
+
+from sr_core.errors import WeightsMismatchError, WeightsNotFoundError
+from sr_core.weights import read_state_dict, sha256_file
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+SRGAN_FEATURE_SCALE = 1.0 / 12.75
+"""SRGAN rescales VGG feature maps by 1/12.75 so that the VGG loss (x ~0.006) is of the scale of the MSE."""
+
+VGG19_CONV_INDEX = {"22": 7, "54": 34}
+"""Index of conv2_2 and conv5_4 in torchvision's ``vgg19().features``; the ReLU after each is the next index."""
+
+MOBILENET_V2_PAPER_BLOCKS = 17
+"""Swift-SRGAN's paper takes the output of block 16, ``mobilenet_v2().features[16]``: the first 17 modules."""
+
+FEATURE_NETWORKS = ("vgg19", "mobilenet_v2")
+RANDOM_FEATURES_SEED = 0
+_CRITERIA = {"mse": F.mse_loss, "l1": F.l1_loss}
+_PROBABILITY_EPS = 1e-7  # the smallest margin from 1 that float32 keeps below 1
+
+
+def _criterion(name: str):
+    if name not in _CRITERIA:
+        raise ValueError(f"criterion must be one of {', '.join(_CRITERIA)}, not {name!r}")
+    return _CRITERIA[name]
+
+
+class PixelLoss(nn.Module):
+    """Mean squared (``"mse"``) or absolute (``"l1"``) difference of SR and HR, both NCHW."""
+
+    def __init__(self, criterion: str = "mse") -> None:
+        super().__init__()
+        self.criterion = _criterion(criterion)
+
+    def forward(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+        return self.criterion(sr.float(), hr.float())
+
+
+class TotalVariationLoss(nn.Module):
+    """2 x (mean squared vertical + mean squared horizontal neighbour difference) of an NCHW image.
+
+    The form of SRGAN's reimplementations and Swift-SRGAN's released code, which weigh it by
+    2e-8; a constant image scores 0.
+    """
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        image = image.float()
+        vertical = (image[:, :, 1:, :] - image[:, :, :-1, :]).pow(2).mean()
+        horizontal = (image[:, :, :, 1:] - image[:, :, :, :-1]).pow(2).mean()
+        return 2.0 * (vertical + horizontal)
+
+
+class FeatureLoss(nn.Module):
+    """Distance between the feature maps a frozen network computes for SR and for HR.
+
+    ``features`` maps NCHW RGB in [0, 1] (ImageNet-normalised first when ``imagenet_norm``)
+    to feature maps, which are multiplied by ``feature_scale`` before ``criterion`` compares
+    them. The network stays frozen and in eval mode (its batch norms keep ImageNet statistics)
+    even when a parent module is put in training mode.
+    """
+
+    def __init__(self, features: nn.Module, imagenet_norm: bool, feature_scale: float, criterion: str) -> None:
+        super().__init__()
+        self.features = features.eval().requires_grad_(False)
+        self.imagenet_norm = imagenet_norm
+        self.feature_scale = feature_scale
+        self.criterion = _criterion(criterion)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    def train(self, mode: bool = True) -> FeatureLoss:
+        super().train(mode)
+        self.features.eval()
+        return self
+
+    def extract(self, image: torch.Tensor) -> torch.Tensor:
+        """Scaled feature maps of an NCHW RGB image in [0, 1]."""
+        if self.imagenet_norm:
+            image = (image - self.mean) / self.std
+        return self.features(image) * self.feature_scale
+
+    def forward(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            target = self.extract(hr)
+        return self.criterion(self.extract(sr).float(), target.float())
+
+
+class PerceptualLoss(FeatureLoss):
+    """VGG19 feature distance at phi(2,2) or phi(5,4), before or after that conv's ReLU.
+
+    ``vgg_features`` is torchvision's ``vgg19().features`` (see :func:`feature_network`).
+    SRGAN: layer "54", after activation, MSE, ``feature_scale=SRGAN_FEATURE_SCALE``.
+    ESRGAN: layer "54", before activation (sharper, denser features), L1, scale 1.
+    """
+
+    def __init__(
+        self,
+        vgg_features: nn.Sequential,
+        layer: str = "54",
+        before_activation: bool = False,
+        imagenet_norm: bool = True,
+        feature_scale: float = 1.0,
+        criterion: str = "mse",
+    ) -> None:
+        if layer not in VGG19_CONV_INDEX:
+            raise ValueError(f"VGG19 layer must be one of {', '.join(VGG19_CONV_INDEX)}, not {layer!r}")
+        last = VGG19_CONV_INDEX[layer] + (0 if before_activation else 1)
+        super().__init__(vgg_features[: last + 1], imagenet_norm, feature_scale, criterion)
+
+
+class MobileNetV2ContentLoss(FeatureLoss):
+    """Swift-SRGAN's content loss: MSE between MobileNetV2 feature maps.
+
+    ``mode="paper"``: the output of block 16 of ImageNet-normalised input, as the paper
+    defines it. ``mode="released"``: the whole feature stack (1280 channels) of the raw
+    [0, 1] image, as the authors' released code computes it.
+    """
+
+    def __init__(self, mobilenet_features: nn.Sequential, mode: str = "paper") -> None:
+        if mode not in ("paper", "released"):
+            raise ValueError(f"mode must be 'paper' or 'released', not {mode!r}")
+        paper = mode == "paper"
+        features = mobilenet_features[:MOBILENET_V2_PAPER_BLOCKS] if paper else mobilenet_features
+        super().__init__(features, imagenet_norm=paper, feature_scale=1.0, criterion="mse")
+
+
+class GANLoss(nn.Module):
+    """The standard GAN on discriminator probabilities D in (0, 1), any shape.
+
+    ``form="log"`` (SRGAN, Swift-SRGAN's paper): D minimises -log D(x) - log(1 - D(G(z))) and
+    G minimises -log D(G(z)), the non-saturating form. ``form="linear"`` (Swift-SRGAN's
+    released code): D minimises 1 - D(x) + D(G(z)) and G minimises 1 - D(G(z)).
+    """
+
+    relativistic = False
+
+    def __init__(self, form: str = "log") -> None:
+        super().__init__()
+        if form not in ("log", "linear"):
+            raise ValueError(f"GAN loss form must be 'log' or 'linear', not {form!r}")
+        self.form = form
+
+    def generator(self, fake_out: torch.Tensor, real_out: torch.Tensor | None = None) -> torch.Tensor:
+        """G's loss from D(G(z)); ``real_out`` is unused (the standard GAN judges each image alone)."""
+        fake = fake_out.float()
+        if self.form == "linear":
+            return (1.0 - fake).mean()
+        return -torch.log(fake.clamp_min(_PROBABILITY_EPS)).mean()
+
+    def discriminator(self, real_out: torch.Tensor, fake_out: torch.Tensor) -> torch.Tensor:
+        """D's loss from D(x) on HR images and D(G(z)) on SR images."""
+        real, fake = real_out.float(), fake_out.float()
+        if self.form == "linear":
+            return 1.0 - real.mean() + fake.mean()
+        return -torch.log(real.clamp_min(_PROBABILITY_EPS)).mean() - torch.log1p(
+            -fake.clamp_max(1.0 - _PROBABILITY_EPS)
+        ).mean()
+
+    def probabilities(self, real_out: torch.Tensor, fake_out: torch.Tensor) -> tuple[float, float]:
+        """Mean D(x) and D(G(z)), the figures a GAN's training curves show."""
+        return float(real_out.float().mean()), float(fake_out.float().mean())
+
+
+class RelativisticAverageGANLoss(nn.Module):
+    """ESRGAN's relativistic average GAN on raw discriminator logits C(.), shape (N, 1).
+
+    D_Ra(a, b) = sigmoid(C(a) - mean C(b)) is the probability that a real image is more
+    realistic than the average fake. D minimises -log D_Ra(x_r, x_f) - log(1 - D_Ra(x_f, x_r));
+    G minimises the same with the roles swapped, so G profits from gradients of both real and
+    fake images. Each form averages its two terms, as the authors' code does (the paper
+    writes their sum; the 5e-3 weight was tuned with the average).
+    """
+
+    relativistic = True
+
+    def generator(self, fake_out: torch.Tensor, real_out: torch.Tensor | None = None) -> torch.Tensor:
+        """G's loss from C(G(z)) and C(x) (the latter detached: it carries no gradient to G)."""
+        if real_out is None:
+            raise ValueError("the relativistic generator loss needs the discriminator's output on HR images")
+        return self.discriminator(real_out=fake_out, fake_out=real_out)
+
+    def discriminator(self, real_out: torch.Tensor, fake_out: torch.Tensor) -> torch.Tensor:
+        """D's loss from C(x) on HR images and C(G(z)) on SR images."""
+        real, fake = real_out.float(), fake_out.float()
+        real_vs_fake = F.binary_cross_entropy_with_logits(real - fake.mean(), torch.ones_like(real))
+        fake_vs_real = F.binary_cross_entropy_with_logits(fake - real.mean(), torch.zeros_like(fake))
+        return (real_vs_fake + fake_vs_real) / 2.0
+
+    def probabilities(self, real_out: torch.Tensor, fake_out: torch.Tensor) -> tuple[float, float]:
+        """Mean D_Ra(x_r, x_f) and D_Ra(x_f, x_r)."""
+        real, fake = real_out.float(), fake_out.float()
+        return float(torch.sigmoid(real - fake.mean()).mean()), float(torch.sigmoid(fake - real.mean()).mean())
+
+
+def feature_network(name: str, source: str) -> tuple[nn.Sequential, str]:
+    """The ``features`` stack of torchvision's ``name`` (vgg19, mobilenet_v2) and a note of where its weights came from.
+
+    ``source`` is ``"imagenet"`` (torchvision's ImageNet weights, fetched once into torch's
+    cache), ``"random"`` (untrained, seeded so every run and every resume gets the same
+    network: for tests and smoke runs only) or the path of a torchvision state dict of the
+    whole model. When the ImageNet weights cannot be fetched, the error says how to choose
+    one of the others; nothing else is used silently.
+    """
+    if name not in FEATURE_NETWORKS:
+        raise ValueError(f"feature network must be one of {', '.join(FEATURE_NETWORKS)}, not {name!r}")
+    with torch.device("meta"):  # shapes only: the classifier, never used, costs nothing
+        model = torchvision.models.get_model(name, weights=None)
+    if source == "random":
+        features = model.features.to_empty(device="cpu")
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(RANDOM_FEATURES_SEED)
+            for module in features.modules():
+                if hasattr(module, "reset_parameters"):
+                    module.reset_parameters()
+        return features, f"random:{name}:seed{RANDOM_FEATURES_SEED}"
+    state_dict, description = _feature_weights(name, source)
+    try:
+        model.load_state_dict(state_dict, strict=True, assign=True)
+    except RuntimeError as error:
+        raise WeightsMismatchError(f"{source} is not a torchvision {name} state dict: {str(error)[:300]}") from None
+    return model.features, description
+
+
+def _feature_weights(name: str, source: str) -> tuple[dict[str, torch.Tensor], str]:
+    """The state dict of torchvision's ``name`` from ``source`` ("imagenet" or a file) and its description."""
+    if source == "imagenet":
+        weights = torchvision.models.get_model_weights(name).IMAGENET1K_V1
+        try:
+            return weights.get_state_dict(progress=False), f"imagenet:{name}:{weights}"
+        except OSError as error:
+            raise WeightsNotFoundError(
+                f"cannot fetch the ImageNet weights of {name} ({error}); download {weights.url} and pass "
+                f"--features FILE, or pass --features random for untrained features (smoke tests only)"
+            ) from None
+    path = Path(source)
+    if not path.is_file():
+        raise WeightsNotFoundError(f"--features must be 'imagenet', 'random' or a weights file; {source!r} is none of them")
+    return read_state_dict(path), f"file:{path.name}:sha256:{sha256_file(path)}"

@@ -1,0 +1,130 @@
+"""``python -m sr_core train`` and ``python -m sr_core export``: train a preset, ship its generator.
+
+    python -m sr_core train --preset srresnet --data DIR [DIR ...] --out RUN_DIR [--steps N]
+    python -m sr_core train --out RUN_DIR --resume [--steps N]
+    torchrun --nproc_per_node 4 -m sr_core train --preset esrgan --init-from RUNS/esrgan_psnr ...
+    python -m sr_core export RUN_DIR OUT.safetensors
+
+A run's configuration is its preset, then ``--config FILE.yaml``, then ``--set KEY=VALUE``,
+then the flags below, each overriding the one before. A resumed run keeps the configuration
+stored in its checkpoint: only how long and where it runs may change.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from sr_core.errors import TrainingConfigError
+from sr_core.registry import build_model
+from sr_core.train.checkpoint import CHECKPOINT_NAME, checkpoint_file, load_checkpoint
+from sr_core.train.distributed import process_group
+from sr_core.train.loop import train
+from sr_core.train.presets import PRESETS, TrainConfig, from_record, load_yaml, parse_set_pairs, preset, with_overrides
+from sr_core.weights import save_weights
+
+# Flags that set one configuration field each (argparse dest == field name).
+FLAG_FIELDS = (
+    "data", "steps", "batch_size", "hr_crop", "lr", "features", "init_from", "workers", "seed",
+    "device", "threads", "validate_every", "checkpoint_every", "val_crop",
+)
+# What a resumed run may change without changing what it learns.
+RESUMABLE_FIELDS = frozenset({"steps", "workers", "device", "threads", "validate_every", "checkpoint_every"})
+
+
+def run_config(args: argparse.Namespace, checkpoint: dict[str, Any] | None) -> TrainConfig:
+    """The run's configuration: the checkpoint's when resuming, else preset < YAML < --set < flags."""
+    flags = {name: getattr(args, name) for name in FLAG_FIELDS if getattr(args, name) is not None}
+    if checkpoint is not None:
+        changed = sorted(set(flags) - RESUMABLE_FIELDS) + (["preset"] if args.preset else [])
+        if changed or args.config or args.set:
+            shown = ", ".join(changed) or "--config/--set"
+            raise TrainingConfigError(
+                f"a resumed run keeps its configuration ({shown} given); start a new --out to change it"
+            )
+        return with_overrides(from_record(checkpoint["config"]), flags, "command line")
+    if not args.preset:
+        raise TrainingConfigError(f"pass --preset (one of {', '.join(PRESETS)}) or --resume")
+    config = preset(args.preset)
+    if args.config:
+        config = with_overrides(config, load_yaml(args.config), str(args.config))
+    config = with_overrides(config, parse_set_pairs(args.set), "--set")
+    config = with_overrides(config, flags, "command line")
+    if not config.data:
+        raise TrainingConfigError("pass --data with one or more folders of HR training images")
+    return config
+
+
+def _train(args: argparse.Namespace) -> int:
+    run_dir = Path(args.out)
+    checkpoint = load_checkpoint(run_dir / CHECKPOINT_NAME) if args.resume else None
+    config = run_config(args, checkpoint)
+    with process_group(config.device) as group:
+        scores = train(config, run_dir, group, checkpoint=checkpoint, progress=not args.no_progress)
+        if group.is_main:
+            shown = ", ".join(f"{name} {value:.4f}" for name, value in scores.items()) or "no validation images"
+            print(f"{config.preset}: {config.steps} steps in {run_dir} ({shown})")
+    return 0
+
+
+def export_metadata(checkpoint: dict[str, Any]) -> dict[str, Any]:
+    """Provenance of an exported generator: what trained it, on what, for how long, and how well it scores."""
+    config = from_record(checkpoint["config"])
+    scores = {f"validation_{name}": value for name, value in checkpoint["validation"].items()}
+    bicubic = {f"validation_bicubic_{name}": value for name, value in checkpoint["bicubic"].items()}
+    return {
+        "model": config.model,
+        "model_kwargs": json.dumps(config.model_kwargs),
+        "preset": config.preset,
+        "steps": checkpoint["step"],
+        "data": list(config.data),
+        "images": checkpoint["images"],
+        "features": checkpoint["features"],
+        "init_from": config.init_from or "",
+        "trained_with": "python -m sr_core train",
+        **scores,
+        **bicubic,
+    }
+
+
+def _export(args: argparse.Namespace) -> int:
+    checkpoint = load_checkpoint(checkpoint_file(args.checkpoint))
+    config = from_record(checkpoint["config"])
+    generator = build_model(config.model, **config.model_kwargs)
+    generator.load_state_dict(checkpoint["generator"])
+    digest = save_weights(generator, args.output, export_metadata(checkpoint))
+    print(f"{config.model} after {checkpoint['step']} steps -> {args.output} (sha256 {digest[:16]})")
+    return 0
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``train`` and ``export`` on the ``python -m sr_core`` parser."""
+    trainer = subparsers.add_parser("train", help="train an SR model from a preset (paper hyper-parameters)")
+    trainer.add_argument("--preset", choices=list(PRESETS), help="the paper's recipe to start from")
+    trainer.add_argument("--data", nargs="+", help="folders of HR training images (every 20th image validates)")
+    trainer.add_argument("--out", required=True, help="run folder: checkpoint last.pt, metrics.csv, report.html")
+    trainer.add_argument("--steps", type=int, help="total training steps (a resumed run may extend them)")
+    trainer.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
+    trainer.add_argument("--config", help="a YAML file of setting: value lines")
+    trainer.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting (repeatable)")
+    trainer.add_argument("--features", help="content-loss network weights: imagenet (default), random, or a file")
+    trainer.add_argument("--init-from", dest="init_from", help="start the generator from a run folder or weights file")
+    trainer.add_argument("--batch-size", dest="batch_size", type=int, help="global batch, split over processes")
+    trainer.add_argument("--hr-crop", dest="hr_crop", type=int, help="HR crop side in px (multiple of 4)")
+    trainer.add_argument("--lr", type=float, help="learning rate of generator and discriminator")
+    trainer.add_argument("--workers", type=int, help="data loader worker processes")
+    trainer.add_argument("--seed", type=int)
+    trainer.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: the best available)")
+    trainer.add_argument("--threads", type=int, help="CPU threads per process")
+    trainer.add_argument("--validate-every", dest="validate_every", type=int)
+    trainer.add_argument("--checkpoint-every", dest="checkpoint_every", type=int)
+    trainer.add_argument("--val-crop", dest="val_crop", type=int, help="centre-crop validation images to this side")
+    trainer.add_argument("--no-progress", action="store_true", help="no progress bar")
+    trainer.set_defaults(handler=_train)
+
+    exporter = subparsers.add_parser("export", help="write a run's generator as fp16 safetensors with provenance")
+    exporter.add_argument("checkpoint", help="a run folder or its checkpoint file (RUN_DIR/last.pt)")
+    exporter.add_argument("output", help="the .safetensors file to write")
+    exporter.set_defaults(handler=_export)

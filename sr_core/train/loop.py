@@ -1,0 +1,342 @@
+"""The training loop of every SR model: fetch a batch, generator step, discriminator step, log, validate, checkpoint.
+
+One loop trains them all; a run's :class:`~sr_core.train.presets.TrainConfig` decides which
+losses, optimiser and schedule it uses. Generator and discriminator are updated alternately,
+one step each (k = 1, as in the papers), and the discriminator judges the very SR batch the
+generator just produced. Everything a resumed run needs is in its checkpoint, and the data
+order follows from the step number, so N steps in one go and N/2 + resume + N/2 train the
+same weights.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from sr_core.data import RandomCrops, ValidationImage, load_hr_images, split_train_val, training_loader, validation_images
+from sr_core.device import half_precision_dtype
+from sr_core.errors import TrainingConfigError
+from sr_core.imaging import to_float, to_uint8
+from sr_core.inference import batch_to_image, image_to_batch
+from sr_core.losses import GANLoss, RelativisticAverageGANLoss
+from sr_core.metrics import psnr_y, ssim_y
+from sr_core.registry import build_model
+from sr_core.train.checkpoint import CHECKPOINT_NAME, checkpoint_file, restore_rng_state, rng_state, save_checkpoint
+from sr_core.train.distributed import ProcessGroup, broadcast_from_main, mean_over_processes, unwrap, wrap
+from sr_core.train.objective import GeneratorObjective, adversarial_loss
+from sr_core.train.presets import TrainConfig, to_record
+from sr_core.train.report import DISCRIMINATOR_COLUMNS, MetricsLog, write_report
+from sr_core.weights import load_into, read_state_dict
+
+AdversarialLoss = GANLoss | RelativisticAverageGANLoss
+Scheduler = torch.optim.lr_scheduler.LRScheduler | torch.optim.lr_scheduler.ReduceLROnPlateau
+
+
+def train(
+    config: TrainConfig,
+    run_dir: Path,
+    group: ProcessGroup,
+    checkpoint: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> dict[str, float]:
+    """Train ``config`` into ``run_dir`` (checkpoint, CSV logs, report) and return the last validation scores.
+
+    With ``checkpoint`` (``run_dir``'s own, see :func:`sr_core.train.checkpoint.load_checkpoint`)
+    the run continues where it stopped, with the configuration stored in it; without,
+    ``run_dir`` must not hold a run yet.
+    """
+    checkpoint_path = run_dir / CHECKPOINT_NAME
+    if checkpoint is None and checkpoint_path.exists():
+        raise TrainingConfigError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    start_step = checkpoint["step"] if checkpoint else 0
+    device = group.device
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)  # the same initial weights in every process
+
+    # Data: random crops in an order fixed by (seed, step), and the held-out validation images.
+    train_files, val_files = split_train_val(list(config.data), config.val_every)
+    crops = RandomCrops(
+        load_hr_images(train_files), config.hr_crop, config.seed,
+        length=config.steps * config.batch_size, first_sample=start_step * config.batch_size,
+    )
+    loader = training_loader(crops, process_batch_size(config.batch_size, group.world_size), group.rank, group.world_size, config.workers)
+    validation = validation_images(val_files, config.val_crop) if group.is_main else []
+
+    # Models, losses, optimisers and schedules: fresh, from a checkpoint, or the generator from an earlier stage.
+    parts = build_parts(config, device)
+    if checkpoint:
+        restore_parts(parts, checkpoint)
+    elif config.init_from:
+        load_into(parts.generator, read_state_dict(checkpoint_file(config.init_from)))
+    elif config.adversarial != "none" and group.is_main:
+        print(f"note: {config.model} starts from random weights; its paper starts from a trained "
+              "PSNR-oriented model (--init-from RUN_DIR or FILE)", file=sys.stderr)
+    gan_columns = list(DISCRIMINATOR_COLUMNS) if parts.discriminator is not None else []
+    parts.generator = wrap(parts.generator, group)
+    parts.discriminator = wrap(parts.discriminator, group) if parts.discriminator is not None else None
+
+    # Records: CSV logs, the bicubic baseline on the validation images, a progress bar.
+    log = MetricsLog(run_dir, ["step", "lr", "seconds", "loss", *parts.objective.weights, *gan_columns], start_step) if group.is_main else None
+    bicubic_scores = validate(build_model("bicubic"), validation, torch.device("cpu")) if validation else {}
+    scores = checkpoint["validation"] if checkpoint else {}
+    bar = tqdm(
+        total=config.steps, initial=start_step, unit="step", disable=not (group.is_main and progress),
+        mininterval=1.0 if sys.stderr.isatty() else 30.0, dynamic_ncols=True,
+    )
+    for step, (lr_batch, hr_batch) in enumerate(loader, start=start_step + 1):
+        started = time.perf_counter()
+        row = mean_over_processes(train_step(parts, lr_batch, hr_batch), group)
+        row |= {"step": step, "lr": parts.optimizers[0].param_groups[0]["lr"], "seconds": time.perf_counter() - started}
+        if log is not None:
+            log.log_step(row)
+        bar.update(1)
+        bar.set_postfix(_postfix(row, scores, config.batch_size), refresh=False)
+
+        if step % config.validate_every == 0 or step == config.steps:
+            if validation:
+                scores = validate(unwrap(parts.generator), validation, device)
+                log.log_validation({"step": step, **scores, **{f"bicubic_{k}": v for k, v in bicubic_scores.items()}})
+                write_report(run_dir, f"{config.preset}: {config.model} on {', '.join(config.data)}")
+            if config.scheduler == "plateau":
+                psnr = broadcast_from_main(scores.get("psnr_y", float("nan")), group)
+                for scheduler in parts.schedulers:
+                    scheduler.step(psnr)
+        if (step % config.checkpoint_every == 0 or step == config.steps) and group.is_main:
+            log.flush()
+            record = {
+                "step": step,
+                "config": to_record(config),
+                "features": parts.objective.features,
+                "validation": scores,
+                "bicubic": bicubic_scores,
+                "images": {"train": len(train_files), "validation": len(val_files)},
+            }
+            save_checkpoint(record | parts_state(parts), checkpoint_path)
+    bar.close()
+    if log is not None:
+        log.close()
+    return scores
+
+
+@dataclass
+class TrainingParts:
+    """Everything a training step touches. ``generator`` and ``discriminator`` may be DDP-wrapped."""
+
+    config: TrainConfig
+    generator: nn.Module
+    discriminator: nn.Module | None
+    objective: GeneratorObjective
+    adversarial: AdversarialLoss | None
+    optimizers: list[torch.optim.Optimizer]  # the generator's, then the discriminator's
+    schedulers: list[Scheduler]
+    scaler: torch.amp.GradScaler
+    amp_dtype: torch.dtype | None
+    memory_format: torch.memory_format
+
+
+def build_parts(config: TrainConfig, device: torch.device) -> TrainingParts:
+    """Fresh models (in training mode, on ``device``), losses, optimisers, schedules and grad scaler for ``config``."""
+    memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
+    amp_dtype = autocast_dtype(config.amp, device)
+    try:
+        generator = build_model(config.model, **config.model_kwargs).train().to(device, memory_format=memory_format)
+    except (TypeError, ValueError) as error:
+        raise TrainingConfigError(f"model_kwargs {config.model_kwargs} do not fit {config.model}: {error}") from None
+    discriminator = None
+    if config.discriminator:
+        discriminator = build_model(config.discriminator).train().to(device, memory_format=memory_format)
+    optimizers = [make_optimizer(generator, config, config.lr_scales)]
+    if discriminator is not None:
+        optimizers.append(make_optimizer(discriminator, config, {}))
+    return TrainingParts(
+        config=config,
+        generator=generator,
+        discriminator=discriminator,
+        objective=GeneratorObjective(config).to(device, memory_format=memory_format),
+        adversarial=adversarial_loss(config),
+        optimizers=optimizers,
+        schedulers=[make_scheduler(optimizer, config) for optimizer in optimizers if config.scheduler != "none"],
+        scaler=torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16),
+        amp_dtype=amp_dtype,
+        memory_format=memory_format,
+    )
+
+
+def parts_state(parts: TrainingParts) -> dict[str, Any]:
+    """The trainable state of ``parts`` for a checkpoint, with RNG states (frozen feature networks excluded)."""
+    return {
+        "generator": unwrap(parts.generator).state_dict(),
+        "discriminator": unwrap(parts.discriminator).state_dict() if parts.discriminator is not None else None,
+        "optimizers": [optimizer.state_dict() for optimizer in parts.optimizers],
+        "schedulers": [scheduler.state_dict() for scheduler in parts.schedulers],
+        "scaler": parts.scaler.state_dict(),
+        "rng": rng_state(),
+    }
+
+
+def restore_parts(parts: TrainingParts, checkpoint: dict[str, Any]) -> None:
+    """Inverse of :func:`parts_state`, on unwrapped parts."""
+    parts.generator.load_state_dict(checkpoint["generator"])
+    if parts.discriminator is not None:
+        parts.discriminator.load_state_dict(checkpoint["discriminator"])
+    for optimizer, state in zip(parts.optimizers, checkpoint["optimizers"]):
+        optimizer.load_state_dict(state)
+    for scheduler, state in zip(parts.schedulers, checkpoint["schedulers"]):
+        scheduler.load_state_dict(state)
+    parts.scaler.load_state_dict(checkpoint["scaler"])
+    restore_rng_state(checkpoint["rng"])
+
+
+def train_step(parts: TrainingParts, lr_batch: torch.Tensor, hr_batch: torch.Tensor) -> dict[str, float]:
+    """One generator update, then one discriminator update on the same SR batch; returns the step's losses.
+
+    ``lr_batch`` and ``hr_batch`` are float NCHW in [0, 1], on any device.
+    """
+    device = next(parts.generator.parameters()).device
+    lr_batch = lr_batch.to(device, memory_format=parts.memory_format, non_blocking=True)
+    hr_batch = hr_batch.to(device, memory_format=parts.memory_format, non_blocking=True)
+    sr_batch, row = generator_step(
+        parts.generator, parts.discriminator, parts.objective, parts.adversarial, parts.optimizers[0],
+        parts.scaler, lr_batch, hr_batch, parts.amp_dtype,
+    )
+    if parts.discriminator is not None:
+        row |= discriminator_step(
+            parts.discriminator, parts.adversarial, parts.optimizers[1], parts.scaler, sr_batch, hr_batch, parts.amp_dtype
+        )
+    parts.scaler.update()
+    if parts.config.scheduler == "multistep":
+        for scheduler in parts.schedulers:
+            scheduler.step()
+    return row
+
+
+def generator_step(
+    generator: nn.Module,
+    discriminator: nn.Module | None,
+    objective: GeneratorObjective,
+    adversarial: AdversarialLoss | None,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    lr_batch: torch.Tensor,
+    hr_batch: torch.Tensor,
+    amp_dtype: torch.dtype | None,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """One update of the generator; returns its SR batch (detached, for the discriminator) and its losses.
+
+    The discriminator is frozen and called outside its DDP wrapper: this step only needs its
+    gradient with respect to the SR images.
+    """
+    optimizer.zero_grad(set_to_none=True)
+    with _autocast(lr_batch.device, amp_dtype):
+        sr_batch = generator(lr_batch)
+        losses = objective(sr_batch, hr_batch)
+        if discriminator is not None:
+            critic = unwrap(discriminator).requires_grad_(False)
+            real_out = None
+            if adversarial.relativistic:
+                with torch.no_grad():
+                    real_out = critic(hr_batch)
+            losses["adversarial"] = adversarial.generator(critic(sr_batch), real_out)
+        total = objective.total(losses)
+    scaler.scale(total).backward()
+    scaler.step(optimizer)
+    return sr_batch.detach(), {"loss": float(total.detach()), **{name: float(value.detach()) for name, value in losses.items()}}
+
+
+def discriminator_step(
+    discriminator: nn.Module,
+    adversarial: AdversarialLoss,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    sr_batch: torch.Tensor,
+    hr_batch: torch.Tensor,
+    amp_dtype: torch.dtype | None,
+) -> dict[str, float]:
+    """One update of the discriminator on HR images (real) and the generator's SR batch (fake)."""
+    unwrap(discriminator).requires_grad_(True)
+    optimizer.zero_grad(set_to_none=True)
+    with _autocast(hr_batch.device, amp_dtype):
+        real_out = discriminator(hr_batch)
+        fake_out = discriminator(sr_batch)
+        loss = adversarial.discriminator(real_out, fake_out)
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    d_real, d_fake = adversarial.probabilities(real_out.detach(), fake_out.detach())
+    return {"d_loss": float(loss.detach()), "d_real": d_real, "d_fake": d_fake}
+
+
+def validate(model: nn.Module, images: list[ValidationImage], device: torch.device) -> dict[str, float]:
+    """Mean PSNR/SSIM (Y channel, border 4) of ``model`` on ``images``, measured as the evaluation protocol does."""
+    was_training = model.training
+    model.eval()
+    psnrs, ssims = [], []
+    with torch.inference_mode():
+        for image in images:
+            sr = model(image_to_batch(to_float(image.lr), device))
+            sr_uint8 = to_uint8(batch_to_image(sr.float()))
+            psnrs.append(psnr_y(sr_uint8, image.hr))
+            ssims.append(ssim_y(sr_uint8, image.hr))
+    model.train(was_training)
+    return {"psnr_y": float(np.mean(psnrs)), "ssim_y": float(np.mean(ssims))}
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig, lr_scales: dict[str, float]) -> torch.optim.Optimizer:
+    """The configured optimiser over ``model``'s parameters; a name starting with a key of ``lr_scales`` gets lr x its value."""
+    groups: dict[float, list[nn.Parameter]] = {}
+    for name, parameter in model.named_parameters():
+        scale = next((value for prefix, value in lr_scales.items() if name.startswith(prefix)), 1.0)
+        groups.setdefault(scale, []).append(parameter)
+    param_groups = [{"params": params, "lr": config.lr * scale} for scale, params in groups.items()]
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(param_groups, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    optimizer_class = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
+    return optimizer_class(param_groups, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig) -> Scheduler:
+    """Multistep (stepped every training step) or ReduceLROnPlateau on validation PSNR (stepped every validation)."""
+    if config.scheduler == "multistep":
+        return torch.optim.lr_scheduler.MultiStepLR(optimizer, list(config.milestones), gamma=config.gamma)
+    return torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, mode="max", factor=config.plateau_factor, patience=config.plateau_patience
+    )
+
+
+def autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:
+    """The mixed-precision dtype of a CUDA run (None: full precision, always on the CPU)."""
+    if device.type != "cuda" or amp == "off":
+        return None
+    return {"auto": half_precision_dtype(device), "bf16": torch.bfloat16, "fp16": torch.float16}[amp]
+
+
+def _autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
+
+
+def process_batch_size(batch_size: int, world_size: int) -> int:
+    """Each process's share of the global batch."""
+    if batch_size % world_size:
+        raise TrainingConfigError(f"batch_size {batch_size} must divide evenly over {world_size} processes")
+    return batch_size // world_size
+
+
+def _postfix(row: dict[str, float], scores: dict[str, float], batch_size: int) -> dict[str, str]:
+    shown = {"loss": f"{row['loss']:.4g}", "img/s": f"{batch_size / row['seconds']:.1f}"}
+    if "d_loss" in row:
+        shown |= {"D(real)": f"{row['d_real']:.2f}", "D(fake)": f"{row['d_fake']:.2f}"}
+    if scores:
+        shown["val_psnr"] = f"{scores['psnr_y']:.2f}"
+    return shown

@@ -1,0 +1,193 @@
+"""Each loss of sr_core.losses against an answer known by hand, on tiny tensors."""
+
+from __future__ import annotations
+
+import math
+import urllib.error
+
+import pytest
+import torch
+from torch import nn
+
+from sr_core.errors import WeightsMismatchError, WeightsNotFoundError
+from sr_core.losses import (
+    SRGAN_FEATURE_SCALE,
+    GANLoss,
+    MobileNetV2ContentLoss,
+    PerceptualLoss,
+    PixelLoss,
+    RelativisticAverageGANLoss,
+    TotalVariationLoss,
+    feature_network,
+)
+
+
+@pytest.fixture(scope="module")
+def vgg_features() -> nn.Sequential:
+    return feature_network("vgg19", "random")[0]
+
+
+@pytest.fixture(scope="module")
+def mobilenet_features() -> nn.Sequential:
+    return feature_network("mobilenet_v2", "random")[0]
+
+
+def test_pixel_loss_is_the_mean_squared_or_absolute_difference() -> None:
+    sr, hr = torch.zeros(1, 3, 4, 4), torch.full((1, 3, 4, 4), 0.5)
+    assert PixelLoss("mse")(sr, hr).item() == pytest.approx(0.25)
+    assert PixelLoss("l1")(sr, hr).item() == pytest.approx(0.5)
+
+
+def test_total_variation_of_a_constant_image_is_zero() -> None:
+    assert TotalVariationLoss()(torch.full((2, 3, 8, 8), 0.3)).item() == 0.0
+
+
+def test_total_variation_of_a_horizontal_ramp_counts_its_horizontal_steps() -> None:
+    ramp = (0.1 * torch.arange(8.0)).expand(1, 3, 8, 8)
+    assert TotalVariationLoss()(ramp).item() == pytest.approx(2 * 0.1**2)
+
+
+@pytest.mark.parametrize(
+    ("layer", "before_activation", "last_index", "last_type"),
+    [("54", True, 34, nn.Conv2d), ("54", False, 35, nn.ReLU), ("22", False, 8, nn.ReLU)],
+)
+def test_perceptual_loss_cuts_vgg19_at_the_requested_feature_map(
+    vgg_features: nn.Sequential, layer: str, before_activation: bool, last_index: int, last_type: type
+) -> None:
+    loss = PerceptualLoss(vgg_features, layer=layer, before_activation=before_activation)
+    assert len(loss.features) == last_index + 1
+    assert isinstance(loss.features[-1], last_type)
+
+
+def test_perceptual_loss_is_zero_for_identical_images_and_positive_otherwise(vgg_features: nn.Sequential) -> None:
+    loss = PerceptualLoss(vgg_features, layer="22")
+    hr = torch.rand(1, 3, 32, 32)
+    assert loss(hr, hr).item() == 0.0
+    assert loss(hr.flip(-1), hr).item() > 0.0
+
+
+def test_srgan_feature_rescaling_multiplies_the_mse_by_its_square(vgg_features: nn.Sequential) -> None:
+    sr, hr = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
+    plain = PerceptualLoss(vgg_features, layer="22")(sr, hr)
+    rescaled = PerceptualLoss(vgg_features, layer="22", feature_scale=SRGAN_FEATURE_SCALE)(sr, hr)
+    assert (rescaled / plain).item() == pytest.approx(SRGAN_FEATURE_SCALE**2, rel=1e-4)
+
+
+def test_perceptual_loss_gradient_reaches_the_sr_image_but_not_the_frozen_network(vgg_features: nn.Sequential) -> None:
+    loss = PerceptualLoss(vgg_features, layer="22")
+    sr = torch.rand(1, 3, 32, 32, requires_grad=True)
+    loss(sr, torch.rand(1, 3, 32, 32)).backward()
+    assert sr.grad is not None and sr.grad.abs().sum() > 0
+    assert all(parameter.grad is None for parameter in loss.features.parameters())
+
+
+def test_mobilenet_content_loss_uses_block_16_in_paper_mode_and_the_whole_stack_as_released(
+    mobilenet_features: nn.Sequential,
+) -> None:
+    paper = MobileNetV2ContentLoss(mobilenet_features, mode="paper")
+    released = MobileNetV2ContentLoss(mobilenet_features, mode="released")
+    image = torch.rand(1, 3, 64, 64)
+    assert (paper.imagenet_norm, released.imagenet_norm) == (True, False)
+    assert paper.extract(image).shape[1] == 160
+    assert released.extract(image).shape[1] == 1280
+
+
+def test_feature_networks_stay_in_eval_mode_when_their_loss_is_put_in_training_mode(
+    mobilenet_features: nn.Sequential,
+) -> None:
+    loss = MobileNetV2ContentLoss(mobilenet_features).train()
+    assert not any(module.training for module in loss.features.modules())
+
+
+def test_gan_generator_loss_is_minus_log_d_of_the_fake() -> None:
+    fake = torch.full((4, 1), math.exp(-1.0))
+    assert GANLoss().generator(fake).item() == pytest.approx(1.0)
+
+
+def test_gan_discriminator_loss_is_binary_cross_entropy_of_real_and_fake() -> None:
+    real, fake = torch.full((2, 1), 0.8), torch.full((2, 1), 0.3)
+    expected = -math.log(0.8) - math.log(0.7)
+    assert GANLoss().discriminator(real, fake).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_linear_gan_form_is_the_released_swift_srgan_code() -> None:
+    real, fake = torch.tensor([[0.9], [0.7]]), torch.tensor([[0.2], [0.4]])
+    loss = GANLoss(form="linear")
+    assert loss.generator(fake).item() == pytest.approx(1 - 0.3)
+    assert loss.discriminator(real, fake).item() == pytest.approx(1 - 0.8 + 0.3)
+
+
+def test_gan_loss_stays_finite_for_saturated_probabilities() -> None:
+    loss = GANLoss()
+    assert math.isfinite(loss.generator(torch.zeros(2, 1)).item())
+    assert math.isfinite(loss.discriminator(torch.zeros(2, 1), torch.ones(2, 1)).item())
+
+
+def test_ragan_generator_loss_is_the_discriminator_loss_with_real_and_fake_swapped() -> None:
+    real, fake = torch.randn(4, 1), torch.randn(4, 1)
+    loss = RelativisticAverageGANLoss()
+    assert loss.generator(fake, real).item() == pytest.approx(loss.discriminator(fake, real).item())
+
+
+def test_ragan_discriminator_loss_is_log_2_when_real_and_fake_look_alike() -> None:
+    same = torch.full((4, 1), 0.7)
+    assert RelativisticAverageGANLoss().discriminator(same, same).item() == pytest.approx(math.log(2.0))
+
+
+def test_ragan_discriminator_loss_vanishes_when_real_images_are_far_more_realistic() -> None:
+    loss = RelativisticAverageGANLoss()
+    assert loss.discriminator(torch.full((4, 1), 20.0), torch.full((4, 1), -20.0)).item() < 1e-8
+    assert loss.probabilities(torch.full((4, 1), 20.0), torch.full((4, 1), -20.0)) == pytest.approx((1.0, 0.0))
+
+
+def test_ragan_generator_loss_needs_the_discriminator_output_on_real_images() -> None:
+    with pytest.raises(ValueError, match="HR images"):
+        RelativisticAverageGANLoss().generator(torch.zeros(2, 1))
+
+
+def test_offline_imagenet_features_raise_an_error_that_names_the_explicit_choices(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def offline(*_args, **_kwargs) -> None:
+        raise urllib.error.URLError("Name or service not known")
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+    with pytest.raises(WeightsNotFoundError, match="--features random") as error:
+        feature_network("mobilenet_v2", "imagenet")
+    assert "--features FILE" in str(error.value) and "https://" in str(error.value)
+
+
+def test_random_features_are_the_same_every_time_and_leave_the_global_rng_alone() -> None:
+    torch.manual_seed(123)
+    first = feature_network("mobilenet_v2", "random")
+    after_first = torch.rand(1)
+    torch.manual_seed(123)
+    second = feature_network("mobilenet_v2", "random")
+    assert torch.equal(torch.rand(1), after_first)
+    assert first[1] == second[1] == "random:mobilenet_v2:seed0"
+    assert all(torch.equal(a, b) for a, b in zip(first[0].state_dict().values(), second[0].state_dict().values()))
+
+
+def test_feature_weights_file_is_loaded_and_recorded_with_its_hash(tmp_path) -> None:
+    import torchvision
+
+    torch.manual_seed(7)
+    reference = torchvision.models.mobilenet_v2(weights=None)
+    path = tmp_path / "mobilenet_v2.pth"
+    torch.save(reference.state_dict(), path)
+    features, source = feature_network("mobilenet_v2", str(path))
+    assert source.startswith("file:mobilenet_v2.pth:sha256:")
+    assert torch.equal(features[0][0].weight, reference.features[0][0].weight)
+
+
+def test_feature_file_of_another_network_is_refused(tmp_path) -> None:
+    path = tmp_path / "other.pth"
+    torch.save(nn.Linear(2, 2).state_dict(), path)
+    with pytest.raises(WeightsMismatchError, match="mobilenet_v2"):
+        feature_network("mobilenet_v2", str(path))
+
+
+def test_feature_source_that_is_no_known_word_nor_file_is_refused() -> None:
+    with pytest.raises(WeightsNotFoundError, match="imagenet"):
+        feature_network("mobilenet_v2", "imagnet")

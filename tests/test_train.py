@@ -1,0 +1,185 @@
+"""The training backend end to end on tiny data: every preset, exact resume, logs, export, the CLI."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import TINY_ARCH_KWARGS
+from PIL import Image
+
+from sr_core.cli import main
+from sr_core.errors import TrainingConfigError
+from sr_core.registry import build_model, get_spec
+from sr_core.train.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from sr_core.train.distributed import process_group
+from sr_core.train.loop import train
+from sr_core.train.presets import PRESETS, TrainConfig, parse_set_pairs, preset, with_overrides
+from sr_core.train.report import METRICS_NAME, REPORT_NAME, VALIDATION_COLUMNS, VALIDATION_NAME
+from sr_core.weights import load_into, read_metadata, read_state_dict
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Ten smooth 48 px colour images: eight to train on, two to validate (val_every=5)."""
+    folder = tmp_path_factory.mktemp("hr")
+    rng = np.random.default_rng(0)
+    for index in range(10):
+        coarse = rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)
+        Image.fromarray(coarse).resize((48, 48), Image.Resampling.BICUBIC).save(folder / f"{index}.png")
+    return folder
+
+
+def tiny_config(name: str, data: Path, **overrides: object) -> TrainConfig:
+    """Preset ``name`` with a tiny network, 32 px crops, batch 2 and 2 steps, validating and saving at the end.
+
+    Tiny networks run faster in the contiguous layout; the CLI test keeps the presets' channels_last.
+    """
+    config = preset(name)
+    settings = {
+        "data": [str(data)],
+        "model_kwargs": TINY_ARCH_KWARGS[get_spec(config.model).architecture],
+        "hr_crop": 32,
+        "batch_size": 2,
+        "steps": 2,
+        "workers": 0,
+        "val_every": 5,
+        "validate_every": 2,
+        "checkpoint_every": 2,
+        "features": "random",
+        "device": "cpu",
+        "channels_last": False,
+    }
+    return with_overrides(config, {**settings, **overrides}, "test")
+
+
+def run(config: TrainConfig, run_dir: Path, resume: bool = False) -> dict[str, float]:
+    checkpoint = load_checkpoint(run_dir / CHECKPOINT_NAME) if resume else None
+    with process_group(config.device) as group:
+        return train(config, run_dir, group, checkpoint=checkpoint, progress=False)
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_every_preset_trains_a_few_steps_and_logs_its_losses_and_validation(name: str, tiny_data: Path, tmp_path: Path) -> None:
+    scores = run(tiny_config(name, tiny_data), tmp_path)
+    checkpoint = load_checkpoint(tmp_path / CHECKPOINT_NAME)
+    rows = read_rows(tmp_path / METRICS_NAME)
+    gan = preset(name).adversarial != "none"
+    assert checkpoint["step"] == 2 and [row["step"] for row in rows] == ["1", "2"]
+    assert all(np.isfinite(float(value)) for row in rows for value in row.values())
+    assert {"lr", "seconds", "loss"} <= set(rows[0]) and ({"adversarial", "d_loss", "d_real", "d_fake"} <= set(rows[0])) == gan
+    assert (checkpoint["discriminator"] is not None) == gan
+    [validation] = read_rows(tmp_path / VALIDATION_NAME)
+    assert tuple(validation) == VALIDATION_COLUMNS and float(validation["bicubic_psnr_y"]) > 20.0
+    assert np.isfinite(scores["psnr_y"]) and 0.0 <= scores["ssim_y"] <= 1.0
+    assert "plotly" in (tmp_path / REPORT_NAME).read_text()
+
+
+def test_srcnn_preset_trains_its_last_layer_ten_times_slower_as_the_paper_does(tiny_data: Path, tmp_path: Path) -> None:
+    run(tiny_config("srcnn", tiny_data, steps=1, checkpoint_every=1), tmp_path)
+    [optimizer] = load_checkpoint(tmp_path / CHECKPOINT_NAME)["optimizers"]
+    assert sorted(group["lr"] for group in optimizer["param_groups"]) == pytest.approx([1e-5, 1e-4])
+
+
+def test_gan_presets_weigh_their_losses_as_their_papers_do() -> None:
+    assert (preset("srgan").adversarial, preset("srgan").adversarial_weight) == ("gan", 1e-3)
+    assert preset("srgan").feature_scale == pytest.approx(1 / 12.75)
+    assert (preset("esrgan").adversarial, preset("esrgan").adversarial_weight, preset("esrgan").pixel_weight) == (
+        "ragan", 5e-3, 1e-2,
+    )
+    assert preset("esrgan").vgg_before_activation and preset("esrgan").content_criterion == "l1"
+    assert (preset("swiftsrgan").content_loss, preset("swiftsrgan").mobilenet_mode) == ("mobilenet_v2", "paper")
+    assert (preset("swiftsrgan_released").tv_weight, preset("swiftsrgan_released").gan_form) == (2e-8, "linear")
+
+
+def test_resume_continues_exactly_as_an_uninterrupted_run(tiny_data: Path, tmp_path: Path) -> None:
+    # A GAN run exercises both networks, both optimisers, and here a learning-rate milestone inside the run.
+    config = tiny_config("srgan_mse", tiny_data, steps=4, milestones=[2])
+    run(config, tmp_path / "straight")
+    run(replace(config, steps=2), tmp_path / "resumed")
+    run(config, tmp_path / "resumed", resume=True)
+    straight, resumed = (load_checkpoint(tmp_path / name / CHECKPOINT_NAME) for name in ("straight", "resumed"))
+    for network in ("generator", "discriminator"):
+        assert all(torch.equal(straight[network][key], resumed[network][key]) for key in straight[network])
+    assert read_rows(tmp_path / "straight" / METRICS_NAME) == [
+        {**row, "seconds": straight_row["seconds"]}
+        for row, straight_row in zip(read_rows(tmp_path / "resumed" / METRICS_NAME), read_rows(tmp_path / "straight" / METRICS_NAME))
+    ]
+
+
+def test_a_resumed_run_drops_log_rows_logged_after_its_checkpoint(tiny_data: Path, tmp_path: Path) -> None:
+    config = tiny_config("srresnet", tiny_data, steps=3)
+    run(replace(config, steps=2), tmp_path)
+    with open(tmp_path / METRICS_NAME, "a") as handle:
+        handle.write("3,0.0001,0.1,9,9\n4,0.0001,0.1,9,9\n")
+    run(config, tmp_path, resume=True)
+    rows = read_rows(tmp_path / METRICS_NAME)
+    assert [row["step"] for row in rows] == ["1", "2", "3"] and rows[-1]["loss"] != "9"
+
+
+def test_a_run_folder_is_never_overwritten_without_resume(tiny_data: Path, tmp_path: Path) -> None:
+    config = tiny_config("srresnet", tiny_data, steps=1, checkpoint_every=1)
+    run(config, tmp_path)
+    with pytest.raises(TrainingConfigError, match="--resume"):
+        run(config, tmp_path)
+
+
+def test_init_from_a_run_folder_starts_the_generator_from_its_weights(tiny_data: Path, tmp_path: Path) -> None:
+    run(tiny_config("srresnet", tiny_data, steps=1, checkpoint_every=1), tmp_path / "psnr")
+    gan_config = tiny_config("srgan_mse", tiny_data, steps=1, checkpoint_every=1, lr=0.0, init_from=str(tmp_path / "psnr"))
+    run(gan_config, tmp_path / "gan")
+    psnr, gan = (load_checkpoint(tmp_path / name / CHECKPOINT_NAME)["generator"] for name in ("psnr", "gan"))
+    assert all(torch.equal(psnr[key], gan[key]) for key in psnr if "running" not in key and "batches" not in key)
+
+
+def test_settings_from_yaml_and_set_pairs_take_their_fields_types(tmp_path: Path) -> None:
+    yaml_file = tmp_path / "run.yaml"
+    yaml_file.write_text("lr: 2e-4\nmilestones: [10, 20]\nmodel_kwargs: {num_block: 2}\n")
+    config = main_config(["--preset", "esrgan_psnr", "--config", str(yaml_file), "--set", "gamma=0.25", "--lr", "3e-4"])
+    assert (config.lr, config.milestones, config.gamma, config.model_kwargs) == (3e-4, (10, 20), 0.25, {"num_block": 2})
+    assert parse_set_pairs(["betas=[0.5, 0.9]"]) == {"betas": [0.5, 0.9]}
+
+
+def main_config(extra: list[str]) -> TrainConfig:
+    from sr_core.cli import build_parser
+    from sr_core.train.cli import run_config
+
+    return run_config(build_parser().parse_args(["train", "--out", "unused", "--data", "hr", *extra]), None)
+
+
+def test_unknown_setting_is_a_one_line_error_with_exit_code_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    code = main(["train", "--preset", "srresnet", "--data", str(tmp_path), "--out", str(tmp_path / "run"), "--set", "lrr=1"])
+    assert code == 2
+    assert "did you mean 'lr'" in capsys.readouterr().err
+
+
+def test_a_resumed_run_refuses_to_change_what_it_learns(tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    run(tiny_config("srresnet", tiny_data, steps=1, checkpoint_every=1), tmp_path)
+    assert main(["train", "--out", str(tmp_path), "--resume", "--lr", "1"]) == 2
+    assert "keeps its configuration (lr given)" in capsys.readouterr().err
+
+
+def test_cli_trains_and_exports_safetensors_that_load_into_a_fresh_model(tiny_data: Path, tmp_path: Path) -> None:
+    run_dir, exported = tmp_path / "run", tmp_path / "srresnet.safetensors"
+    yaml_file = tmp_path / "tiny.yaml"
+    yaml_file.write_text("model_kwargs: {num_block: 1, num_feat: 8}\nval_every: 5\nworkers: 0\ndevice: cpu\n")
+    common = ["--data", str(tiny_data), "--out", str(run_dir), "--config", str(yaml_file), "--no-progress"]
+    assert main(["train", "--preset", "srresnet", *common, "--steps", "2", "--batch-size", "2", "--hr-crop", "32"]) == 0
+    assert main(["export", str(run_dir), str(exported)]) == 0
+
+    model = build_model("srresnet", **TINY_ARCH_KWARGS["srresnet"])
+    load_into(model, read_state_dict(exported))
+    trained = load_checkpoint(run_dir / CHECKPOINT_NAME)["generator"]
+    assert all(torch.allclose(model.state_dict()[key].float(), trained[key].float(), rtol=1e-3, atol=1e-3) for key in trained)
+    metadata = read_metadata(exported)
+    assert (metadata["preset"], metadata["steps"], metadata["features"]) == ("srresnet", "2", "none")
+    assert {"validation_psnr_y", "validation_bicubic_psnr_y", "data"} <= set(metadata)
