@@ -1,0 +1,84 @@
+"""Fixtures shared by several test modules. Keep each small and say what it stands in for."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+# Tiny hyper-parameters per architecture: real networks of each family, small enough to run in milliseconds.
+TINY_ARCH_KWARGS: dict[str, dict[str, int]] = {
+    "srcnn": {"n1": 8, "n2": 4},
+    "srresnet": {"num_block": 1, "num_feat": 8},
+    "rrdbnet": {"num_block": 1, "num_feat": 8, "num_grow_ch": 4},
+    "swiftsrgan": {"num_blocks": 1, "num_channels": 8},
+}
+
+
+def _clear_model_caches() -> None:
+    """Forget loaded and interpolated models, whose caches do not know the weights folder changed."""
+    from sr_core import inference, interpolation
+
+    inference._cached_model.cache_clear()
+    interpolation._cached_interpolation.cache_clear()
+    interpolation._cached_output.cache_clear()
+
+
+@pytest.fixture
+def tiny_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Path]]:
+    """``tiny_weights("srcnn", "esrgan", ...)`` bundles tiny random weights for those models.
+
+    Writes safetensors files and a manifest into a temporary weights folder and points
+    ``SR_STUDIO_WEIGHTS_DIR`` at it, so every other model is "without weights". Each model
+    gets its own seed, so a PSNR/GAN pair has different parameters.
+    """
+    from sr_core.registry import get_spec
+    from sr_core.weights import WeightsEntry, save_weights, write_manifest
+
+    folder = tmp_path / "weights"
+    monkeypatch.setenv("SR_STUDIO_WEIGHTS_DIR", str(folder))
+    _clear_model_caches()
+
+    def bundle(*names: str) -> Path:
+        entries = []
+        for seed, name in enumerate(names):
+            kwargs = TINY_ARCH_KWARGS[get_spec(name).architecture]
+            torch.manual_seed(seed)
+            sha256 = save_weights(get_spec(name).build(**kwargs), folder / f"{name}.safetensors")
+            entries.append(WeightsEntry(model=name, file=f"{name}.safetensors", sha256=sha256, arch_kwargs=kwargs))
+        write_manifest(entries, folder)
+        _clear_model_caches()
+        return folder
+
+    yield bundle
+    _clear_model_caches()
+
+
+@pytest.fixture
+def running_app(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], str]]:
+    """``running_app()`` launches ``app.build_demo()`` on a free 127.0.0.1 port and returns its URL.
+
+    Call it after setting up weights (``tiny_weights``): the model pickers are filled when the
+    app is built. The server is closed when the test ends.
+    """
+    import socket
+
+    import app
+
+    monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+    demos = []
+
+    def launch() -> str:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        demo = app.build_demo()
+        demos.append(demo)
+        app.launch(demo, prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
+        return f"http://127.0.0.1:{port}/"
+
+    yield launch
+    for demo in demos:
+        demo.close()
