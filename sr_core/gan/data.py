@@ -1,0 +1,175 @@
+"""Image data of the GAN experiments: MNIST read from its IDX files, and folders of RGB images.
+
+Every image tensor here is float32 NCHW in [-1, 1], the range of the generators' tanh output,
+so real and generated images meet the discriminator (and the metrics) on the same scale.
+"""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+
+from sr_core.errors import InvalidImageError
+from sr_core.gan.errors import GanDataError
+
+# IDX type codes (the third byte of the magic number) -> numpy dtypes, big-endian as stored.
+_IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+MNIST_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+# With only the 10k test set at hand, its last fifth is held out for metrics and the classifier's test.
+HELD_OUT_FRACTION = 0.2
+FOLDER_IMAGE_SIZE = 64
+
+
+@dataclass(frozen=True, eq=False)
+class LabeledImages:
+    """``images`` float NCHW in [-1, 1]; ``labels`` int64 (N,) class indices, or None for unlabelled data."""
+
+    images: torch.Tensor
+    labels: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(channels, height, width) of one image."""
+        channels, height, width = self.images.shape[1:]
+        return int(channels), int(height), int(width)
+
+    def subset(self, indices: torch.Tensor | slice) -> LabeledImages:
+        return LabeledImages(self.images[indices], None if self.labels is None else self.labels[indices])
+
+
+@dataclass(frozen=True, eq=False)
+class MnistSplit:
+    """Images to train on and held-out images to measure against (never trained on)."""
+
+    train: LabeledImages
+    test: LabeledImages
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """The array stored in one IDX file (gzipped or not), e.g. uint8 (N, 28, 28) images or (N,) labels."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as handle:
+        data = handle.read()
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES:
+        raise GanDataError(f"{path} is not an IDX file (bad magic number); use MNIST's original *-ubyte(.gz) files")
+    dims = data[3]
+    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(dims))
+    dtype = np.dtype(_IDX_DTYPES[data[2]])
+    offset = 4 + 4 * dims
+    expected = int(np.prod(shape)) * dtype.itemsize
+    if len(data) - offset != expected:
+        raise GanDataError(f"{path} is truncated: its header promises {shape} but holds {len(data) - offset} bytes")
+    return np.frombuffer(data, dtype=dtype, offset=offset).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def _find_idx(folder: Path, stem: str) -> Path | None:
+    """``stem`` or ``stem.gz`` in ``folder`` or in torchvision's download layout ``folder/MNIST/raw``."""
+    for directory in (folder, folder / "MNIST" / "raw"):
+        for name in (stem, f"{stem}.gz"):
+            if (directory / name).is_file():
+                return directory / name
+    return None
+
+
+def has_mnist(folder: str | Path) -> bool:
+    """True when ``folder`` holds at least MNIST's test images and labels."""
+    return all(_find_idx(Path(folder), stem) for stem in MNIST_FILES["test"])
+
+
+def _mnist_part(folder: Path, part: str) -> LabeledImages | None:
+    paths = [_find_idx(folder, stem) for stem in MNIST_FILES[part]]
+    if not all(paths):
+        return None
+    pixels, labels = read_idx(paths[0]), read_idx(paths[1])
+    if pixels.ndim != 3 or labels.shape != (len(pixels),):
+        raise GanDataError(f"{paths[0]} and {paths[1]} do not match: {pixels.shape} images, {labels.shape} labels")
+    return LabeledImages(uint8_to_signed(torch.from_numpy(pixels.copy()).unsqueeze(1)),
+                         torch.from_numpy(labels.astype(np.int64)))
+
+
+def load_mnist(folder: str | Path) -> MnistSplit:
+    """MNIST from its IDX files: the 60k training set if present, else the first 80% of the 10k test set.
+
+    The held-out part is the 10k test set when the training set is there, else the last 20%
+    of the test set, so generated samples are always compared with digits nothing was trained on.
+    """
+    folder = Path(folder)
+    test = _mnist_part(folder, "test")
+    if test is None:
+        raise GanDataError(
+            f"no MNIST in {folder}: expected t10k-images-idx3-ubyte(.gz) and t10k-labels-idx1-ubyte(.gz) "
+            "(pass --download to fetch MNIST with torchvision)"
+        )
+    train = _mnist_part(folder, "train")
+    if train is not None:
+        return MnistSplit(train, test)
+    cut = round(len(test) * (1 - HELD_OUT_FRACTION))
+    return MnistSplit(test.subset(slice(0, cut)), test.subset(slice(cut, None)))
+
+
+def download_mnist(folder: str | Path) -> None:
+    """Fetch MNIST's IDX files into ``folder/MNIST/raw`` with torchvision (needs the internet)."""
+    from torchvision.datasets import MNIST
+
+    for train in (True, False):
+        MNIST(str(folder), train=train, download=True)
+
+
+def uint8_to_signed(pixels: torch.Tensor) -> torch.Tensor:
+    """uint8 images in [0, 255] -> float32 in [-1, 1]."""
+    return pixels.float().div(127.5).sub(1.0)
+
+
+def signed_to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """float images in [-1, 1] -> uint8 in [0, 255] (values outside are clipped)."""
+    return images.detach().add(1.0).mul(127.5).round().clamp(0, 255).to(torch.uint8)
+
+
+def load_image_folder(folder: str | Path, size: int = FOLDER_IMAGE_SIZE) -> LabeledImages:
+    """Every image in ``folder`` as RGB, centre-cropped to a square and resized to ``size`` x ``size``.
+
+    DCGAN's data: faces or scenes at 64x64 RGB. The images are kept in memory as one tensor,
+    which suits the few thousand images a CPU run can use.
+    """
+    from sr_core.evaluation import image_files
+    from sr_core.imaging import open_image
+
+    files = image_files(folder)
+    if not files:
+        raise GanDataError(f"no images in {folder}: give a folder of PNG/JPEG images or one with MNIST's IDX files")
+    crops = []
+    for path in files:
+        try:
+            rgb = open_image(path).rgb
+        except InvalidImageError as error:
+            raise GanDataError(f"cannot train on {path.name}: {error}") from None
+        picture = Image.fromarray(np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8))
+        crops.append(np.asarray(ImageOps.fit(picture, (size, size), Image.Resampling.BICUBIC)))
+    pixels = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2)
+    return LabeledImages(uint8_to_signed(pixels))
+
+
+def load_training_images(folder: str | Path) -> MnistSplit:
+    """The image data behind ``--data``: MNIST if the folder holds its IDX files, else a folder of images.
+
+    An image folder has no held-out part (``test`` is empty), so no sample-quality metric is computed for it.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise GanDataError(f"--data {folder} is not a folder")
+    if has_mnist(folder):
+        return load_mnist(folder)
+    images = load_image_folder(folder)
+    return MnistSplit(images, images.subset(slice(0, 0)))

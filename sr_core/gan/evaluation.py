@@ -1,0 +1,68 @@
+"""How close a trained generator is to its data: 1-D moments and histograms, MNIST sample quality.
+
+All functions return plain dicts of floats, the content of a run's ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from sr_core.gan.classifier import MnistClassifier, predict
+from sr_core.gan.data import LabeledImages
+from sr_core.gan.metrics import frechet_distance, histogram_distance, kernel_distance, matched_code_accuracy
+from sr_core.gan.model import GAN
+from sr_core.gan.toy import GaussianMixture1D
+
+HISTOGRAM_BINS = 100
+
+
+def histogram_bins(target: GaussianMixture1D, bins: int = HISTOGRAM_BINS) -> np.ndarray:
+    """Bin edges over the target's plot range, shared by the distance and the plots."""
+    low, high = target.plot_range()
+    return np.linspace(low, high, bins + 1)
+
+
+def one_d_summary(samples: np.ndarray, target: GaussianMixture1D) -> dict[str, float]:
+    """Learned mean/std against the truth (relative errors) and the histogram's total-variation distance."""
+    mean, std = float(samples.mean()), float(samples.std())
+    edges = histogram_bins(target)
+    return {
+        "mean": mean,
+        "std": std,
+        "target_mean": target.mean,
+        "target_std": target.std,
+        "mean_error": abs(mean - target.mean) / abs(target.mean),
+        "std_error": abs(std - target.std) / target.std,
+        "histogram_distance": histogram_distance(samples, edges, np.diff(target.cdf(edges))),
+    }
+
+
+def generated_values(gan: GAN, count: int, chunk: int = 10_000) -> np.ndarray:
+    """``count`` 1-D samples of the generator as a flat array."""
+    return torch.cat([gan.generate(min(chunk, count - start)) for start in range(0, count, chunk)]).flatten().numpy()
+
+
+def mnist_sample_quality(gan: GAN, classifier: MnistClassifier, held_out: LabeledImages,
+                         count: int = 2000, chunk: int = 500) -> dict[str, float]:
+    """FD and KID (MNIST-classifier features) of ``count`` samples against held-out digits.
+
+    For class-conditional generators (ACGAN) also the classifier's accuracy on samples of each
+    requested class; for InfoGAN the same with each categorical code mapped to its best class.
+    """
+    classes = torch.arange(count) % gan.num_classes if gan.num_classes else None
+    samples = torch.cat([
+        gan.generate(min(chunk, count - start), None if classes is None else classes[start:start + chunk])
+        for start in range(0, count, chunk)
+    ])
+    fake_features, predicted = predict(classifier, samples)
+    real_features, _ = predict(classifier, held_out.images)
+    kid, kid_std = kernel_distance(real_features, fake_features)
+    quality = {"fd": frechet_distance(real_features, fake_features), "kid": kid, "kid_std": kid_std, "samples": count}
+    if classes is not None:
+        requested = classes.numpy()
+        if gan.classes_are_labels:
+            quality["class_accuracy"] = float((predicted == requested).mean())
+        else:
+            quality["class_accuracy"], _ = matched_code_accuracy(predicted, requested, gan.num_classes)
+    return quality

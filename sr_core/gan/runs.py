@@ -1,0 +1,141 @@
+"""Reading finished runs back: summaries, the classical-vs-capsule table, sample grids and curves.
+
+Used by ``gan-eval`` and by the app's GAN Lab gallery, which shows the runs under
+``SR_STUDIO_GAN_RUNS`` (default ``runs/gan``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import plotly.graph_objects as go
+
+from sr_core.gan.metrics import FD_LABEL, KID_LABEL
+from sr_core.gan.plots import curves_figure, read_metrics
+from sr_core.gan.registry import get_gan_spec
+from sr_core.gan.trainer import CONFIG_FILE, METRICS_FILE, SAMPLES_DIR, SUMMARY_FILE
+
+RUNS_ENV = "SR_STUDIO_GAN_RUNS"
+DEFAULT_RUNS_DIR = "runs/gan"
+NO_RUNS_MESSAGE = ("No runs yet: train with `python -m sr_core gan-train --model dcgan --disc capsule "
+                   "--data ../shared/data/mnist --out {root}/dcgan-capsule`, then refresh.")
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One run folder: its label ("dcgan / capsule"), config, last logged step and summary (if evaluated)."""
+
+    folder: Path
+    model: str
+    discriminator: str
+    config: dict[str, Any]
+    step: int
+    summary: dict[str, Any] | None
+
+    @property
+    def label(self) -> str:
+        return f"{self.model} / {self.discriminator}"
+
+    def latest_sample(self) -> Path | None:
+        """The newest sample grid, or None for runs without images (1-D)."""
+        grids = sorted((self.folder / SAMPLES_DIR).glob("step_*.png"))
+        return grids[-1] if grids else None
+
+
+def runs_root() -> Path:
+    """The folder of runs the app shows: ``SR_STUDIO_GAN_RUNS``, else ``runs/gan``."""
+    return Path(os.environ.get(RUNS_ENV) or DEFAULT_RUNS_DIR)
+
+
+def read_run(folder: str | Path) -> RunInfo:
+    folder = Path(folder)
+    config = json.loads((folder / CONFIG_FILE).read_text())
+    summary_path = folder / SUMMARY_FILE
+    summary = json.loads(summary_path.read_text()) if summary_path.exists() else None
+    steps = read_metrics(folder / METRICS_FILE).get("step")
+    discriminator = config.get("discriminator") or get_gan_spec(config["model"]).discriminators[0]
+    return RunInfo(folder, config["model"], discriminator, config, int(steps[-1]) if steps is not None else 0, summary)
+
+
+def find_runs(root: str | Path) -> list[RunInfo]:
+    """Every run directly under ``root`` (folders with a config.json), by model then discriminator."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    runs = [read_run(folder) for folder in sorted(root.iterdir()) if (folder / CONFIG_FILE).is_file()]
+    return sorted(runs, key=lambda run: (run.model, run.discriminator, run.folder.name))
+
+
+def format_summary(metrics: dict[str, float]) -> str:
+    """One line a person reads at the end of gan-train (1-D moments, or MNIST sample quality)."""
+    if "target_mean" in metrics:
+        return (f"learned mean {metrics['mean']:.3f} vs true {metrics['target_mean']:.3f} "
+                f"({metrics['mean_error']:.1%} off), std {metrics['std']:.3f} vs true {metrics['target_std']:.3f} "
+                f"({metrics['std_error']:.1%} off); "
+                f"histogram total-variation distance {metrics['histogram_distance']:.3f}")
+    if "fd" in metrics:
+        line = (f"{FD_LABEL} {metrics['fd']:.2f}, {KID_LABEL} {metrics['kid']:.4f} +- {metrics['kid_std']:.4f} "
+                f"({metrics['samples']} samples; "
+                f"feature classifier's test accuracy {metrics['classifier_accuracy']:.3f})")
+        if "class_accuracy" in metrics:
+            line += f"; classifier accuracy on samples of the requested class/code {metrics['class_accuracy']:.3f}"
+        return line
+    return "no sample-quality metric for this data (it has no held-out reference)"
+
+
+def _cell(metrics: dict[str, float], key: str, digits: int) -> str:
+    return f"{metrics[key]:.{digits}f}" if key in metrics else "-"
+
+
+def comparison_table(runs: Sequence[RunInfo]) -> str:
+    """A markdown table like the report's comparison, one row per evaluated run (classical next to capsule)."""
+    header = (f"| model | discriminator | steps | {FD_LABEL} | {KID_LABEL} | accuracy on requested class/code |\n"
+              "|---|---|---:|---:|---:|---:|")
+    rows = []
+    for run in runs:
+        metrics = (run.summary or {}).get("metrics", {})
+        if "fd" not in metrics:
+            continue
+        kid = f"{metrics['kid']:.4f} ± {metrics['kid_std']:.4f}"
+        rows.append(f"| {run.model} | {run.discriminator} | {run.summary['step']} | {_cell(metrics, 'fd', 2)} "
+                    f"| {kid} | {_cell(metrics, 'class_accuracy', 3)} |")
+    return "\n".join([header, *rows]) if rows else ""
+
+
+def gallery_items(runs: Sequence[RunInfo]) -> list[tuple[str, str]]:
+    """(latest sample grid, caption) per image run, for a gallery."""
+    return [(str(grid), f"{run.label}, step {run.step}") for run in runs if (grid := run.latest_sample())]
+
+
+def runs_curves_figure(runs: Sequence[RunInfo]) -> go.Figure:
+    """G loss, D loss and D accuracy of every run on shared axes (the report's figures 8.1-8.5)."""
+    return curves_figure([(run.label, read_metrics(run.folder / METRICS_FILE)) for run in runs],
+                         columns=("g_loss", "d_loss", "d_accuracy"))
+
+
+@dataclass(frozen=True)
+class RunsOverview:
+    """What the GAN Lab gallery shows for a runs folder: a message or table, sample grids, one model's curves."""
+
+    markdown: str
+    gallery: list[tuple[str, str]]
+    curves: go.Figure | None
+    models: list[str]
+    model: str | None
+
+
+def runs_overview(root: str | Path, model: str | None = None) -> RunsOverview:
+    """The gallery content for ``root``; ``model`` picks whose classical vs capsule curves to draw (default: first)."""
+    runs = find_runs(root)
+    if not runs:
+        return RunsOverview(NO_RUNS_MESSAGE.format(root=root), [], None, [], None)
+    models = sorted({run.model for run in runs})
+    model = model if model in models else models[0]
+    table = comparison_table(runs) or "No run is evaluated yet: `python -m sr_core gan-eval RUN ...` adds FD/KID."
+    return RunsOverview(table, gallery_items(runs), runs_curves_figure([run for run in runs if run.model == model]),
+                        models, model)

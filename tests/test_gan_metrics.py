@@ -1,0 +1,161 @@
+"""Sample-quality metrics: FD/KID math, the MNIST feature classifier, 1-D summaries, the comparison table."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from sr_core.gan.classifier import accuracy, load_or_train_classifier, train_classifier
+from sr_core.gan.data import load_mnist
+from sr_core.gan.evaluation import mnist_sample_quality, one_d_summary
+from sr_core.gan.metrics import (
+    critic_accuracy,
+    frechet_distance,
+    histogram_distance,
+    kernel_distance,
+    matched_code_accuracy,
+    real_fake_accuracy,
+)
+from sr_core.gan.model import GAN
+from sr_core.gan.registry import build_gan
+from sr_core.gan.runs import comparison_table, find_runs, format_summary
+from sr_core.gan.toy import TARGETS
+from sr_core.gan.trainer import Schedule, TrainConfig, evaluate_run, train
+
+MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
+needs_mnist = pytest.mark.skipif(not (MNIST / "t10k-images-idx3-ubyte.gz").exists(),
+                                 reason=f"MNIST not found in {MNIST}")
+
+
+def quiet(line: str) -> None:
+    """Swallow the trainer's progress lines."""
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One CPU thread: the test machine is shared."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    return load_mnist(MNIST)
+
+
+@pytest.fixture(scope="module")
+def small_classifier(mnist):
+    """Trained for one epoch (about three seconds): a test-sized stand-in for the cached two-epoch one."""
+    return train_classifier(mnist.train, epochs=1)
+
+
+# --- FD, KID and accuracies ---------------------------------------------------------------------
+
+
+def test_frechet_distance_of_identical_feature_sets_is_zero():
+    features = np.random.default_rng(0).normal(size=(500, 16))
+    assert frechet_distance(features, features) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_frechet_distance_of_a_shifted_gaussian_is_the_squared_shift():
+    features = np.random.default_rng(0).normal(size=(2000, 8))
+    assert frechet_distance(features, features + 0.5) == pytest.approx(8 * 0.25, rel=1e-6)
+
+
+def test_frechet_distance_survives_singular_covariances_of_dead_relu_units():
+    features = np.maximum(np.random.default_rng(0).normal(size=(300, 10)), 0)
+    features[:, :3] = 0.0
+    assert np.isfinite(frechet_distance(features, features * 1.1))
+
+
+def test_kid_is_near_zero_for_one_distribution_and_positive_for_two():
+    rng = np.random.default_rng(0)
+    same_mean, same_std = kernel_distance(rng.normal(size=(1000, 8)), rng.normal(size=(1000, 8)))
+    different, _ = kernel_distance(rng.normal(size=(1000, 8)), rng.normal(1.0, size=(1000, 8)))
+    assert abs(same_mean) < 3 * same_std + 1e-3 and different > 10 * same_std
+
+
+def test_real_fake_accuracy_counts_logits_on_the_right_side_of_zero():
+    assert real_fake_accuracy(torch.tensor([1.0, -1.0]), torch.tensor([-2.0, -3.0])) == 0.75
+
+
+def test_critic_accuracy_ignores_a_constant_shift_of_the_critic():
+    real, fake = torch.tensor([5.0, 6.0, 2.0]), torch.tensor([1.0, 3.0, 0.0])
+    assert critic_accuracy(real, fake) == critic_accuracy(real + 100, fake + 100) == pytest.approx(4 / 6)
+
+
+def test_matched_code_accuracy_forgives_a_permutation_of_infogan_codes():
+    codes = np.repeat(np.arange(10), 5)
+    accuracy_value, mapping = matched_code_accuracy((codes + 3) % 10, codes, 10)
+    assert accuracy_value == 1.0 and mapping[0] == 3
+
+
+def test_histogram_distance_is_zero_for_matching_mass_and_one_for_disjoint_mass():
+    edges = np.array([0.0, 1.0, 2.0])
+    assert histogram_distance(np.array([0.5, 1.5]), edges, np.array([0.5, 0.5])) == pytest.approx(0.0)
+    assert histogram_distance(np.array([5.0, 6.0]), edges, np.array([0.5, 0.5])) == pytest.approx(1.0)
+
+
+def test_one_d_summary_of_true_samples_is_close_to_the_truth():
+    torch.manual_seed(0)
+    summary = one_d_summary(TARGETS["mixture"].sample(100_000).numpy(), TARGETS["mixture"])
+    assert summary["mean_error"] < 0.02 and summary["std_error"] < 0.01 and summary["histogram_distance"] < 0.03
+
+
+# --- the MNIST feature classifier ----------------------------------------------------------------
+
+
+@needs_mnist
+def test_a_test_sized_classifier_already_reads_most_held_out_digits(mnist, small_classifier):
+    assert accuracy(small_classifier, mnist.test) > 0.9
+
+
+@needs_mnist
+@pytest.mark.slow
+def test_the_cached_classifier_reaches_95_percent_and_is_reloaded_from_its_file(tmp_path, mnist):
+    _, test_accuracy = load_or_train_classifier(tmp_path / "classifier.safetensors", mnist)
+    reloaded, reloaded_accuracy = load_or_train_classifier(tmp_path / "classifier.safetensors", mnist)
+    assert test_accuracy > 0.95 and reloaded_accuracy == test_accuracy
+    assert accuracy(reloaded, mnist.test) == pytest.approx(test_accuracy, abs=1e-4)
+
+
+class _ReplayGAN(GAN):
+    """A stand-in generator that returns real held-out digits of the requested class: a perfect ACGAN."""
+
+    classes_are_labels = True
+
+    def __init__(self, digits):
+        self.digits, self.num_classes = digits, 10
+
+    def generate(self, count, classes=None, generator=None):
+        return torch.stack([self.digits.images[self.digits.labels == label][index // 10 % 50]
+                            for index, label in enumerate(classes.tolist())])
+
+
+@needs_mnist
+def test_real_digits_score_a_small_fd_and_high_class_accuracy_unlike_noise(mnist, small_classifier):
+    real = mnist_sample_quality(_ReplayGAN(mnist.train), small_classifier, mnist.test, count=500)
+    noise = mnist_sample_quality(build_gan("acgan", size="tiny"), small_classifier, mnist.test, count=500)
+    assert real["class_accuracy"] > 0.85 and noise["class_accuracy"] < 0.3
+    assert real["fd"] < noise["fd"] / 10 and real["kid"] < noise["kid"] / 10
+
+
+# --- summaries and the comparison table ----------------------------------------------------------
+
+
+@needs_mnist
+def test_the_comparison_table_puts_classical_and_capsule_runs_side_by_side(tmp_path, mnist, small_classifier,
+                                                                          monkeypatch):
+    monkeypatch.setattr("sr_core.gan.sources.load_or_train_classifier", lambda path, split: (small_classifier, 0.9))
+    for discriminator in ("cnn", "capsule"):
+        config = TrainConfig("infogan", discriminator, size="tiny", data=str(MNIST), batch_size=4)
+        run = train(config, tmp_path / f"infogan-{discriminator}", Schedule(steps=1), log=quiet)
+        metrics = evaluate_run(run, tmp_path)["metrics"]
+        assert {"fd", "kid", "kid_std", "class_accuracy", "classifier_accuracy"} <= set(metrics)
+        assert "FD (MNIST-classifier features)" in format_summary(metrics)
+    table = comparison_table(find_runs(tmp_path))
+    assert "| infogan | capsule | 1 |" in table and "| infogan | cnn | 1 |" in table
+    assert "FD (MNIST-classifier features)" in table and "FID" not in table

@@ -1,0 +1,1 @@
+"""Gradio tabs of the SR Studio app that live beside ``app.py``, one module per tab."""
