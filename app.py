@@ -30,6 +30,7 @@ import plotly.graph_objects as go
 from sr_core import compare
 from sr_core.errors import SRStudioError
 from sr_core.imaging import pixel_cap_from_env
+from ui.gan_lab_tab import build_gan_lab_tab
 
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
@@ -261,7 +262,7 @@ def build_interpolate_tab() -> None:
 
 # --- the app -------------------------------------------------------------------------------
 
-TABS: tuple[Callable[[], None], ...] = (build_upscale_tab, build_compare_tab, build_interpolate_tab)
+TABS: tuple[Callable[[], None], ...] = (build_upscale_tab, build_compare_tab, build_interpolate_tab, build_gan_lab_tab)
 
 
 def build_demo(tabs: tuple[Callable[[], None], ...] = TABS) -> gr.Blocks:

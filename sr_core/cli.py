@@ -139,9 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
 def _plugin_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
     """Command groups that live beside their subsystems (training, MOS, GAN lab, ...)."""
     from sr_core.bench import add_commands as add_bench_commands
+    from sr_core.gan.cli import add_commands as add_gan_commands
     from sr_core.train.cli import add_commands as add_train_commands
 
-    return [add_train_commands, add_bench_commands]
+    return [add_train_commands, add_bench_commands, add_gan_commands]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
