@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -183,3 +185,29 @@ def test_cli_trains_and_exports_safetensors_that_load_into_a_fresh_model(tiny_da
     metadata = read_metadata(exported)
     assert (metadata["preset"], metadata["steps"], metadata["features"]) == ("srresnet", "2", "none")
     assert {"validation_psnr_y", "validation_bicubic_psnr_y", "data"} <= set(metadata)
+
+
+def train_in_subprocess(launcher: list[str], data: Path, run_dir: Path) -> None:
+    """``python -m sr_core train`` on tiny esrgan_psnr (no batch norm: DDP must match one process exactly)."""
+    command = [
+        *launcher, "-m", "sr_core", "train", "--preset", "esrgan_psnr", "--data", str(data), "--out", str(run_dir),
+        "--steps", "3", "--batch-size", "4", "--hr-crop", "32", "--workers", "0", "--device", "cpu", "--threads", "1",
+        "--set", "model_kwargs={num_block: 1, num_feat: 8, num_grow_ch: 4}", "--set", "val_every=5",
+        "--set", "channels_last=false", "--no-progress",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=240, cwd=Path(__file__).parents[1])
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_torchrun_with_two_gloo_processes_trains_the_same_weights_as_one_process(tiny_data: Path, tmp_path: Path) -> None:
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    train_in_subprocess([sys.executable], tiny_data, tmp_path / "single")
+    train_in_subprocess(torchrun, tiny_data, tmp_path / "ddp")
+
+    single = load_checkpoint(tmp_path / "single" / CHECKPOINT_NAME)
+    ddp = load_checkpoint(tmp_path / "ddp" / CHECKPOINT_NAME)
+    assert ddp["step"] == single["step"] == 3
+    initial = build_model("esrgan_psnr", num_block=1, num_feat=8, num_grow_ch=4).state_dict()
+    assert any(not torch.equal(weight, initial[key]) for key, weight in single["generator"].items()), "nothing trained"
+    for key, weight in single["generator"].items():
+        torch.testing.assert_close(ddp["generator"][key], weight, rtol=1e-4, atol=1e-5)
