@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from sr_core import weights as weights_io
-from sr_core.device import available_memory_bytes, half_precision_dtype, pick_device
+from sr_core.device import available_memory_bytes, inference_dtype, pick_device
 from sr_core.errors import WeightsNotFoundError
 from sr_core.imaging import LoadedImage
 from sr_core.models.blocks import count_parameters, pil_bicubic_resize
@@ -82,7 +82,7 @@ def _weights_for(name: str, weights_file: str | None) -> tuple[dict[str, torch.T
     return weights_io.read_state_dict(path), dict(entry.arch_kwargs), str(path)
 
 
-def _load_model_uncached(name: str, weights_file: str | None, device_name: str) -> LoadedModel:
+def _load_model_uncached(name: str, weights_file: str | None, device_name: str, dtype: torch.dtype) -> LoadedModel:
     spec = get_spec(name)
     device = torch.device(device_name)
     state_dict, arch_kwargs, source = (None, {}, None) if not spec.learned else _weights_for(name, weights_file)
@@ -91,7 +91,6 @@ def _load_model_uncached(name: str, weights_file: str | None, device_name: str) 
         weights_io.load_into(network, state_dict)
     trained_parameters = {key: value.detach().clone() for key, value in network.state_dict().items()}
     parameters = count_parameters(network)
-    dtype = half_precision_dtype(device) if spec.learned else torch.float32
     network = fold_batch_norms(network).to(device=device, dtype=dtype, memory_format=torch.channels_last).eval()
     for parameter in network.parameters():
         parameter.requires_grad_(False)
@@ -108,19 +107,23 @@ def _load_model_uncached(name: str, weights_file: str | None, device_name: str) 
 
 
 @functools.lru_cache(maxsize=16)
-def _cached_model(name: str, weights_file: str | None, modified: float, device_name: str) -> LoadedModel:
-    return _load_model_uncached(name, weights_file, device_name)
+def _cached_model(name: str, weights_file: str | None, modified: float, device_name: str, dtype: torch.dtype) -> LoadedModel:
+    return _load_model_uncached(name, weights_file, device_name, dtype)
 
 
 def load_model(name: str, weights_file: str | Path | None = None, device: str | None = None) -> LoadedModel:
     """The model ``name`` with its bundled weights (or ``weights_file``), loaded once and cached.
 
     The cache key includes the file's modification time, so replacing a weights file on disk
-    reloads it. Raises :class:`WeightsNotFoundError` for a learned model without weights.
+    reloads it; it also includes the precision (:func:`sr_core.device.inference_dtype`), which
+    ``SR_STUDIO_CPU_BF16`` may change. Raises :class:`WeightsNotFoundError` for a learned model
+    without weights.
     """
     path = str(weights_file) if weights_file is not None else None
     modified = Path(path).stat().st_mtime if path and Path(path).exists() else 0.0
-    return _cached_model(name, path, modified, str(pick_device(device)))
+    chosen_device = pick_device(device)
+    dtype = inference_dtype(chosen_device) if get_spec(name).learned else torch.float32
+    return _cached_model(name, path, modified, str(chosen_device), dtype)
 
 
 def model_has_weights(name: str) -> bool:

@@ -17,6 +17,12 @@ TINY_ARCH_KWARGS: dict[str, dict[str, int]] = {
 }
 
 
+@pytest.fixture(autouse=True)
+def float32_inference(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run inference in float32 so tests can compare outputs exactly; tests of the bf16 CPU path opt back in."""
+    monkeypatch.setenv("SR_STUDIO_CPU_BF16", "0")
+
+
 def _clear_model_caches() -> None:
     """Forget loaded and interpolated models, whose caches do not know the weights folder changed."""
     from sr_core import inference, interpolation

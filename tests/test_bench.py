@@ -2,9 +2,11 @@
 
 import math
 
+import pytest
 import torch
 
 from sr_core.bench import SIZES, bench_model, count_macs, format_rows, write_csv
+from sr_core.device import CPU_BF16_ENV, cpu_has_native_bf16
 from sr_core.registry import build_model
 
 
@@ -27,8 +29,15 @@ def test_swiftsrgan_needs_about_seven_times_fewer_macs_than_srgan():
 def test_benchmark_rows_compare_the_optimised_path_with_the_eager_reference(tmp_path):
     row = bench_model("srresnet", "tiny", torch.device("cpu"), repeats=1, model_kwargs={"num_block": 1})
     assert row.size == "tiny" and SIZES["tiny"] == (16, 16)
-    assert row.max_abs_diff < 1e-4
+    assert row.max_abs_diff < 1e-4  # conftest keeps inference in float32
     assert row.speedup > 0 and math.isclose(row.frames_per_second, 1000 / row.optimised_ms)
     write_csv([row], tmp_path / "bench.csv")
     assert (tmp_path / "bench.csv").read_text().startswith("model,size,device,parameters")
     assert "srresnet" in format_rows([row])
+
+
+@pytest.mark.skipif(not cpu_has_native_bf16(), reason="this CPU emulates bfloat16")
+def test_benchmark_reports_the_cost_of_bf16_on_cpus_that_have_it(monkeypatch):
+    monkeypatch.setenv(CPU_BF16_ENV, "1")
+    row = bench_model("srresnet", "tiny", torch.device("cpu"), repeats=1, model_kwargs={"num_block": 1})
+    assert 0 < row.max_abs_diff < 2 / 255

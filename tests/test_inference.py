@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from sr_core.device import CPU_BF16_ENV, cpu_has_native_bf16, inference_dtype
 from sr_core.errors import WeightsNotFoundError
 from sr_core.imaging import LoadedImage
 from sr_core.inference import (
@@ -124,3 +125,28 @@ def test_folding_batch_norm_keeps_the_output_and_removes_every_bn_layer(name, kw
     lr = torch.rand(1, 3, 12, 12)
     assert not any(isinstance(layer, nn.BatchNorm2d) for layer in folded.modules())
     assert torch.allclose(upscale_tensor(folded, lr), upscale_tensor(model, lr), atol=1e-5)
+
+
+native_bf16 = pytest.mark.skipif(not cpu_has_native_bf16(), reason="this CPU emulates bfloat16")
+
+
+@native_bf16
+def test_cpus_with_native_bf16_run_learned_models_in_bf16_unless_switched_off(monkeypatch):
+    monkeypatch.setenv(CPU_BF16_ENV, "1")
+    assert inference_dtype(torch.device("cpu")) == torch.bfloat16
+    monkeypatch.setenv(CPU_BF16_ENV, "0")
+    assert inference_dtype(torch.device("cpu")) == torch.float32
+
+
+@native_bf16
+def test_bf16_inference_stays_within_two_8_bit_levels_of_float32(tmp_path, monkeypatch):
+    model = _seeded("srresnet", num_block=2, num_feat=8)
+    path = tmp_path / "tiny.safetensors"
+    save_weights(model, path, half=False)
+    full = load_model("srresnet", weights_file=path)
+    monkeypatch.setenv(CPU_BF16_ENV, "1")
+    fast = load_model("srresnet", weights_file=path)
+    assert (full.dtype, fast.dtype) == (torch.float32, torch.bfloat16)
+    lr = torch.rand(1, 3, 16, 16)
+    difference = (upscale_tensor(fast.network, lr) - upscale_tensor(full.network, lr)).abs().max().item()
+    assert 0 < difference < 2 / 255

@@ -72,7 +72,7 @@ def build_gan_lab_tab() -> None:
             model = gr.Dropdown(initial.models, value=initial.model, label="Curves of", elem_id="gan-runs-model")
             refresh = gr.Button("Refresh runs", elem_id="gan-runs-refresh")
         table = gr.Markdown(initial.markdown, elem_id="gan-runs-table")
-        gallery = gr.Gallery(initial.gallery, label="Latest sample grid of each run", columns=4, height=480,
+        gallery = gr.Gallery(initial.gallery, label="Latest sample grid of each run", columns=4, height=480, format="png",
                              object_fit="contain", elem_id="gan-runs-gallery")
         curves = gr.Plot(initial.curves, label="G loss, D loss, D accuracy", elem_id="gan-runs-curves")
         outputs = [table, gallery, curves, model]
