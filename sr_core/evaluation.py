@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from sr_core.imaging import make_lr, open_image, to_float, to_uint8
 from sr_core.inference import auto_tile_size, batch_to_image, image_to_batch, load_model, upscale_tensor
@@ -58,8 +59,12 @@ def image_files(folder: str | Path) -> list[Path]:
 
 
 def evaluate_model(model_name: str, hr_files: list[Path], weights_file: str | None = None) -> ModelScore:
-    """Run the protocol for one model over ``hr_files``; raises WeightsNotFoundError without weights."""
-    model = load_model(model_name, weights_file)
+    """Run the protocol for one model over ``hr_files``; raises WeightsNotFoundError without weights.
+
+    Always in float32, whatever precision the app uses on this host (bf16 CPUs, GPUs), so the
+    scores are the network's and comparable with the papers' and the manifest's.
+    """
+    model = load_model(model_name, weights_file, dtype=torch.float32)
     tile = auto_tile_size(model.device)
     scores = []
     for path in hr_files:

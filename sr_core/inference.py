@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from sr_core import hub
 from sr_core import weights as weights_io
 from sr_core.device import available_memory_bytes, inference_dtype, pick_device
 from sr_core.errors import WeightsNotFoundError
@@ -71,15 +72,13 @@ def _weights_for(name: str, weights_file: str | None) -> tuple[dict[str, torch.T
     if weights_file is not None:
         state_dict = weights_io.read_state_dict(weights_file)
         return state_dict, weights_io.infer_model_kwargs(weights_io.to_canonical_keys(state_dict), architecture), str(weights_file)
-    entry = weights_io.find_weights(name)
-    if entry is None:
+    located = hub.locate_weights(name)
+    if located is None:
         raise WeightsNotFoundError(
             f"model {name!r} has no bundled weights yet; pass a weights file (--weights FILE) "
             "or train one with `python -m sr_core train`"
         )
-    path = weights_io.weights_dir() / entry.file
-    weights_io.verify_sha256(entry)
-    return weights_io.read_state_dict(path), dict(entry.arch_kwargs), str(path)
+    return weights_io.read_state_dict(located.path), dict(located.entry.arch_kwargs), str(located.path)
 
 
 def _load_model_uncached(name: str, weights_file: str | None, device_name: str, dtype: torch.dtype) -> LoadedModel:
@@ -111,24 +110,29 @@ def _cached_model(name: str, weights_file: str | None, modified: float, device_n
     return _load_model_uncached(name, weights_file, device_name, dtype)
 
 
-def load_model(name: str, weights_file: str | Path | None = None, device: str | None = None) -> LoadedModel:
+def load_model(
+    name: str, weights_file: str | Path | None = None, device: str | None = None, dtype: torch.dtype | None = None
+) -> LoadedModel:
     """The model ``name`` with its bundled weights (or ``weights_file``), loaded once and cached.
 
     The cache key includes the file's modification time, so replacing a weights file on disk
     reloads it; it also includes the precision (:func:`sr_core.device.inference_dtype`), which
-    ``SR_STUDIO_CPU_BF16`` may change. Raises :class:`WeightsNotFoundError` for a learned model
+    ``SR_STUDIO_CPU_BF16`` may change; ``dtype`` overrides it (evaluation runs in float32). Raises :class:`WeightsNotFoundError` for a learned model
     without weights.
     """
     path = str(weights_file) if weights_file is not None else None
     modified = Path(path).stat().st_mtime if path and Path(path).exists() else 0.0
     chosen_device = pick_device(device)
-    dtype = inference_dtype(chosen_device) if get_spec(name).learned else torch.float32
+    if not get_spec(name).learned:
+        dtype = torch.float32
+    elif dtype is None:
+        dtype = inference_dtype(chosen_device)
     return _cached_model(name, path, modified, str(chosen_device), dtype)
 
 
 def model_has_weights(name: str) -> bool:
-    """True when ``name`` can run now: a baseline, or a learned model with bundled weights."""
-    return not get_spec(name).learned or weights_io.find_weights(name) is not None
+    """True when ``name`` can run now: a baseline, or a learned model with weights (bundled, or on the Hub)."""
+    return not get_spec(name).learned or hub.weights_available(name)
 
 
 def _tile_starts(length: int, tile: int) -> list[int]:

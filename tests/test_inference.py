@@ -3,9 +3,11 @@
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from sr_core.device import CPU_BF16_ENV, cpu_has_native_bf16, inference_dtype
 from sr_core.errors import WeightsNotFoundError
+from sr_core.evaluation import evaluate_model
 from sr_core.imaging import LoadedImage
 from sr_core.inference import (
     MAX_TILE,
@@ -150,3 +152,16 @@ def test_bf16_inference_stays_within_two_8_bit_levels_of_float32(tmp_path, monke
     lr = torch.rand(1, 3, 16, 16)
     difference = (upscale_tensor(fast.network, lr) - upscale_tensor(full.network, lr)).abs().max().item()
     assert 0 < difference < 2 / 255
+
+
+@native_bf16
+def test_evaluation_scores_the_float32_network_even_where_the_app_runs_bf16(tmp_path, monkeypatch):
+    model = _seeded("srresnet", num_block=2, num_feat=8)
+    weights = tmp_path / "tiny.safetensors"
+    save_weights(model, weights, half=False)
+    hr = tmp_path / "hr.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(hr)
+    full = evaluate_model("srresnet", [hr], str(weights))
+    monkeypatch.setenv(CPU_BF16_ENV, "1")
+    assert load_model("srresnet", weights_file=weights).dtype == torch.bfloat16
+    assert evaluate_model("srresnet", [hr], str(weights)).psnr == full.psnr
