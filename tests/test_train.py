@@ -22,7 +22,7 @@ from sr_core.train.distributed import process_group
 from sr_core.train.loop import train
 from sr_core.train.presets import PRESETS, TrainConfig, parse_set_pairs, preset, with_overrides
 from sr_core.train.report import METRICS_NAME, REPORT_NAME, VALIDATION_COLUMNS, VALIDATION_NAME
-from sr_core.weights import load_into, read_metadata, read_state_dict
+from sr_core.weights import load_into, read_manifest, read_metadata, read_state_dict, sha256_file
 
 
 @pytest.fixture(scope="module")
@@ -211,3 +211,20 @@ def test_torchrun_with_two_gloo_processes_trains_the_same_weights_as_one_process
     assert any(not torch.equal(weight, initial[key]) for key, weight in single["generator"].items()), "nothing trained"
     for key, weight in single["generator"].items():
         torch.testing.assert_close(ddp["generator"][key], weight, rtol=1e-4, atol=1e-5)
+
+
+def test_publish_bundles_a_run_with_the_scores_evaluate_prints(tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    run_dir, weights = tmp_path / "run", tmp_path / "weights"
+    run(tiny_config("srresnet", tiny_data), run_dir)
+    assert main(["publish", str(run_dir), "--eval", str(tiny_data), "--weights-dir", str(weights)]) == 0
+
+    entry = read_manifest(weights)["srresnet"]
+    assert entry.file == "srresnet.safetensors" and entry.sha256 == sha256_file(weights / entry.file)
+    assert entry.arch_kwargs == TINY_ARCH_KWARGS["srresnet"]
+    assert (entry.training["preset"], entry.training["steps"], entry.training["features"]) == ("srresnet", 2, "none")
+    capsys.readouterr()
+    assert main(["evaluate", "--models", "srresnet", "--data", str(tiny_data), "--weights", f"srresnet={weights / entry.file}"]) == 0
+    printed = next(line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("srresnet"))
+    hr_folder = tiny_data.name.lower()
+    assert float(printed[1]) == pytest.approx(entry.scores[f"{hr_folder}_psnr_y"], abs=0.0051)
+    assert float(printed[2]) == pytest.approx(entry.scores[f"{hr_folder}_ssim_y"], abs=0.000051)

@@ -4,6 +4,7 @@
     python -m sr_core train --out RUN_DIR --resume [--steps N]
     torchrun --nproc_per_node 4 -m sr_core train --preset esrgan --init-from RUNS/esrgan_psnr ...
     python -m sr_core export RUN_DIR OUT.safetensors
+    python -m sr_core publish RUN_DIR --eval ../shared/data/set5 ../shared/data/set14
 
 A run's configuration is its preset, then ``--config FILE.yaml``, then ``--set KEY=VALUE``,
 then the flags below, each overriding the one before. A resumed run keeps the configuration
@@ -13,7 +14,6 @@ stored in its checkpoint: only how long and where it runs may change.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from sr_core.train.checkpoint import CHECKPOINT_NAME, checkpoint_file, load_chec
 from sr_core.train.distributed import process_group
 from sr_core.train.loop import train
 from sr_core.train.presets import PRESETS, TrainConfig, from_record, load_yaml, parse_set_pairs, preset, with_overrides
+from sr_core.train.publish import export_metadata, publish_run
 from sr_core.weights import save_weights
 
 # Flags that set one configuration field each (argparse dest == field name).
@@ -69,26 +70,6 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def export_metadata(checkpoint: dict[str, Any]) -> dict[str, Any]:
-    """Provenance of an exported generator: what trained it, on what, for how long, and how well it scores."""
-    config = from_record(checkpoint["config"])
-    scores = {f"validation_{name}": value for name, value in checkpoint["validation"].items()}
-    bicubic = {f"validation_bicubic_{name}": value for name, value in checkpoint["bicubic"].items()}
-    return {
-        "model": config.model,
-        "model_kwargs": json.dumps(config.model_kwargs),
-        "preset": config.preset,
-        "steps": checkpoint["step"],
-        "data": list(config.data),
-        "images": checkpoint["images"],
-        "features": checkpoint["features"],
-        "init_from": config.init_from or "",
-        "trained_with": "python -m sr_core train",
-        **scores,
-        **bicubic,
-    }
-
-
 def _export(args: argparse.Namespace) -> int:
     checkpoint = load_checkpoint(checkpoint_file(args.checkpoint))
     config = from_record(checkpoint["config"])
@@ -99,8 +80,15 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _publish(args: argparse.Namespace) -> int:
+    entry = publish_run(args.run, args.eval, args.weights_dir)
+    shown = ", ".join(f"{key} {value}" for key, value in entry.scores.items()) or "not evaluated"
+    print(f"{entry.model} after {entry.training['steps']} steps -> {entry.file} (sha256 {entry.sha256[:16]}; {shown})")
+    return 0
+
+
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``train`` and ``export`` on the ``python -m sr_core`` parser."""
+    """Register ``train``, ``export`` and ``publish`` on the ``python -m sr_core`` parser."""
     trainer = subparsers.add_parser("train", help="train an SR model from a preset (paper hyper-parameters)")
     trainer.add_argument("--preset", choices=list(PRESETS), help="the paper's recipe to start from")
     trainer.add_argument("--data", nargs="+", help="folders of HR training images (every 20th image validates)")
@@ -128,3 +116,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     exporter.add_argument("checkpoint", help="a run folder or its checkpoint file (RUN_DIR/last.pt)")
     exporter.add_argument("output", help="the .safetensors file to write")
     exporter.set_defaults(handler=_export)
+
+    publisher = subparsers.add_parser("publish", help="bundle a run's generator as the app's weights, scored and in the manifest")
+    publisher.add_argument("run", help="a run folder or its checkpoint file")
+    publisher.add_argument("--eval", nargs="*", default=[], metavar="DIR", help="HR folders to score it on (e.g. Set5 Set14)")
+    publisher.add_argument("--weights-dir", dest="weights_dir", help="the weights folder (default: SR_STUDIO_WEIGHTS_DIR or weights/)")
+    publisher.set_defaults(handler=_publish)
