@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 
 from sr_core.errors import SRStudioError, WeightsNotFoundError
 from sr_core.evaluation import ModelScore, evaluate_model, image_files
+from sr_core.frames import upscale_frames
 from sr_core.imaging import open_image, pixel_cap_from_env, save_image
 from sr_core.inference import model_has_weights, upscale_image
 from sr_core.models.blocks import count_parameters
@@ -39,6 +40,18 @@ def _upscale(args: argparse.Namespace) -> int:
     width, height = result.size
     print(f"{args.model}: {image.width}x{image.height} -> {width}x{height} in {result.seconds:.2f} s -> {output}")
     return EXIT_OK
+
+
+def _upscale_frames(args: argparse.Namespace) -> int:
+    get_spec(args.model)
+    report = upscale_frames(args.input_dir, args.output_dir, args.model, args.weights, args.tile, args.pixel_cap)
+    for name, reason in report.skipped:
+        print(f"skipped {name}: {reason}", file=sys.stderr)
+    print(
+        f"{args.model}: {len(report.written)} frames -> {args.output_dir} in {report.seconds:.2f} s "
+        f"({report.frames_per_second:.2f} frames/s; model {report.model_seconds:.2f} s)"
+    )
+    return EXIT_OK if report.written else EXIT_BAD_INPUT
 
 
 def _parse_weights_overrides(pairs: Sequence[str]) -> dict[str, str]:
@@ -119,6 +132,16 @@ def build_parser() -> argparse.ArgumentParser:
     upscale.add_argument("--pixel-cap", type=int, default=pixel_cap_from_env(),
                          help="refuse inputs with more pixels (env SR_STUDIO_PIXEL_CAP)")
     upscale.set_defaults(handler=_upscale)
+
+    frames = commands.add_parser("upscale-frames", help="upscale every image of a folder as a stream (video frames)")
+    frames.add_argument("input_dir", help="folder of frames, taken in name order")
+    frames.add_argument("output_dir", help="folder for the x4 PNG frames (same names)")
+    frames.add_argument("--model", default="swiftsrgan", help="a name from `python -m sr_core models`")
+    frames.add_argument("--weights", help="a .safetensors or .pth file instead of the bundled weights")
+    frames.add_argument("--tile", type=int, default=0, help="LR tile side in pixels (0: automatic)")
+    frames.add_argument("--pixel-cap", type=int, default=pixel_cap_from_env(),
+                        help="skip frames with more pixels (env SR_STUDIO_PIXEL_CAP)")
+    frames.set_defaults(handler=_upscale_frames)
 
     evaluate = commands.add_parser("evaluate", help="PSNR/SSIM of models on a folder of HR images")
     evaluate.add_argument("--models", default="bicubic", help="comma-separated model names")
