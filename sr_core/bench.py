@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 import copy
 import csv
+import os
 import statistics
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -89,6 +91,41 @@ def _median_ms(run: Callable[[], torch.Tensor], repeats: int, device: torch.devi
     return statistics.median(times), output
 
 
+def _resident_bytes() -> int | None:
+    """This process's resident memory from /proc (Linux), else None."""
+    try:
+        return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def peak_rss_growth_mib(run: Callable[[], object], interval_s: float = 0.002) -> float:
+    """How far resident memory rises above its level before ``run`` while it runs (CPU peak memory), in MiB.
+
+    Sampled from a thread every ``interval_s``: a peak shorter than that can be missed, which
+    convolution activations, alive for milliseconds at least, are not. NaN where /proc is absent.
+    """
+    baseline = _resident_bytes()
+    if baseline is None:
+        return float("nan")
+    peak, done = baseline, threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _resident_bytes() or 0)
+            done.wait(interval_s)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        run()
+    finally:
+        done.set()
+        sampler.join()
+    return max(peak - baseline, 0) / 2**20
+
+
 def optimise_for_inference(model: nn.Module, device: torch.device) -> nn.Module:
     """The app's inference form of ``model``: BN folded, channels_last, half precision where the device computes it natively."""
     return fold_batch_norms(model).to(device, inference_dtype(device), memory_format=torch.channels_last)
@@ -106,8 +143,11 @@ def bench_model(name: str, size: str, device: torch.device, repeats: int, model_
         reference_ms, reference_out = _median_ms(lambda: reference(lr), repeats, device)
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
-        optimised_ms, optimised_out = _median_ms(lambda: optimised(lr_fast), repeats, device)
-    peak_mib = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else float("nan")
+            optimised_ms, optimised_out = _median_ms(lambda: optimised(lr_fast), repeats, device)
+            peak_mib = torch.cuda.max_memory_allocated(device) / 2**20
+        else:
+            optimised_ms, optimised_out = _median_ms(lambda: optimised(lr_fast), repeats, device)
+            peak_mib = peak_rss_growth_mib(lambda: optimised(lr_fast))
     return BenchRow(
         model=name,
         size=size,
@@ -125,12 +165,13 @@ def bench_model(name: str, size: str, device: torch.device, repeats: int, model_
 
 def format_rows(rows: list[BenchRow]) -> str:
     """A plain-text table of the rows, as printed and pasted into the README."""
-    header = f"{'model':<16}{'size':>6}{'params':>12}{'GMAC':>9}{'eager ms':>11}{'fast ms':>10}{'x':>7}{'fps':>8}{'max|d|':>9}"
+    header = (f"{'model':<16}{'size':>6}{'params':>12}{'GMAC':>9}{'eager ms':>11}{'fast ms':>10}{'x':>7}{'fps':>8}"
+              f"{'peak MiB':>10}{'max|d|':>9}")
     lines = [header]
     for row in rows:
         lines.append(
             f"{row.model:<16}{row.size:>6}{row.parameters:>12,}{row.gmacs_per_frame:>9.1f}{row.reference_ms:>11.1f}"
-            f"{row.optimised_ms:>10.1f}{row.speedup:>7.2f}{row.frames_per_second:>8.2f}{row.max_abs_diff:>9.1e}"
+            f"{row.optimised_ms:>10.1f}{row.speedup:>7.2f}{row.frames_per_second:>8.2f}{row.peak_mib:>10.0f}{row.max_abs_diff:>9.1e}"
         )
     return "\n".join(lines)
 

@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from sr_core.bench import SIZES, bench_model, count_macs, format_rows, write_csv
+from sr_core.bench import SIZES, bench_model, count_macs, format_rows, peak_rss_growth_mib, write_csv
+from sr_core.cli import main
 from sr_core.device import CPU_BF16_ENV, cpu_has_native_bf16
 from sr_core.registry import build_model
 
@@ -41,3 +42,14 @@ def test_benchmark_reports_the_cost_of_bf16_on_cpus_that_have_it(monkeypatch):
     monkeypatch.setenv(CPU_BF16_ENV, "1")
     row = bench_model("srresnet", "tiny", torch.device("cpu"), repeats=1, model_kwargs={"num_block": 1})
     assert 0 < row.max_abs_diff < 2 / 255
+
+
+def test_cpu_peak_memory_sees_a_large_temporary_allocation():
+    growth = peak_rss_growth_mib(lambda: torch.ones(64 * 2**20 // 4).add_(1).sum())
+    assert 48 < growth < 400
+
+
+def test_bench_command_prints_a_table_for_the_tiny_size(capsys, tmp_path):
+    assert main(["bench", "--models", "bicubic,srcnn", "--sizes", "tiny", "--repeats", "1", "--csv", str(tmp_path / "b.csv")]) == 0
+    printed = capsys.readouterr().out
+    assert "peak MiB" in printed and "srcnn" in printed and (tmp_path / "b.csv").exists()
