@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 
 from sr_core.errors import SRStudioError, WeightsNotFoundError
 from sr_core.evaluation import ModelScore, evaluate_model, image_files
+from sr_core.figures import comparison_strip, save_comparison_strip
 from sr_core.frames import upscale_frames
 from sr_core.imaging import open_image, pixel_cap_from_env, save_image
 from sr_core.inference import model_has_weights, upscale_image
@@ -52,6 +53,20 @@ def _upscale_frames(args: argparse.Namespace) -> int:
         f"({report.frames_per_second:.2f} frames/s; model {report.model_seconds:.2f} s)"
     )
     return EXIT_OK if report.written else EXIT_BAD_INPUT
+
+
+def _figure(args: argparse.Namespace) -> int:
+    names = [name.strip() for name in args.models.split(",") if name.strip()]
+    for name in names:
+        get_spec(name)
+    center_x, _, center_y = args.center.partition(",")
+    try:
+        center = (float(center_x), float(center_y))
+    except ValueError:
+        raise UsageError(f"--center takes X,Y fractions such as 0.5,0.4, not {args.center!r}") from None
+    save_comparison_strip(comparison_strip(args.image, names, center, args.size, args.factor), Path(args.output))
+    print(f"{', '.join(names)} + HR: {args.size} px crop x{args.factor} -> {args.output}")
+    return EXIT_OK
 
 
 def _parse_weights_overrides(pairs: Sequence[str]) -> dict[str, str]:
@@ -142,6 +157,15 @@ def build_parser() -> argparse.ArgumentParser:
     frames.add_argument("--pixel-cap", type=int, default=pixel_cap_from_env(),
                         help="skip frames with more pixels (env SR_STUDIO_PIXEL_CAP)")
     frames.set_defaults(handler=_upscale_frames)
+
+    figure = commands.add_parser("figure", help="one crop of an image through every model, side by side (PNG)")
+    figure.add_argument("image", help="an HR image, treated as ground truth")
+    figure.add_argument("output", help="a .png path")
+    figure.add_argument("--models", default="bicubic,srcnn,srresnet,srgan,esrgan_psnr,esrgan,swiftsrgan")
+    figure.add_argument("--center", default="0.5,0.5", help="crop centre as fractions of width,height")
+    figure.add_argument("--size", type=int, default=64, help="crop side in output pixels")
+    figure.add_argument("--factor", type=int, default=3, help="nearest-neighbour enlargement of the crop")
+    figure.set_defaults(handler=_figure)
 
     evaluate = commands.add_parser("evaluate", help="PSNR/SSIM of models on a folder of HR images")
     evaluate.add_argument("--models", default="bicubic", help="comma-separated model names")
