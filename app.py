@@ -9,16 +9,14 @@ default WebP re-encoding would make a comparison of SR artefacts a comparison of
 compression artefacts.
 
 ``python app.py`` serves on Gradio's GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (default
-127.0.0.1:7860). SR_STUDIO_CONCURRENCY (default 1) is how many model runs share the host at
-once, SR_STUDIO_MAX_FILE_SIZE (default 25mb) the upload limit and SR_STUDIO_PIXEL_CAP the
-largest input in pixels.
+127.0.0.1:7860). Its settings (concurrency, queue size, upload limit, pixel cap ...) are
+environment variables, all defined and documented in :mod:`sr_core.settings`.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,15 +25,15 @@ import gradio as gr
 import pandas as pd
 import plotly.graph_objects as go
 
-from sr_core import compare
+from sr_core import compare, settings
 from sr_core.errors import SRStudioError
 from sr_core.imaging import pixel_cap_from_env
 from ui.gan_lab_tab import build_gan_lab_tab
+from ui.mos_tabs import build_rate_tab, build_results_tab
 
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
-MAX_FILE_SIZE = os.environ.get("SR_STUDIO_MAX_FILE_SIZE", "25mb")
-CONCURRENCY = int(os.environ.get("SR_STUDIO_CONCURRENCY", "1"))
+CONCURRENCY = settings.concurrency()
 # Every event that runs a network queues under this one id, so the tabs together never run
 # more than CONCURRENCY models at once on a small CPU host.
 MODEL_QUEUE = "sr_models"
@@ -55,23 +53,34 @@ def example_images() -> list[str]:
 
 
 def _shown_as_gradio_errors(handler: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn the library's user errors into ``gr.Error`` pop-ups (generators included); bugs still raise."""
+    """Turn the library's user errors into ``gr.Error`` pop-ups (generators included); bugs still raise.
+
+    A file the server cannot write (a full disk) is an ``OSError``, not a bug: the user is told
+    so in one line (without server paths) instead of Gradio's bare "Error".
+    """
     if inspect.isgeneratorfunction(handler):
         @functools.wraps(handler)
         def streaming(*args: Any, **kwargs: Any) -> Any:
             try:
                 yield from handler(*args, **kwargs)
-            except SRStudioError as error:
-                raise gr.Error(str(error)) from None
+            except (SRStudioError, OSError) as error:
+                raise _gradio_error(error) from None
         return streaming
 
     @functools.wraps(handler)
     def single(*args: Any, **kwargs: Any) -> Any:
         try:
             return handler(*args, **kwargs)
-        except SRStudioError as error:
-            raise gr.Error(str(error)) from None
+        except (SRStudioError, OSError) as error:
+            raise _gradio_error(error) from None
     return single
+
+
+def _gradio_error(error: SRStudioError | OSError) -> gr.Error:
+    if isinstance(error, SRStudioError):
+        return gr.Error(str(error))
+    return gr.Error(f"The server could not write or read a file ({error.strerror or type(error).__name__}); "
+                    "try again later.")
 
 
 def _require_upload(path: str | None) -> str:
@@ -262,7 +271,8 @@ def build_interpolate_tab() -> None:
 
 # --- the app -------------------------------------------------------------------------------
 
-TABS: tuple[Callable[[], None], ...] = (build_upscale_tab, build_compare_tab, build_interpolate_tab, build_gan_lab_tab)
+TABS: tuple[Callable[[], None], ...] = (build_upscale_tab, build_compare_tab, build_interpolate_tab, build_gan_lab_tab,
+                                        build_rate_tab, build_results_tab)
 
 
 def build_demo(tabs: tuple[Callable[[], None], ...] = TABS) -> gr.Blocks:
@@ -271,13 +281,13 @@ def build_demo(tabs: tuple[Callable[[], None], ...] = TABS) -> gr.Blocks:
         gr.Markdown(HEADER)
         for build_tab in tabs:
             build_tab()
-    demo.queue(default_concurrency_limit=CONCURRENCY)
+    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=settings.queue_size())
     return demo
 
 
 def launch(demo: gr.Blocks, **overrides: Any) -> Any:
     """Serve ``demo`` with the upload limit; host and port from Gradio's environment unless overridden."""
-    return demo.launch(max_file_size=MAX_FILE_SIZE, **overrides)
+    return demo.launch(max_file_size=settings.max_file_size(), **overrides)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 
 from sr_core.errors import SRStudioError, WeightsNotFoundError
 from sr_core.evaluation import ModelScore, evaluate_model, image_files
+from sr_core.files import atomic_target
 from sr_core.figures import comparison_strip, save_comparison_strip
 from sr_core.frames import upscale_frames
 from sr_core.imaging import open_image, pixel_cap_from_env, save_image
@@ -91,8 +92,8 @@ def format_table(scores: Sequence[ModelScore]) -> str:
 
 
 def write_scores_csv(scores: Sequence[ModelScore], path: Path, data: str) -> None:
-    """One row per (model, image) plus a ``mean`` row per model."""
-    with open(path, "w", newline="") as handle:
+    """One row per (model, image) plus a ``mean`` row per model; written atomically (a full disk keeps the old file)."""
+    with atomic_target(path) as temporary, open(temporary, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["data", "model", "image", "psnr_y", "ssim_y", "seconds", "parameters"])
         for score in scores:
@@ -187,9 +188,10 @@ def _plugin_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
     """Command groups that live beside their subsystems (training, MOS, GAN lab, ...)."""
     from sr_core.bench import add_commands as add_bench_commands
     from sr_core.gan.cli import add_commands as add_gan_commands
+    from sr_core.mos.cli import add_commands as add_mos_commands
     from sr_core.train.cli import add_commands as add_train_commands
 
-    return [add_train_commands, add_bench_commands, add_gan_commands]
+    return [add_train_commands, add_bench_commands, add_gan_commands, add_mos_commands]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,6 +6,8 @@ import os
 
 import torch
 
+from sr_core import settings
+
 
 def pick_device(preference: str | None = None) -> torch.device:
     """``preference`` if given, else CUDA, then Apple MPS, then the CPU."""
@@ -36,10 +38,6 @@ def half_precision_dtype(device: torch.device) -> torch.dtype:
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
-CPU_BF16_ENV = "SR_STUDIO_CPU_BF16"
-"""``0`` keeps CPU inference in float32 even where the CPU computes bfloat16 natively."""
-
-
 def cpu_has_native_bf16() -> bool:
     """Whether oneDNN runs bfloat16 convolutions in hardware here (AVX512-BF16 or AMX), not emulated."""
     return torch.backends.mkldnn.is_available() and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
@@ -55,6 +53,6 @@ def inference_dtype(device: torch.device) -> torch.dtype:
     """
     if device.type == "cuda":
         return half_precision_dtype(device)
-    if device.type == "cpu" and os.environ.get(CPU_BF16_ENV, "1") != "0" and cpu_has_native_bf16():
+    if device.type == "cpu" and settings.cpu_bf16() and cpu_has_native_bf16():
         return torch.bfloat16
     return torch.float32

@@ -36,3 +36,7 @@ class CorruptWeightsError(SRStudioError):
 
 class TrainingConfigError(SRStudioError):
     """A training run cannot start as configured (unknown preset or key, no data, a run folder in use)."""
+
+
+class SettingsError(SRStudioError, ValueError):
+    """An environment setting has a malformed value (see :mod:`sr_core.settings`)."""

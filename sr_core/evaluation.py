@@ -10,16 +10,20 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 
-from sr_core.imaging import make_lr, open_image, to_float, to_uint8
+from sr_core.errors import InvalidImageError
+from sr_core.imaging import make_lr, open_image, pixel_cap_from_env, to_float, to_uint8
 from sr_core.inference import auto_tile_size, batch_to_image, image_to_batch, load_model, upscale_tensor
 from sr_core.metrics import psnr_y, ssim_y
 from sr_core.registry import SCALE
 
 IMAGE_SUFFIXES = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
+# The smallest HR side the protocol can score: cropped to a multiple of 4, a 4-pixel border must leave pixels.
+MIN_HR_SIDE = 12
 
 
 @dataclass(frozen=True)
@@ -65,14 +69,31 @@ def evaluate_model(model_name: str, hr_files: list[Path], weights_file: str | No
     scores are the network's and comparable with the papers' and the manifest's.
     """
     model = load_model(model_name, weights_file, dtype=torch.float32)
-    tile = auto_tile_size(model.device)
+    return ModelScore(model_name, score_network(model.network, hr_files, model.device), model.parameters)
+
+
+def score_network(network: Callable[[torch.Tensor], torch.Tensor], hr_files: list[Path],
+                  device: torch.device = torch.device("cpu")) -> tuple[ImageScore, ...]:
+    """The protocol's scores of any x4 network taking float NCHW in [0, 1] (a quantized graph too)."""
+    tile = auto_tile_size(device)
     scores = []
     for path in hr_files:
-        hr_uint8 = to_uint8(open_image(path, pixel_cap=2**31).rgb)
+        hr_uint8 = to_uint8(open_image(path, pixel_cap=pixel_cap_from_env()).rgb)
+        _check_scorable(hr_uint8, path)
         hr_cropped, lr_uint8 = make_lr(hr_uint8, SCALE)
         started = time.perf_counter()
-        sr = upscale_tensor(model.network, image_to_batch(to_float(lr_uint8), model.device), tile)
+        sr = upscale_tensor(network, image_to_batch(to_float(lr_uint8), device), tile)
         seconds = time.perf_counter() - started
         sr_uint8 = to_uint8(batch_to_image(sr))
         scores.append(ImageScore(path.stem, psnr_y(sr_uint8, hr_cropped), ssim_y(sr_uint8, hr_cropped), seconds))
-    return ModelScore(model_name, tuple(scores), model.parameters)
+    return tuple(scores)
+
+
+def _check_scorable(hr_uint8: np.ndarray, path: Path) -> None:
+    """Refuse, naming the file, an HR image too small for the protocol (1x1, 2000x1 ...)."""
+    height, width = hr_uint8.shape[:2]
+    if min(height, width) < MIN_HR_SIDE:
+        raise InvalidImageError(
+            f"'{path.name}' is {width}x{height} px; the protocol scores HR images of at least "
+            f"{MIN_HR_SIDE}x{MIN_HR_SIDE} px (x4 round trip, 4-pixel border): remove it from the data folder"
+        )

@@ -20,9 +20,7 @@ differ from the papers' and every score moves by tenths of a dB.
 
 from __future__ import annotations
 
-import os
 import struct
-import uuid
 import warnings
 import zlib
 from collections.abc import Iterator
@@ -34,12 +32,12 @@ from pathlib import Path
 import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
+from sr_core import settings
 from sr_core.errors import ImageTooLargeError, InvalidImageError
+from sr_core.files import atomic_target
+from sr_core.settings import DEFAULT_PIXEL_CAP
 
-DEFAULT_PIXEL_CAP = 4096 * 4096
-"""Most input pixels (width * height) we accept: 16.8 MP, a 4096x4096 image, upscaled x4 to 268 MP."""
-
-PIXEL_CAP_ENV = "SR_STUDIO_PIXEL_CAP"
+PIXEL_CAP_ENV = settings.PIXEL_CAP.name
 ACCEPTED_FORMATS: tuple[str, ...] = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP")
 ACCEPTED_FORMATS_TEXT = "PNG, JPEG, BMP, GIF, TIFF or WebP"
 
@@ -95,18 +93,10 @@ class LoadedImage:
 def pixel_cap_from_env() -> int:
     """The pixel cap set by ``SR_STUDIO_PIXEL_CAP`` (a positive integer), else :data:`DEFAULT_PIXEL_CAP`.
 
-    A malformed value is a configuration mistake and raises ``ValueError`` naming the variable,
-    rather than silently running with a cap nobody chose.
+    A malformed value is a configuration mistake and raises :class:`SettingsError` (a ``ValueError``)
+    naming the variable, rather than silently running with a cap nobody chose.
     """
-    text = os.environ.get(PIXEL_CAP_ENV, "").strip()
-    if not text:
-        return DEFAULT_PIXEL_CAP
-    try:
-        cap = int(text)
-    except ValueError:
-        raise ValueError(f"{PIXEL_CAP_ENV} must be a whole number of pixels, e.g. 16777216, not {text!r}") from None
-    _check_cap_value(cap)
-    return cap
+    return settings.pixel_cap()
 
 
 def check_pixel_cap(width: int, height: int, pixel_cap: int, name: str = "the image") -> None:
@@ -246,15 +236,8 @@ def save_image(
     file at ``path`` stays intact.
     """
     image = array_to_pil(rgb, alpha, grayscale, bit_depth)
-    path = Path(path)
-    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
-    try:
-        with open(partial, "xb") as handle:
-            image.save(handle, format="PNG")
-        os.replace(partial, path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    with atomic_target(path) as partial, open(partial, "wb") as handle:
+        image.save(handle, format="PNG")
 
 
 def rgb_to_ycbcr(rgb: np.ndarray) -> np.ndarray:

@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pickle
 import re
-import tempfile
-from collections.abc import Callable, Collection, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,12 +26,12 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from sr_core import settings
 from sr_core.errors import CorruptWeightsError, WeightsMismatchError, WeightsNotFoundError
+from sr_core.files import atomic_target
 
 StateDict = dict[str, torch.Tensor]
 
-WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
-WEIGHTS_DIR_ENV = "SR_STUDIO_WEIGHTS_DIR"
 MANIFEST_NAME = "manifest.json"
 SAFETENSORS_SUFFIXES = (".safetensors",)
 # ``.tar`` for ``.pth.tar``, the suffix of many releases (Swift-SRGAN's ``swift_srgan_4x.pth.tar``).
@@ -124,7 +121,9 @@ def _load_pytorch_checkpoint(path: Path) -> object:
         with open(path, "rb") as handle:  # a handle, so torch does not pick a reader by the extension
             return torch.load(handle, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 - see docstring: corrupt pickles raise anything
-        if isinstance(error, pickle.UnpicklingError) and "Unsupported global" in str(error):
+        # torch says "Unsupported global: GLOBAL builtins.open", or for blocked modules (os, posix,
+        # subprocess ...) "unsupported GLOBAL posix.mkdir whose module posix is blocked".
+        if isinstance(error, pickle.UnpicklingError) and "unsupported global" in str(error).lower():
             raise CorruptWeightsError(
                 f"{path} contains pickled code or objects other than tensors, which SR Studio never runs; "
                 "on a machine you trust, load it and save its state dict as .safetensors"
@@ -497,7 +496,7 @@ def save_weights(
     tensors = {key: _storable(tensor, half) for key, tensor in state_dict.items()}
     header = {key: value if isinstance(value, str) else json.dumps(value) for key, value in (metadata or {}).items()}
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _atomic_target(path) as temporary:
+    with atomic_target(path) as temporary:
         save_file(tensors, temporary, metadata=header or None)
     return sha256_file(path)
 
@@ -513,18 +512,6 @@ def _storable(tensor: torch.Tensor, half: bool) -> torch.Tensor:
 def _fits_fp16(tensor: torch.Tensor) -> bool:
     """True when casting to fp16 overflows no value (a huge BN running_var would become inf)."""
     return tensor.numel() == 0 or bool(tensor.float().abs().max() <= FP16_MAX)
-
-
-@contextmanager
-def _atomic_target(path: Path) -> Iterator[str]:
-    """A temporary path beside ``path`` that replaces ``path`` only when the block succeeds."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        yield temporary
-        os.replace(temporary, path)
-    finally:
-        Path(temporary).unlink(missing_ok=True)
 
 
 def read_metadata(path: str | Path) -> dict[str, str]:
@@ -554,7 +541,9 @@ class WeightsEntry:
 
     ``arch_kwargs`` are the constructor arguments the file fits (``{"num_block": 23}``),
     ``training`` how it was obtained (dataset, steps, source URL of a converted release) and
-    ``scores`` its evaluation results (``{"set5_psnr": 30.4}``).
+    ``scores`` its evaluation results (``{"set5_psnr": 30.4}``). Optionally the same file (same
+    sha256) is published on the Hugging Face Hub as ``filename`` in model repo ``repo_id`` at
+    ``revision`` (a commit hash pins it; default ``main``): see :mod:`sr_core.hub`.
     """
 
     model: str
@@ -563,9 +552,14 @@ class WeightsEntry:
     arch_kwargs: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
     scores: dict[str, Any] = field(default_factory=dict)
+    repo_id: str = ""
+    filename: str = ""
+    revision: str = ""
 
 
 _ENTRY_FIELDS = {"file": str, "sha256": str, "arch_kwargs": dict, "training": dict, "scores": dict}
+# Optional: where the file is published on the Hugging Face Hub (repo_id and filename go together).
+_HUB_FIELDS = ("repo_id", "filename", "revision")
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -576,7 +570,7 @@ def weights_dir(override: str | Path | None = None) -> Path:
     """
     if override is not None:
         return Path(override)
-    return Path(os.environ.get(WEIGHTS_DIR_ENV) or WEIGHTS_DIR)
+    return settings.weights_dir()
 
 
 _resolve_weights_dir = weights_dir  # the functions below name their argument ``weights_dir``, as callers expect
@@ -606,7 +600,7 @@ def read_manifest(weights_dir: str | Path | None = None) -> dict[str, WeightsEnt
 def _entry_from_json(name: str, fields: object, manifest_path: Path) -> WeightsEntry:
     if not isinstance(fields, dict):
         raise CorruptWeightsError(f"{manifest_path}: entry {name!r} must be an object")
-    unknown = set(fields) - set(_ENTRY_FIELDS)
+    unknown = set(fields) - set(_ENTRY_FIELDS) - set(_HUB_FIELDS)
     if unknown:
         raise CorruptWeightsError(f"{manifest_path}: entry {name!r} has unknown fields {sorted(unknown)}")
     for field_name, field_type in _ENTRY_FIELDS.items():
@@ -619,6 +613,12 @@ def _entry_from_json(name: str, fields: object, manifest_path: Path) -> WeightsE
     file = Path(fields["file"])
     if file.is_absolute() or ".." in file.parts:
         raise CorruptWeightsError(f"{manifest_path}: entry {name!r} must name a file inside the weights folder")
+    if any(not isinstance(fields.get(key, ""), str) for key in _HUB_FIELDS):
+        raise CorruptWeightsError(f"{manifest_path}: entry {name!r} needs {', '.join(_HUB_FIELDS)} as strings")
+    if bool(fields.get("repo_id")) != bool(fields.get("filename")):
+        raise CorruptWeightsError(
+            f"{manifest_path}: entry {name!r} needs both 'repo_id' and 'filename' to name a Hub file"
+        )
     return WeightsEntry(model=name, **fields)
 
 
@@ -627,10 +627,13 @@ def write_manifest(
 ) -> Path:
     """Write ``manifest.json`` (sorted by model, atomically) and return its path."""
     listed = entries.values() if isinstance(entries, Mapping) else entries
-    models = {entry.model: {k: v for k, v in asdict(entry).items() if k != "model"} for entry in listed}
+    models = {
+        entry.model: {k: v for k, v in asdict(entry).items() if k != "model" and (v or k not in _HUB_FIELDS)}
+        for entry in listed
+    }
     manifest_path = _resolve_weights_dir(weights_dir) / MANIFEST_NAME
     manifest_path.parent.mkdir(parents=True, exist_ok=True)
-    with _atomic_target(manifest_path) as temporary:
+    with atomic_target(manifest_path) as temporary:
         document = {"models": dict(sorted(models.items()))}
         Path(temporary).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     return manifest_path

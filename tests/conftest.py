@@ -88,3 +88,13 @@ def running_app(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], str]]:
     yield launch
     for demo in demos:
         demo.close()
+
+
+@pytest.fixture(scope="session")
+def odd_images_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The awkward inputs of ``odd_images.py`` (empty, truncated, SVG, bomb, 16-bit, animated ...), written once."""
+    from odd_images import EXPECTED_SIZES, write_odd_images
+
+    folder = tmp_path_factory.mktemp("odd") / "images"
+    assert write_odd_images(folder) == EXPECTED_SIZES
+    return folder

@@ -7,7 +7,8 @@ import torch
 
 from sr_core.bench import SIZES, bench_model, count_macs, format_rows, peak_rss_growth_mib, write_csv
 from sr_core.cli import main
-from sr_core.device import CPU_BF16_ENV, cpu_has_native_bf16
+from sr_core.device import cpu_has_native_bf16
+from sr_core.settings import CPU_BF16
 from sr_core.registry import build_model
 
 
@@ -39,7 +40,7 @@ def test_benchmark_rows_compare_the_optimised_path_with_the_eager_reference(tmp_
 
 @pytest.mark.skipif(not cpu_has_native_bf16(), reason="this CPU emulates bfloat16")
 def test_benchmark_reports_the_cost_of_bf16_on_cpus_that_have_it(monkeypatch):
-    monkeypatch.setenv(CPU_BF16_ENV, "1")
+    monkeypatch.setenv(CPU_BF16.name, "1")
     row = bench_model("srresnet", "tiny", torch.device("cpu"), repeats=1, model_kwargs={"num_block": 1})
     assert 0 < row.max_abs_diff < 2 / 255
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from sr_core.device import CPU_BF16_ENV, cpu_has_native_bf16, inference_dtype
+from sr_core.device import cpu_has_native_bf16, inference_dtype
 from sr_core.errors import WeightsNotFoundError
 from sr_core.evaluation import evaluate_model
 from sr_core.imaging import LoadedImage
@@ -19,6 +19,7 @@ from sr_core.inference import (
     upscale_tensor,
 )
 from sr_core.registry import build_model
+from sr_core.settings import CPU_BF16
 from sr_core.weights import save_weights
 
 
@@ -134,9 +135,9 @@ native_bf16 = pytest.mark.skipif(not cpu_has_native_bf16(), reason="this CPU emu
 
 @native_bf16
 def test_cpus_with_native_bf16_run_learned_models_in_bf16_unless_switched_off(monkeypatch):
-    monkeypatch.setenv(CPU_BF16_ENV, "1")
+    monkeypatch.setenv(CPU_BF16.name, "1")
     assert inference_dtype(torch.device("cpu")) == torch.bfloat16
-    monkeypatch.setenv(CPU_BF16_ENV, "0")
+    monkeypatch.setenv(CPU_BF16.name, "0")
     assert inference_dtype(torch.device("cpu")) == torch.float32
 
 
@@ -146,7 +147,7 @@ def test_bf16_inference_stays_within_two_8_bit_levels_of_float32(tmp_path, monke
     path = tmp_path / "tiny.safetensors"
     save_weights(model, path, half=False)
     full = load_model("srresnet", weights_file=path)
-    monkeypatch.setenv(CPU_BF16_ENV, "1")
+    monkeypatch.setenv(CPU_BF16.name, "1")
     fast = load_model("srresnet", weights_file=path)
     assert (full.dtype, fast.dtype) == (torch.float32, torch.bfloat16)
     lr = torch.rand(1, 3, 16, 16)
@@ -162,6 +163,6 @@ def test_evaluation_scores_the_float32_network_even_where_the_app_runs_bf16(tmp_
     hr = tmp_path / "hr.png"
     Image.fromarray(np.random.default_rng(1).integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(hr)
     full = evaluate_model("srresnet", [hr], str(weights))
-    monkeypatch.setenv(CPU_BF16_ENV, "1")
+    monkeypatch.setenv(CPU_BF16.name, "1")
     assert load_model("srresnet", weights_file=weights).dtype == torch.bfloat16
     assert evaluate_model("srresnet", [hr], str(weights)).psnr == full.psnr

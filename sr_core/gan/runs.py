@@ -7,7 +7,6 @@ Used by ``gan-eval`` and by the app's GAN Lab gallery, which shows the runs unde
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,20 +14,20 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from sr_core import settings
 from sr_core.gan.metrics import FD_LABEL, KID_LABEL
 from sr_core.gan.plots import curves_figure, read_metrics
 from sr_core.gan.registry import get_gan_spec
 from sr_core.gan.trainer import CONFIG_FILE, METRICS_FILE, SAMPLES_DIR, SUMMARY_FILE
 
-RUNS_ENV = "SR_STUDIO_GAN_RUNS"
-DEFAULT_RUNS_DIR = "runs/gan"
 NO_RUNS_MESSAGE = ("No runs yet: train with `python -m sr_core gan-train --model dcgan --disc capsule "
                    "--data ../shared/data/mnist --out {root}/dcgan-capsule`, then refresh.")
 
 
 @dataclass(frozen=True)
 class RunInfo:
-    """One run folder: its label ("dcgan / capsule"), config, last logged step and summary (if evaluated)."""
+    """One run folder: its label ("dcgan / capsule"), config, last logged step, summary (if evaluated)
+    and ``train_seconds``, the wall time its logged steps took (what a capsule discriminator costs)."""
 
     folder: Path
     model: str
@@ -36,6 +35,7 @@ class RunInfo:
     config: dict[str, Any]
     step: int
     summary: dict[str, Any] | None
+    train_seconds: float = 0.0
 
     @property
     def label(self) -> str:
@@ -49,7 +49,7 @@ class RunInfo:
 
 def runs_root() -> Path:
     """The folder of runs the app shows: ``SR_STUDIO_GAN_RUNS``, else ``runs/gan``."""
-    return Path(os.environ.get(RUNS_ENV) or DEFAULT_RUNS_DIR)
+    return settings.gan_runs_dir()
 
 
 def read_run(folder: str | Path) -> RunInfo:
@@ -57,9 +57,11 @@ def read_run(folder: str | Path) -> RunInfo:
     config = json.loads((folder / CONFIG_FILE).read_text())
     summary_path = folder / SUMMARY_FILE
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else None
-    steps = read_metrics(folder / METRICS_FILE).get("step")
+    metrics = read_metrics(folder / METRICS_FILE)
+    step = int(metrics["step"][-1]) if "step" in metrics else 0
+    seconds = float(metrics["seconds"].sum()) if "seconds" in metrics else 0.0
     discriminator = config.get("discriminator") or get_gan_spec(config["model"]).discriminators[0]
-    return RunInfo(folder, config["model"], discriminator, config, int(steps[-1]) if steps is not None else 0, summary)
+    return RunInfo(folder, config["model"], discriminator, config, step, summary, seconds)
 
 
 def find_runs(root: str | Path) -> list[RunInfo]:
@@ -71,7 +73,7 @@ def find_runs(root: str | Path) -> list[RunInfo]:
     return sorted(runs, key=lambda run: (run.model, run.discriminator, run.folder.name))
 
 
-def format_summary(metrics: dict[str, float]) -> str:
+def format_summary(metrics: dict[str, Any]) -> str:
     """One line a person reads at the end of gan-train (1-D moments, or MNIST sample quality)."""
     if "target_mean" in metrics:
         return (f"learned mean {metrics['mean']:.3f} vs true {metrics['target_mean']:.3f} "
@@ -84,6 +86,11 @@ def format_summary(metrics: dict[str, float]) -> str:
                 f"feature classifier's test accuracy {metrics['classifier_accuracy']:.3f})")
         if "class_accuracy" in metrics:
             line += f"; classifier accuracy on samples of the requested class/code {metrics['class_accuracy']:.3f}"
+        if "class_accuracy_per_class" in metrics:
+            line += " (per class/code: " + " ".join(
+                f"{index}:{value:.2f}" for index, value in enumerate(metrics["class_accuracy_per_class"])) + ")"
+        if "code_to_class" in metrics:
+            line += "; codes drew the digits " + " ".join(map(str, metrics["code_to_class"]))
         return line
     return "no sample-quality metric for this data (it has no held-out reference)"
 
@@ -94,15 +101,16 @@ def _cell(metrics: dict[str, float], key: str, digits: int) -> str:
 
 def comparison_table(runs: Sequence[RunInfo]) -> str:
     """A markdown table like the report's comparison, one row per evaluated run (classical next to capsule)."""
-    header = (f"| model | discriminator | steps | {FD_LABEL} | {KID_LABEL} | accuracy on requested class/code |\n"
-              "|---|---|---:|---:|---:|---:|")
+    header = (f"| model | discriminator | steps | train time (s) | {FD_LABEL} | {KID_LABEL} "
+              "| accuracy on requested class/code |\n|---|---|---:|---:|---:|---:|---:|")
     rows = []
     for run in runs:
         metrics = (run.summary or {}).get("metrics", {})
         if "fd" not in metrics:
             continue
         kid = f"{metrics['kid']:.4f} ± {metrics['kid_std']:.4f}"
-        rows.append(f"| {run.model} | {run.discriminator} | {run.summary['step']} | {_cell(metrics, 'fd', 2)} "
+        rows.append(f"| {run.model} | {run.discriminator} | {run.summary['step']} | {run.train_seconds:.0f} "
+                    f"| {_cell(metrics, 'fd', 2)} "
                     f"| {kid} | {_cell(metrics, 'class_accuracy', 3)} |")
     return "\n".join([header, *rows]) if rows else ""
 

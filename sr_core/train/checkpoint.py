@@ -10,9 +10,7 @@ source), so a checkpoint is little more than the models and their Adam moments.
 
 from __future__ import annotations
 
-import os
 import random
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ import numpy as np
 import torch
 
 from sr_core.errors import CorruptWeightsError, TrainingConfigError
+from sr_core.files import atomic_target
 
 CHECKPOINT_NAME = "last.pt"
 
@@ -33,13 +32,8 @@ def checkpoint_file(run_or_file: str | Path) -> Path:
 def save_checkpoint(checkpoint: dict[str, Any], path: Path) -> None:
     """Write ``checkpoint`` atomically: a crash while saving leaves the previous file intact."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
+    with atomic_target(path) as temporary:
         torch.save(checkpoint, temporary)
-        os.replace(temporary, path)
-    finally:
-        Path(temporary).unlink(missing_ok=True)
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

@@ -1,0 +1,89 @@
+"""``mos-prepare`` and ``mos-report``: the table contract, a CSV with only the contract columns, torn lines."""
+
+from mos_helpers import write_study_images
+
+from sr_core.cli import main
+from sr_core.mos.manifest import RATINGS_NAME
+from sr_core.mos.session import open_desk
+from sr_core.mos.study import StudyDefinition
+
+CONTRACT_HEADER = "timestamp,study_id,session_id,rater_id,trial,image_id,method,score,response_ms,repeat,app_version"
+SCORES = {"nearest": [1, 1, 2], "bicubic": [2, 3, 3], "hr": [5, 5, 4]}
+
+
+def _contract_only_csv(path, torn=True):
+    lines = [CONTRACT_HEADER]
+    for rater in range(3):
+        for trial, (method, scores) in enumerate(SCORES.items(), start=1):
+            lines.append(f"2025-01-01T00:00:0{trial}Z,ext-1,{rater:032x},r{rater},{trial},img,{method},"
+                         f"{scores[rater]},800,0,0.0.9")
+    text = "\n".join(lines) + "\n" + ("2025-01-01T00:00:09Z,ext-1,00" if torn else "")
+    path.write_text(text)
+    return path
+
+
+def _method_rows(stdout):
+    """The table's rows: lines that start (unindented) with a method name."""
+    return {line.split()[0]: line.split() for line in stdout.splitlines() if line.startswith(tuple(SCORES))}
+
+
+def test_mos_report_prints_one_row_per_method_from_a_csv_with_only_the_contract_columns(tmp_path, capsys):
+    code = main(["mos-report", str(_contract_only_csv(tmp_path / "ratings.csv"))])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert captured.err.startswith("warning: skipped a torn last line (line 11")
+    rows = _method_rows(captured.out)
+    assert list(rows) == ["nearest", "bicubic", "hr"]
+    _, mos, interval, ratings, raters, images = rows["bicubic"][:6]
+    assert mos == "2.67" and interval.startswith("[") and interval.endswith("]")
+    low, high = (float(bound) for bound in interval[1:-1].split(","))
+    assert low < 2.67 < high
+    assert (ratings, raters, images) == ("3", "3", "1")
+    assert "Friedman" in captured.out and "Krippendorff" in captured.out
+
+
+def test_mos_report_writes_the_summary_csv_and_can_leave_out_flagged_raters(tmp_path, capsys):
+    summary = tmp_path / "summary.csv"
+    code = main(["mos-report", str(_contract_only_csv(tmp_path / "ratings.csv", torn=False)), "--exclude-flagged",
+                 "--summary-csv", str(summary)])
+    assert code == 0 and capsys.readouterr().err == ""
+    assert summary.read_text().splitlines()[0].startswith("method,MOS,CI low,CI high,ratings,raters,images")
+
+
+def test_mos_report_of_a_file_that_is_not_a_ratings_csv_is_a_one_line_error(tmp_path, capsys):
+    (tmp_path / "other.csv").write_text("name,score\nalice,5\n")
+    assert main(["mos-report", str(tmp_path / "other.csv")]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: ") and "header must start with timestamp,study_id" in error
+    assert error.count("\n") == 1
+    assert main(["mos-report", str(tmp_path / "missing.csv")]) == 2
+
+
+def test_mos_prepare_reports_the_study_and_the_methods_it_left_out_then_mos_report_adds_psnr(tmp_path, capsys,
+                                                                                           tiny_weights):
+    tiny_weights()
+    images = write_study_images(tmp_path / "hr")
+    code = main(["mos-prepare", "--images", str(images), "--methods", "nearest,bicubic,srcnn,hr",
+                 "--out", str(tmp_path / "mos")])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "skipped srcnn: no weights" in captured.err
+    assert "2 rated images, 1 for calibration; methods nearest, bicubic, hr" in captured.out
+
+    desk = open_desk(StudyDefinition(images, ("nearest", "bicubic", "srcnn", "hr")), tmp_path / "mos")
+    for score in (2, 4):
+        session, view = desk.serve(desk.start())
+        while view.trial is not None:
+            session = desk.submit(session, view.trial, score)
+            session, view = desk.serve(session)
+    assert main(["mos-report", str(desk.study.folder / RATINGS_NAME)]) == 0
+    rows = _method_rows(capsys.readouterr().out)
+    assert rows["bicubic"][1] == "3.00" and float(rows["bicubic"][-2]) > 10, "PSNR from the manifest"
+
+
+def test_mos_prepare_strict_fails_naming_the_missing_weights(tmp_path, capsys, tiny_weights):
+    tiny_weights()
+    code = main(["mos-prepare", "--images", str(write_study_images(tmp_path / "hr")), "--out", str(tmp_path / "mos"),
+                 "--strict"])
+    assert code == 2
+    assert "no weights for srcnn, srgan, esrgan, swiftsrgan" in capsys.readouterr().err

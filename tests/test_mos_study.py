@@ -1,0 +1,129 @@
+"""Preparing a MOS study: stimuli made once and cached, traced by the manifest, methods without weights handled."""
+
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+from mos_helpers import write_study_images
+from PIL import Image
+
+from sr_core.errors import UnknownModelError
+from sr_core.imaging import make_lr
+from sr_core.metrics import psnr_y
+from sr_core.mos.errors import StudyError
+from sr_core.mos.study import StudyDefinition, default_definition, load_study, prepare_study
+from sr_core.weights import read_manifest
+
+ROOT = Path(__file__).resolve().parents[1]
+METHODS = ("nearest", "bicubic", "srcnn", "hr")
+
+
+def png_chunk_types(path: Path) -> list[bytes]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    types, offset = [], 8
+    while offset < len(data):
+        length, kind = struct.unpack(">I4s", data[offset:offset + 8])
+        types.append(kind)
+        offset += 12 + length
+    return types
+
+
+@pytest.fixture
+def images(tmp_path):
+    return write_study_images(tmp_path / "hr")
+
+
+def test_a_study_runs_every_method_on_every_image_once_and_then_reuses_its_cache(tmp_path, images, tiny_weights):
+    tiny_weights("srcnn")
+    study = prepare_study(StudyDefinition(images, METHODS), tmp_path / "mos")
+    manifest = study.manifest
+    assert manifest.methods == METHODS and manifest.skipped == {}
+    assert list(manifest.images) == ["b", "c"] and list(manifest.calibration_images) == ["a"]
+    assert manifest.weights == {"srcnn": read_manifest()["srcnn"].sha256}
+    assert set(manifest.stimuli) == {(image, method) for image in ("b", "c") for method in METHODS} | {
+        ("a", "nearest"), ("a", "hr"), ("a", "trap")}
+    assert study.pixels("b", "srcnn").shape == (40, 48, 3)
+    written = {path: path.stat().st_mtime_ns for path in study.folder.rglob("*.png")}
+
+    again = prepare_study(StudyDefinition(images, METHODS), tmp_path / "mos")
+    assert again.manifest == manifest
+    assert {path: path.stat().st_mtime_ns for path in again.folder.rglob("*.png")} == written
+
+
+def test_stimuli_are_pixels_only_pngs_and_the_manifest_records_their_psnr(tmp_path, images, tiny_weights):
+    tiny_weights()
+    study = prepare_study(StudyDefinition(images, ("nearest", "bicubic", "hr")), tmp_path / "mos")
+    for stimulus in study.manifest.stimuli.values():
+        assert png_chunk_types(study.folder / stimulus.file) == [b"IHDR", b"IDAT", b"IEND"]
+    hr, _ = make_lr(np.asarray(Image.open(images / "c.png").convert("RGB")))
+    bicubic = study.manifest.stimuli["c", "bicubic"]
+    assert bicubic.psnr_y == pytest.approx(psnr_y(study.pixels("c", "bicubic"), hr))
+    assert study.manifest.stimuli["c", "hr"].psnr_y is None
+    assert np.array_equal(study.pixels("c", "hr"), hr)
+
+
+def test_a_method_without_weights_is_left_out_of_the_study_with_the_reason_recorded(tmp_path, images, tiny_weights):
+    tiny_weights()
+    study = prepare_study(StudyDefinition(images, METHODS), tmp_path / "mos")
+    assert study.manifest.methods == ("nearest", "bicubic", "hr")
+    assert "no weights" in study.manifest.skipped["srcnn"]
+    assert not any(variant == "srcnn" for _, variant in study.manifest.stimuli)
+
+
+def test_a_strict_study_fails_naming_the_missing_weights(tmp_path, images, tiny_weights):
+    tiny_weights("srcnn")
+    with pytest.raises(StudyError, match="no weights for esrgan, swiftsrgan"):
+        prepare_study(StudyDefinition(images, ("bicubic", "esrgan", "swiftsrgan", "srcnn", "hr")), tmp_path / "mos",
+                      require_weights=True)
+    assert not (tmp_path / "mos").exists()
+
+
+def test_new_weights_make_a_new_study_so_ratings_of_other_stimuli_never_mix(tmp_path, images, tiny_weights):
+    tiny_weights("srcnn")
+    first = prepare_study(StudyDefinition(images, METHODS), tmp_path / "mos")
+    tiny_weights("esrgan", "srcnn")  # srcnn gets other random weights
+    second = prepare_study(StudyDefinition(images, METHODS), tmp_path / "mos")
+    assert first.manifest.study_id != second.manifest.study_id
+    assert first.manifest.weights["srcnn"] != second.manifest.weights["srcnn"]
+
+
+def test_a_changed_stimulus_is_refused_because_its_ratings_could_not_be_traced(tmp_path, images, tiny_weights):
+    tiny_weights()
+    study = prepare_study(StudyDefinition(images, ("nearest", "hr")), tmp_path / "mos")
+    Image.new("RGB", (48, 40)).save(study.folder / study.manifest.stimuli["b", "hr"].file)
+    with pytest.raises(StudyError, match="missing or changed"):
+        load_study(study.folder)
+
+
+@pytest.mark.parametrize(("methods", "error", "message"), [
+    (("bicubic", "bicubc", "hr"), UnknownModelError, "unknown model 'bicubc'"),
+    (("bicubic", "bicubic", "hr"), StudyError, "name one method twice"),
+    (("srcnn", "hr"), StudyError, "at least two methods"),
+])
+def test_a_study_of_unusable_methods_fails_with_a_message(tmp_path, images, tiny_weights, methods, error, message):
+    tiny_weights()
+    with pytest.raises(error, match=message):
+        prepare_study(StudyDefinition(images, methods), tmp_path / "mos")
+
+
+def test_a_folder_with_too_few_images_or_no_calibration_image_fails_with_a_message(tmp_path, tiny_weights):
+    with pytest.raises(StudyError, match="more than the 1 used for calibration"):
+        prepare_study(StudyDefinition(write_study_images(tmp_path / "one", count=1)), tmp_path / "mos")
+    with pytest.raises(StudyError, match="does not exist"):
+        prepare_study(StudyDefinition(tmp_path / "missing"), tmp_path / "mos")
+    with pytest.raises(StudyError, match="at least one calibration image"):
+        prepare_study(StudyDefinition(write_study_images(tmp_path / "three"), calibration_count=0), tmp_path / "mos")
+
+
+def test_the_default_study_is_the_bundled_assets_and_works_before_any_weights_exist(tmp_path, monkeypatch,
+                                                                                    tiny_weights):
+    tiny_weights()
+    monkeypatch.delenv("SR_STUDIO_MOS_STUDY", raising=False)
+    definition = default_definition()
+    assert definition.hr_dir == ROOT / "assets"
+    study = prepare_study(definition, tmp_path / "mos")
+    assert study.manifest.methods == ("nearest", "bicubic", "hr")
+    assert set(study.manifest.skipped) == {"srcnn", "srgan", "esrgan", "swiftsrgan"}
+    assert len(study.manifest.images) == 3
