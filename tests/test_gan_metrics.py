@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from sr_core.gan.classifier import accuracy, load_or_train_classifier, train_classifier
-from sr_core.gan.data import load_mnist
+from sr_core.gan.classifier import accuracy, load_or_train_classifier, predict, split_fingerprint, train_classifier
+from sr_core.gan.data import LabeledImages, MnistSplit, load_mnist, read_idx, uint8_to_signed
 from sr_core.gan.evaluation import mnist_sample_quality, one_d_summary
 from sr_core.gan.metrics import (
     critic_accuracy,
@@ -16,12 +16,14 @@ from sr_core.gan.metrics import (
     kernel_distance,
     matched_code_accuracy,
     real_fake_accuracy,
+    requested_class_accuracies,
 )
 from sr_core.gan.model import GAN
 from sr_core.gan.registry import build_gan
 from sr_core.gan.runs import comparison_table, find_runs, format_summary
 from sr_core.gan.toy import TARGETS
 from sr_core.gan.trainer import Schedule, TrainConfig, evaluate_run, train
+from sr_core.weights import read_metadata
 
 MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 needs_mnist = pytest.mark.skipif(not (MNIST / "t10k-images-idx3-ubyte.gz").exists(),
@@ -93,6 +95,45 @@ def test_matched_code_accuracy_forgives_a_permutation_of_infogan_codes():
     assert accuracy_value == 1.0 and mapping[0] == 3
 
 
+
+def test_requested_class_accuracies_score_each_requested_class_on_its_own():
+    requested = np.array([0, 0, 1, 1, 2, 2])
+    hits = np.array([True, True, True, False, False, False])
+    assert requested_class_accuracies(hits, requested, 3) == [1.0, 0.5, 0.0]
+    assert np.isnan(requested_class_accuracies(hits, requested, 4)[3])
+
+
+def _torchmetrics_features(features: np.ndarray):
+    """A torchmetrics custom feature network that reads precomputed features back by sample index."""
+    from torch import nn
+
+    class Lookup(nn.Module):
+        num_features = features.shape[1]
+
+        def forward(self, index: torch.Tensor) -> torch.Tensor:
+            return torch.from_numpy(features)[index.long().flatten()]
+
+    return Lookup()
+
+
+@pytest.mark.filterwarnings("ignore:Metric `Kernel Inception Distance` will save")
+def test_fd_and_kid_agree_with_torchmetrics_given_the_same_custom_feature_network():
+    torchmetrics_fid = pytest.importorskip("torchmetrics.image.fid")
+    torchmetrics_kid = pytest.importorskip("torchmetrics.image.kid")
+    rng = np.random.default_rng(0)
+    real, fake = rng.normal(size=(300, 6)), rng.normal(0.3, 1.2, size=(300, 6))
+    features = np.concatenate([real, fake])
+    real_index, fake_index = torch.arange(300).unsqueeze(1), torch.arange(300, 600).unsqueeze(1)
+    fid = torchmetrics_fid.FrechetInceptionDistance(feature=_torchmetrics_features(features))
+    fid.update(real_index, real=True)
+    fid.update(fake_index, real=False)
+    kid = torchmetrics_kid.KernelInceptionDistance(feature=_torchmetrics_features(features), subsets=1, subset_size=300)
+    kid.update(real_index, real=True)
+    kid.update(fake_index, real=False)
+    assert frechet_distance(real, fake) == pytest.approx(float(fid.compute()), rel=1e-4)
+    # one subset holding every sample: the unbiased MMD^2 no longer depends on the subsets drawn
+    assert kernel_distance(real, fake, subsets=1, subset_size=300)[0] == pytest.approx(float(kid.compute()[0]), rel=1e-3)
+
 def test_histogram_distance_is_zero_for_matching_mass_and_one_for_disjoint_mass():
     edges = np.array([0.0, 1.0, 2.0])
     assert histogram_distance(np.array([0.5, 1.5]), edges, np.array([0.5, 0.5])) == pytest.approx(0.0)
@@ -113,6 +154,17 @@ def test_a_test_sized_classifier_already_reads_most_held_out_digits(mnist, small
     assert accuracy(small_classifier, mnist.test) > 0.9
 
 
+
+@needs_mnist
+def test_training_and_held_out_digits_come_from_the_same_writers(mnist, small_classifier):
+    """t10k is SD-3 writers then SD-1 writers: the held-out fifth must mix both, unlike a tail cut."""
+    t10k = uint8_to_signed(torch.from_numpy(read_idx(MNIST / "t10k-images-idx3-ubyte.gz").copy()).unsqueeze(1))
+    head, _ = predict(small_classifier, t10k[:2000])
+    tail, _ = predict(small_classifier, t10k[-2000:])
+    held_out, _ = predict(small_classifier, mnist.test.images)
+    training, _ = predict(small_classifier, mnist.train.images[:len(mnist.test)])
+    assert frechet_distance(held_out, training) < frechet_distance(tail, head) / 3
+
 @needs_mnist
 @pytest.mark.slow
 def test_the_cached_classifier_reaches_95_percent_and_is_reloaded_from_its_file(tmp_path, mnist):
@@ -121,6 +173,23 @@ def test_the_cached_classifier_reaches_95_percent_and_is_reloaded_from_its_file(
     assert test_accuracy > 0.95 and reloaded_accuracy == test_accuracy
     assert accuracy(reloaded, mnist.test) == pytest.approx(test_accuracy, abs=1e-4)
 
+
+
+def _random_split(seed: int) -> MnistSplit:
+    generator = torch.Generator().manual_seed(seed)
+    def part(count: int) -> LabeledImages:
+        return LabeledImages(torch.rand(count, 1, 28, 28, generator=generator) * 2 - 1, torch.arange(count) % 10)
+    return MnistSplit(part(20), part(10))
+
+
+def test_a_cached_classifier_is_reused_for_its_split_and_retrained_for_another(tmp_path):
+    path = tmp_path / "classifier.safetensors"
+    load_or_train_classifier(path, _random_split(0), epochs=1)
+    first = path.read_bytes()
+    load_or_train_classifier(path, _random_split(0), epochs=1)
+    assert path.read_bytes() == first
+    load_or_train_classifier(path, _random_split(1), epochs=1)
+    assert read_metadata(path)["split"] == split_fingerprint(_random_split(1)) != split_fingerprint(_random_split(0))
 
 class _ReplayGAN(GAN):
     """A stand-in generator that returns real held-out digits of the requested class: a perfect ACGAN."""
@@ -140,8 +209,27 @@ def test_real_digits_score_a_small_fd_and_high_class_accuracy_unlike_noise(mnist
     real = mnist_sample_quality(_ReplayGAN(mnist.train), small_classifier, mnist.test, count=500)
     noise = mnist_sample_quality(build_gan("acgan", size="tiny"), small_classifier, mnist.test, count=500)
     assert real["class_accuracy"] > 0.85 and noise["class_accuracy"] < 0.3
+    assert len(real["class_accuracy_per_class"]) == 10 and min(real["class_accuracy_per_class"]) > 0.5
+    assert np.mean(real["class_accuracy_per_class"]) == pytest.approx(real["class_accuracy"])
     assert real["fd"] < noise["fd"] / 10 and real["kid"] < noise["kid"] / 10
 
+
+
+class _PermutedCodesGAN(_ReplayGAN):
+    """A perfect InfoGAN whose code c draws the digit (c + 3) % 10: codes are not labels."""
+
+    classes_are_labels = False
+
+    def generate(self, count, classes=None, generator=None):
+        return super().generate(count, (classes + 3) % 10, generator)
+
+
+@needs_mnist
+def test_infogan_codes_are_scored_after_mapping_each_code_to_the_digit_it_draws(mnist, small_classifier):
+    quality = mnist_sample_quality(_PermutedCodesGAN(mnist.train), small_classifier, mnist.test, count=500)
+    assert quality["code_to_class"] == [(code + 3) % 10 for code in range(10)]
+    assert quality["class_accuracy"] > 0.85 and min(quality["class_accuracy_per_class"]) > 0.5
+    assert "codes drew the digits 3 4 5" in format_summary({**quality, "classifier_accuracy": 0.9})
 
 # --- summaries and the comparison table ----------------------------------------------------------
 
@@ -157,5 +245,6 @@ def test_the_comparison_table_puts_classical_and_capsule_runs_side_by_side(tmp_p
         assert {"fd", "kid", "kid_std", "class_accuracy", "classifier_accuracy"} <= set(metrics)
         assert "FD (MNIST-classifier features)" in format_summary(metrics)
     table = comparison_table(find_runs(tmp_path))
-    assert "| infogan | capsule | 1 |" in table and "| infogan | cnn | 1 |" in table
+    assert "| infogan | capsule | 1 | " in table and "| infogan | cnn | 1 | " in table
+    assert "train time (s)" in table
     assert "FD (MNIST-classifier features)" in table and "FID" not in table

@@ -1,12 +1,12 @@
 """sr_core.gan networks, losses and data: shapes and parameter counts from the sources, squash, IDX, toy sets."""
 
-import gzip
 import math
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from idx_files import write_idx
 from PIL import Image
 
 from sr_core.gan.capsule import CapsuleBody, DenseRouting, PrimaryCapsules, capsule_grid_size, squash
@@ -25,6 +25,7 @@ from sr_core.gan.losses import (
     MinimaxGeneratorLoss,
     NonSaturatingGeneratorLoss,
 )
+from sr_core.gan.model import Batch
 from sr_core.gan.registry import build_gan, gan_names
 from sr_core.gan.toy import TARGETS, SineWaves
 from sr_core.models.blocks import count_parameters
@@ -32,38 +33,34 @@ from sr_core.models.blocks import count_parameters
 # --- data ----------------------------------------------------------------------------------------
 
 
-def _write_idx(path, array: np.ndarray, type_code: int = 0x08) -> None:
-    header = bytes([0, 0, type_code, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
-    payload = header + array.astype(array.dtype.newbyteorder(">")).tobytes()
-    (gzip.open if str(path).endswith(".gz") else open)(path, "wb").write(payload)
-
-
 @pytest.mark.parametrize("name", ["images-idx3-ubyte", "images-idx3-ubyte.gz"])
 def test_read_idx_returns_the_stored_array_gzipped_or_not(tmp_path, name):
     images = np.random.default_rng(0).integers(0, 256, (3, 4, 5), dtype=np.uint8)
-    _write_idx(tmp_path / name, images)
+    write_idx(tmp_path / name, images)
     assert np.array_equal(read_idx(tmp_path / name), images)
 
 
 def test_read_idx_reads_big_endian_integers(tmp_path):
     values = np.array([1, -2, 70000], dtype=np.int32)
-    _write_idx(tmp_path / "values-idx1", values, type_code=0x0C)
+    write_idx(tmp_path / "values-idx1", values, type_code=0x0C)
     assert read_idx(tmp_path / "values-idx1").tolist() == [1, -2, 70000]
 
 
 def test_read_idx_refuses_a_truncated_file_with_a_typed_error(tmp_path):
-    _write_idx(tmp_path / "short-idx3", np.zeros((2, 3, 3), dtype=np.uint8))
+    write_idx(tmp_path / "short-idx3", np.zeros((2, 3, 3), dtype=np.uint8))
     (tmp_path / "short-idx3").write_bytes((tmp_path / "short-idx3").read_bytes()[:-4])
     with pytest.raises(GanDataError, match="truncated"):
         read_idx(tmp_path / "short-idx3")
 
 
-def test_mnist_test_set_alone_is_split_into_training_and_held_out_digits(tmp_path):
+def test_mnist_test_set_alone_holds_out_every_fifth_digit_from_both_writer_populations(tmp_path):
+    """t10k is SD-3 writers then SD-1 writers: a tail cut would hold out only the second population."""
     rng = np.random.default_rng(0)
-    _write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", rng.integers(0, 256, (10, 28, 28), dtype=np.uint8))
-    _write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.arange(10, dtype=np.uint8))
+    write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", rng.integers(0, 256, (20, 28, 28), dtype=np.uint8))
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.arange(20, dtype=np.uint8))  # label = position
     split = load_training_images(tmp_path)
-    assert split.train.images.shape == (8, 1, 28, 28) and split.test.labels.tolist() == [8, 9]
+    assert split.train.images.shape == (16, 1, 28, 28) and split.test.labels.tolist() == [4, 9, 14, 19]
+    assert not set(split.train.labels.tolist()) & set(split.test.labels.tolist())
     assert split.train.images.min() >= -1 and split.train.images.max() <= 1
 
 
@@ -281,6 +278,13 @@ def test_wgan_gp_critics_have_no_batch_norm():
         critic = build_gan("wgan-gp", discriminator=discriminator, size="tiny").discriminator
         assert not any(isinstance(layer, torch.nn.modules.batchnorm._BatchNorm) for layer in critic.modules())
 
+
+
+def test_the_sine_gan_is_built_for_its_50x50_waves_whatever_image_shape_it_is_given():
+    torch.manual_seed(0)
+    gan = build_gan("sine", size="tiny")  # the default image_shape is MNIST's 28x28
+    metrics = gan.train_step(lambda count: Batch(SineWaves().sample(count)))
+    assert gan.generate(2).shape == (2, 1, 50, 50) and np.isfinite(metrics["d_loss"])
 
 def test_unknown_discriminators_and_options_are_setting_errors():
     with pytest.raises(GanSettingError, match="no 'capsule' discriminator"):

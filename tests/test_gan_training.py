@@ -2,14 +2,20 @@
 
 import argparse
 import csv
+import functools
+import http.server
 import json
+import threading
 from pathlib import Path
 
 import pytest
 import torch
+from idx_files import MNIST_STEMS, write_tiny_mnist
 
 from sr_core.errors import SRStudioError
 from sr_core.gan.cli import add_commands
+from sr_core.gan.data import download_mnist, load_training_images
+from sr_core.gan.errors import GanDataError
 from sr_core.gan.model import Batch
 from sr_core.gan.registry import build_gan
 from sr_core.gan.toy import TARGETS
@@ -193,6 +199,60 @@ def test_an_image_folder_trains_dcgan_at_64x64_rgb(tmp_path):
 
     grid = PILImage.open(out / "samples" / "step_000001.png")
     assert grid.mode == "RGB" and grid.width == 10 * 66 + 2
+
+
+# --- MNIST for online users: torchvision's download, exercised offline ---------------------------
+
+
+class _QuietFiles(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        """No request lines in the test output."""
+
+
+@pytest.fixture
+def mnist_mirror(tmp_path, monkeypatch):
+    """A local stand-in for torchvision's MNIST mirrors: tiny files with their own MD5s, served over HTTP on loopback."""
+    from torchvision.datasets import MNIST
+    from torchvision.datasets.utils import calculate_md5
+
+    mirror = tmp_path / "mirror"
+    write_tiny_mnist(mirror, train_count=12, test_count=10)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietFiles, directory=str(mirror)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    for proxy in ("http_proxy", "HTTP_PROXY"):
+        monkeypatch.delenv(proxy, raising=False)  # loopback must not go through a proxy
+    monkeypatch.setattr(MNIST, "mirrors", [f"http://127.0.0.1:{server.server_address[1]}/"])
+    monkeypatch.setattr(MNIST, "resources", [(f"{stem}.gz", calculate_md5(mirror / f"{stem}.gz")) for stem in MNIST_STEMS])
+    yield mirror
+    server.shutdown()
+    server.server_close()
+
+
+def test_download_puts_mnist_where_the_loader_finds_training_and_test_sets(tmp_path, mnist_mirror):
+    download_mnist(tmp_path / "mnist")
+    assert (tmp_path / "mnist" / "MNIST" / "raw" / "train-images-idx3-ubyte").is_file()
+    split = load_training_images(tmp_path / "mnist")
+    assert split.train.images.shape == (12, 1, 28, 28) and split.test.labels.tolist() == list(range(10))
+
+
+def test_gan_train_with_download_fetches_mnist_then_trains_on_it(tmp_path, mnist_mirror):
+    out = tmp_path / "run"
+    assert gan_train("gan-train", "--model", "acgan", "--data", str(tmp_path / "mnist"), "--download", "--steps", "1",
+                     "--size", "tiny", "--batch-size", "4", "--out", str(out), "--no-eval") == 0
+    assert [row["step"] for row in read_csv(out / "metrics.csv")] == ["1"]
+    assert (tmp_path / "mnist" / "MNIST" / "raw" / "t10k-labels-idx1-ubyte").is_file()
+
+
+def test_a_failed_download_is_a_data_error_that_says_how_to_provide_the_files(tmp_path, mnist_mirror):
+    for path in mnist_mirror.iterdir():
+        path.unlink()  # every mirror now answers "not found", as when offline
+    with pytest.raises(GanDataError, match="could not download MNIST.*copy the IDX files"):
+        download_mnist(tmp_path / "mnist")
+
+
+def test_download_without_a_data_folder_is_a_setting_error(tmp_path, capsys):
+    assert gan_train("gan-train", "--model", "dcgan", "--download", "--out", str(tmp_path / "run")) == 2
+    assert "--download needs --data" in capsys.readouterr().out
 
 
 # --- the 1-D experiment (thesis 4.3) -------------------------------------------------------------

@@ -8,6 +8,7 @@ and its predictions say whether ACGAN/InfoGAN samples show the digit they were a
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -79,19 +80,31 @@ def accuracy(model: MnistClassifier, data: LabeledImages) -> float:
     return float((classes == data.labels.numpy()).mean())
 
 
+def split_fingerprint(split: MnistSplit) -> str:
+    """A short hash of the split's images and labels: a cached classifier is reused only for the same split."""
+    digest = hashlib.sha256()
+    for part in (split.train, split.test):
+        digest.update(part.images.numpy().tobytes())
+        digest.update(part.labels.numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
 def load_or_train_classifier(path: str | Path, split: MnistSplit, epochs: int = 2) -> tuple[MnistClassifier, float]:
-    """The cached classifier at ``path``, else one trained on ``split.train`` and saved there.
+    """The cached classifier at ``path`` if it was trained on this ``split``, else one trained on
+    ``split.train`` and saved there (replacing a cache of another split, whose held-out digits
+    may have been its training digits).
 
     Returns the model and its accuracy on ``split.test`` (stored in the file's metadata, so a
     reader of any report can check the feature network was a good classifier).
     """
     path = Path(path)
+    fingerprint = split_fingerprint(split)
     model = MnistClassifier()
-    if path.exists():
+    if path.exists() and read_metadata(path).get("split") == fingerprint:
         model.load_state_dict(read_state_dict(path))
         return model.eval(), float(read_metadata(path)["test_accuracy"])
     model = train_classifier(split.train, epochs=epochs)
     test_accuracy = accuracy(model, split.test)
-    save_weights(model, path, metadata={"test_accuracy": f"{test_accuracy:.4f}", "train_images": len(split.train)},
-                 half=False)
+    save_weights(model, path, metadata={"test_accuracy": f"{test_accuracy:.4f}", "train_images": len(split.train),
+                                        "split": fingerprint}, half=False)
     return model, test_accuracy

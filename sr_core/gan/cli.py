@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from sr_core.gan.data import download_mnist
+from sr_core.gan.errors import GanSettingError
 from sr_core.gan.registry import SIZES, gan_names
 from sr_core.gan.runs import comparison_table, format_summary, read_run
 from sr_core.gan.toy import TARGETS
@@ -45,6 +46,8 @@ def _cache_dir(args: argparse.Namespace, run_folder: Path) -> Path:
 def _gan_train(args: argparse.Namespace) -> int:
     _apply_threads(args.threads)
     if args.download:
+        if not args.data:
+            raise GanSettingError("--download needs --data DIR, the folder to put MNIST in")
         download_mnist(args.data)
     config = TrainConfig(model=args.model, discriminator=args.disc, size=args.size, data=args.data,
                          target=args.target, batch_size=args.batch_size, seed=args.seed,

@@ -1,16 +1,24 @@
 """How close a trained generator is to its data: 1-D moments and histograms, MNIST sample quality.
 
-All functions return plain dicts of floats, the content of a run's ``summary.json``.
+All functions return plain dicts of numbers (and lists of them), the content of a run's ``summary.json``.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import torch
 
 from sr_core.gan.classifier import MnistClassifier, predict
 from sr_core.gan.data import LabeledImages
-from sr_core.gan.metrics import frechet_distance, histogram_distance, kernel_distance, matched_code_accuracy
+from sr_core.gan.metrics import (
+    frechet_distance,
+    histogram_distance,
+    kernel_distance,
+    matched_code_accuracy,
+    requested_class_accuracies,
+)
 from sr_core.gan.model import GAN
 from sr_core.gan.toy import GaussianMixture1D
 
@@ -44,11 +52,13 @@ def generated_values(gan: GAN, count: int, chunk: int = 10_000) -> np.ndarray:
 
 
 def mnist_sample_quality(gan: GAN, classifier: MnistClassifier, held_out: LabeledImages,
-                         count: int = 2000, chunk: int = 500) -> dict[str, float]:
+                         count: int = 2000, chunk: int = 500) -> dict[str, Any]:
     """FD and KID (MNIST-classifier features) of ``count`` samples against held-out digits.
 
-    For class-conditional generators (ACGAN) also the classifier's accuracy on samples of each
-    requested class; for InfoGAN the same with each categorical code mapped to its best class.
+    For class-conditional generators also how often the classifier reads the requested class:
+    ``class_accuracy`` over all samples and ``class_accuracy_per_class`` for each requested
+    class (ACGAN) or categorical code (InfoGAN, each code mapped to its best class first, the
+    mapping saved as ``code_to_class``). Classes are requested in equal numbers.
     """
     classes = torch.arange(count) % gan.num_classes if gan.num_classes else None
     samples = torch.cat([
@@ -58,11 +68,17 @@ def mnist_sample_quality(gan: GAN, classifier: MnistClassifier, held_out: Labele
     fake_features, predicted = predict(classifier, samples)
     real_features, _ = predict(classifier, held_out.images)
     kid, kid_std = kernel_distance(real_features, fake_features)
-    quality = {"fd": frechet_distance(real_features, fake_features), "kid": kid, "kid_std": kid_std, "samples": count}
+    quality: dict[str, Any] = {"fd": frechet_distance(real_features, fake_features), "kid": kid, "kid_std": kid_std,
+                               "samples": count}
     if classes is not None:
         requested = classes.numpy()
         if gan.classes_are_labels:
-            quality["class_accuracy"] = float((predicted == requested).mean())
+            mapping = {label: label for label in range(gan.num_classes)}
         else:
-            quality["class_accuracy"], _ = matched_code_accuracy(predicted, requested, gan.num_classes)
+            _, mapping = matched_code_accuracy(predicted, requested, gan.num_classes)
+            quality["code_to_class"] = [mapping[code] for code in range(gan.num_classes)]
+        hits = predicted == np.array([mapping[int(code)] for code in requested])
+        quality["class_accuracy"] = float(hits.mean())
+        quality["class_accuracy_per_class"] = requested_class_accuracies(hits, requested, gan.num_classes)
     return quality
+

@@ -54,6 +54,12 @@ def matched_code_accuracy(predicted: np.ndarray, codes: np.ndarray, num_classes:
     return float(accuracy), {int(code): int(label) for code, label in zip(code_index, class_index)}
 
 
+def requested_class_accuracies(hits: np.ndarray, requested: np.ndarray, num_classes: int) -> list[float]:
+    """The fraction of hits among the samples of each requested class (NaN for a class never requested)."""
+    return [float(hits[requested == label].mean()) if (requested == label).any() else float("nan")
+            for label in range(num_classes)]
+
+
 def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
     """|mu_a - mu_b|^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)) between two (N, D) feature sets (Heusel et al.).
 

@@ -25,7 +25,7 @@ from sr_core.gan.layers import thesis_dense_init
 from sr_core.gan.model import GAN, OptimizerSettings
 from sr_core.gan.wgan import WassersteinGAN
 
-ImageShape = tuple[int, ...]  # (C, H, W) of the data's images; the 1-D GANs get (1,) and ignore it
+ImageShape = tuple[int, ...]  # (C, H, W) of the data's images; the 1-D and sine GANs ignore it
 MNIST_SHAPE: ImageShape = (1, 28, 28)
 MNIST_CLASSES = 10
 SINE_LATENT_DIM = 16
@@ -85,9 +85,13 @@ def _one_d(image_shape: ImageShape, discriminator: str, size: str, *, generator:
 
 def _sine(image_shape: ImageShape, discriminator: str, size: str, *, k: int = 1, lr: float = 2e-4,
           weight_decay: float = 1e-4) -> GAN:
-    """Thesis 4.5: uniform noise, batch 32, an L2 penalty on every weight (strength not given: 1e-4)."""
+    """Thesis 4.5: uniform noise, batch 32, an L2 penalty on every weight (strength not given: 1e-4).
+
+    Both networks are built for the thesis's 50x50 images whatever ``image_shape`` says: the
+    generator always draws 50x50, so a discriminator sized for other data could not read it.
+    """
     gen = SineGenerator(SINE_LATENT_DIM, **SIZES[size]["sine_generator"])
-    disc = Discriminator(SineConvBody(image_shape, **SIZES[size]["sine_discriminator"]))
+    disc = Discriminator(SineConvBody(**SIZES[size]["sine_discriminator"]))
     optimizer = OptimizerSettings("adam", lr, DCGAN_ADAM.betas, weight_decay)
     return GoodfellowGAN(gen, disc, k=k, latent_dim=SINE_LATENT_DIM, latent="uniform", batch_size=32,
                          g_optimizer=optimizer, d_optimizer=optimizer)
