@@ -26,7 +26,7 @@ from torch import nn
 from sr_core.device import inference_dtype, pick_device
 from sr_core.models.blocks import count_parameters
 from sr_core.optimize import fold_batch_norms
-from sr_core.registry import SCALE, build_model, sr_model_names
+from sr_core.registry import SCALE, build_model, get_spec, sr_model_names
 
 # (height, width) of the LR input; "tiny" exists so CI can run the whole benchmark in seconds.
 SIZES: dict[str, tuple[int, int]] = {"tiny": (16, 16), "128": (128, 128), "270p": (270, 480), "540p": (540, 960)}
@@ -126,19 +126,21 @@ def peak_rss_growth_mib(run: Callable[[], object], interval_s: float = 0.002) ->
     return max(peak - baseline, 0) / 2**20
 
 
-def optimise_for_inference(model: nn.Module, device: torch.device) -> nn.Module:
-    """The app's inference form of ``model``: BN folded, channels_last, half precision where the device computes it natively."""
-    return fold_batch_norms(model).to(device, inference_dtype(device), memory_format=torch.channels_last)
+def optimise_for_inference(model: nn.Module, device: torch.device, dtype: torch.dtype) -> nn.Module:
+    """The app's inference form of ``model``: BN folded, channels_last, in ``dtype``."""
+    return fold_batch_norms(model).to(device, dtype, memory_format=torch.channels_last)
 
 
 def bench_model(name: str, size: str, device: torch.device, repeats: int, model_kwargs: dict | None = None) -> BenchRow:
     """Measure one model at one input size on ``device`` (random weights: speed does not depend on them)."""
     torch.manual_seed(0)
     reference = build_model(name, **(model_kwargs or {})).to(device)
-    optimised = optimise_for_inference(copy.deepcopy(reference), device)
+    # The app's precision: half where the device computes it natively, for learned models only (as load_model does).
+    dtype = inference_dtype(device) if get_spec(name).learned else torch.float32
+    optimised = optimise_for_inference(copy.deepcopy(reference), device, dtype)
     height, width = SIZES[size]
     lr = torch.rand(1, 3, height, width, device=device)
-    lr_fast = lr.to(inference_dtype(device)).contiguous(memory_format=torch.channels_last)
+    lr_fast = lr.to(dtype).contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
         reference_ms, reference_out = _median_ms(lambda: reference(lr), repeats, device)
         if device.type == "cuda":
