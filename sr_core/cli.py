@@ -9,13 +9,13 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 from sr_core.errors import SRStudioError, WeightsNotFoundError
 from sr_core.evaluation import ModelScore, evaluate_model, image_files
-from sr_core.files import atomic_target
 from sr_core.figures import comparison_strip, save_comparison_strip
+from sr_core.files import atomic_target
 from sr_core.frames import upscale_frames
 from sr_core.imaging import open_image, pixel_cap_from_env, save_image
 from sr_core.inference import model_has_weights, upscale_image
@@ -134,6 +134,15 @@ def _models(_args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _add_model_options(command: argparse.ArgumentParser, default_model: str, over_cap: str) -> None:
+    """The options of every command that upscales: model, weights, tile size and pixel cap."""
+    command.add_argument("--model", default=default_model, help="a name from `python -m sr_core models`")
+    command.add_argument("--weights", help="a .safetensors or .pth file instead of the bundled weights")
+    command.add_argument("--tile", type=int, default=0, help="LR tile side in pixels (0: automatic)")
+    command.add_argument("--pixel-cap", type=int, default=pixel_cap_from_env(),
+                         help=f"{over_cap} with more pixels (env SR_STUDIO_PIXEL_CAP)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every ``python -m sr_core`` command."""
     parser = argparse.ArgumentParser(prog="python -m sr_core", description="SR Studio: x4 super-resolution tools")
@@ -142,21 +151,13 @@ def build_parser() -> argparse.ArgumentParser:
     upscale = commands.add_parser("upscale", help="upscale one image x4")
     upscale.add_argument("input")
     upscale.add_argument("output", help="a .png path")
-    upscale.add_argument("--model", default="bicubic", help="a name from `python -m sr_core models`")
-    upscale.add_argument("--weights", help="a .safetensors or .pth file instead of the bundled weights")
-    upscale.add_argument("--tile", type=int, default=0, help="LR tile side in pixels (0: automatic)")
-    upscale.add_argument("--pixel-cap", type=int, default=pixel_cap_from_env(),
-                         help="refuse inputs with more pixels (env SR_STUDIO_PIXEL_CAP)")
+    _add_model_options(upscale, default_model="bicubic", over_cap="refuse inputs")
     upscale.set_defaults(handler=_upscale)
 
     frames = commands.add_parser("upscale-frames", help="upscale every image of a folder as a stream (video frames)")
     frames.add_argument("input_dir", help="folder of frames, taken in name order")
     frames.add_argument("output_dir", help="folder for the x4 PNG frames (same names)")
-    frames.add_argument("--model", default="swiftsrgan", help="a name from `python -m sr_core models`")
-    frames.add_argument("--weights", help="a .safetensors or .pth file instead of the bundled weights")
-    frames.add_argument("--tile", type=int, default=0, help="LR tile side in pixels (0: automatic)")
-    frames.add_argument("--pixel-cap", type=int, default=pixel_cap_from_env(),
-                        help="skip frames with more pixels (env SR_STUDIO_PIXEL_CAP)")
+    _add_model_options(frames, default_model="swiftsrgan", over_cap="skip frames")
     frames.set_defaults(handler=_upscale_frames)
 
     figure = commands.add_parser("figure", help="one crop of an image through every model, side by side (PNG)")

@@ -93,7 +93,7 @@ def upscale_frames(
             try:
                 save_image(result.rgb, target, alpha=result.alpha, grayscale=result.grayscale, bit_depth=result.bit_depth)
                 report.written.append(target)
-            except BaseException as error:  # re-raised in the caller's thread once the stream ends
+            except Exception as error:  # noqa: BLE001 - re-raised in the caller's thread; a dead writer would hang the stream
                 write_errors.append(error)
 
     started = time.perf_counter()

@@ -17,6 +17,24 @@ TINY_ARCH_KWARGS: dict[str, dict[str, int]] = {
 }
 
 
+@pytest.fixture
+def one_cpu_thread() -> Iterator[None]:
+    """One CPU thread for tests of tiny networks: the test machine is shared and they gain nothing from more."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def no_bundled_weights(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point the weights folder at an empty one: tests never depend on which weights happen to be bundled.
+
+    ``tiny_weights`` bundles tiny ones where a test needs them; test_bundled_weights checks the real ones.
+    """
+    monkeypatch.setenv("SR_STUDIO_WEIGHTS_DIR", str(tmp_path_factory.mktemp("no_weights")))
+
+
 @pytest.fixture(autouse=True)
 def float32_inference(monkeypatch: pytest.MonkeyPatch) -> None:
     """Run inference in float32 so tests can compare outputs exactly; tests of the bf16 CPU path opt back in."""

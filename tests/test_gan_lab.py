@@ -2,25 +2,17 @@
 
 import plotly.graph_objects as go
 import pytest
-import torch
 
 from sr_core.gan.errors import GanSettingError
 from sr_core.gan.live import train_1d_live
 from sr_core.gan.runs import NO_RUNS_MESSAGE, runs_overview
 from sr_core.gan.trainer import Schedule, TrainConfig, evaluate_run, train
 
+pytestmark = pytest.mark.usefixtures("one_cpu_thread")
+
 
 def quiet(line: str) -> None:
     """Swallow the trainer's progress lines."""
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One CPU thread: the test machine is shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_live_training_yields_a_density_figure_every_few_steps_and_at_the_end():

@@ -30,17 +30,11 @@ needs_mnist = pytest.mark.skipif(not (MNIST / "t10k-images-idx3-ubyte.gz").exist
                                  reason=f"MNIST not found in {MNIST}")
 
 
+pytestmark = pytest.mark.usefixtures("one_cpu_thread")
+
+
 def quiet(line: str) -> None:
     """Swallow the trainer's progress lines."""
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One CPU thread: the test machine is shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

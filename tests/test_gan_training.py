@@ -27,17 +27,11 @@ needs_mnist = pytest.mark.skipif(not (MNIST / "t10k-images-idx3-ubyte.gz").exist
 IMAGE_GANS = ["dcgan", "wgan", "wgan-gp", "acgan", "infogan"]
 
 
+pytestmark = pytest.mark.usefixtures("one_cpu_thread")
+
+
 def quiet(line: str) -> None:
     """Swallow the trainer's progress lines."""
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One CPU thread: the test machine is shared, and tiny nets gain nothing from more."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def gan_train(*argv: str) -> int:

@@ -1,0 +1,34 @@
+"""The weights the app ships: present, intact, small, and scored as the manifest says."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sr_core.evaluation import evaluate_model, image_files
+from sr_core.registry import get_spec
+from sr_core.weights import read_manifest, sha256_file
+
+REPO = Path(__file__).resolve().parents[1]
+WEIGHTS = REPO / "weights"
+SET5 = REPO.parent / "shared" / "data" / "set5"
+MANIFEST = read_manifest(WEIGHTS)
+
+
+def test_every_bundled_file_matches_its_manifest_entry_and_the_folder_stays_under_80_mb():
+    assert MANIFEST, "weights/manifest.json lists no model"
+    for name, entry in MANIFEST.items():
+        assert get_spec(name).learned
+        assert sha256_file(WEIGHTS / entry.file) == entry.sha256, name
+        assert {"preset", "steps", "data", "features"} <= set(entry.training), name
+    assert sum(path.stat().st_size for path in WEIGHTS.iterdir()) < 80 * 2**20
+
+
+@pytest.mark.skipif(not SET5.is_dir(), reason=f"Set5 not found in {SET5}")
+@pytest.mark.parametrize("name", sorted(MANIFEST))
+def test_manifest_scores_are_what_evaluate_measures_on_set5(name):
+    entry = MANIFEST[name]
+    score = evaluate_model(name, image_files(SET5), str(WEIGHTS / entry.file))
+    assert score.psnr == pytest.approx(entry.scores["set5_psnr_y"], abs=1e-3)
+    assert score.ssim == pytest.approx(entry.scores["set5_ssim_y"], abs=1e-4)
