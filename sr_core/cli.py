@@ -190,9 +190,10 @@ def _plugin_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
     from sr_core.bench import add_commands as add_bench_commands
     from sr_core.gan.cli import add_commands as add_gan_commands
     from sr_core.mos.cli import add_commands as add_mos_commands
+    from sr_core.quant.cli import add_commands as add_quant_commands
     from sr_core.train.cli import add_commands as add_train_commands
 
-    return [add_train_commands, add_bench_commands, add_gan_commands, add_mos_commands]
+    return [add_train_commands, add_bench_commands, add_gan_commands, add_mos_commands, add_quant_commands]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -8,9 +8,9 @@ weights manifest's scores both come from :func:`evaluate_model`.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -73,8 +73,9 @@ def evaluate_model(model_name: str, hr_files: list[Path], weights_file: str | No
 
 
 def score_network(network: Callable[[torch.Tensor], torch.Tensor], hr_files: list[Path],
-                  device: torch.device = torch.device("cpu")) -> tuple[ImageScore, ...]:
-    """The protocol's scores of any x4 network taking float NCHW in [0, 1] (a quantized graph too)."""
+                  device: torch.device | None = None) -> tuple[ImageScore, ...]:
+    """The protocol's scores of any x4 network taking float NCHW in [0, 1] (a quantized graph too) on ``device`` (CPU)."""
+    device = device or torch.device("cpu")
     tile = auto_tile_size(device)
     scores = []
     for path in hr_files:

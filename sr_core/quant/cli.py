@@ -1,0 +1,175 @@
+"""``python -m sr_core zscgan`` and ``python -m sr_core quantize``: data-free quantization from the command line.
+
+    python -m sr_core zscgan --data ../shared/data/mnist --out runs/quant/zscgan --threads 1
+    python -m sr_core quantize --model swiftsrgan --calib data-free --calib ../shared/data/train/t91 \\
+        --data ../shared/data/set5 --data ../shared/data/set14 --latency 270p
+
+zscgan prints the paper's Tables 1-2 at MNIST scale (and saves a grid of samples per class);
+quantize prints FP32 against int8 PTQ calibrated on each ``--calib`` source, and whether an
+int8 model meets the bar to ship (at most 0.3 dB lost, faster on CPU).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import functools
+from pathlib import Path
+
+import torch
+
+from sr_core.bench import SIZES
+from sr_core.quant.sr import LR_CROP, LR_GENERATOR
+
+EXIT_OK = 0
+DATA_FREE = "data-free"
+
+progress = functools.partial(print, flush=True)
+
+
+def _apply_threads(threads: int) -> None:
+    if threads:
+        torch.set_num_threads(threads)
+
+
+def _bit_widths(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--bits takes comma-separated integers such as 8,6, not {text!r}") from None
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def _zscgan(args: argparse.Namespace) -> int:
+    from sr_core.quant.experiment import ExperimentConfig, format_tables, run_experiment
+    from sr_core.quant.qat import QATConfig
+    from sr_core.quant.zscgan import GeneratorConfig
+
+    _apply_threads(args.threads)
+    config = ExperimentConfig(
+        data=args.data,
+        teacher_epochs=args.teacher_epochs,
+        generator=GeneratorConfig(steps=args.generator_steps, batch_size=args.batch_size, width=args.width,
+                                  seed=args.seed),
+        qat=QATConfig(steps=args.qat_steps, batch_size=args.batch_size, lr=args.qat_lr, seed=args.seed),
+        loss_sets=args.losses,
+        bits=args.bits,
+        calibration_samples=args.calibration_samples,
+        keep_training_generator=args.keep_training_generator,
+        seed=args.seed,
+    )
+    outcome = run_experiment(config, args.out, progress)
+    print(format_tables(outcome, config))
+    print(f"results.csv, tables.md and samples-*.png (one row per class) in {args.out}")
+    return EXIT_OK
+
+
+def _calibration_sets(args: argparse.Namespace, network: torch.nn.Module) -> dict[str, list[torch.Tensor]]:
+    """Label -> LR calibration batches for each ``--calib`` source (data-free by default)."""
+    from sr_core.gan.trainer import save_grid
+    from sr_core.quant import sr
+
+    calibration = {}
+    for source in args.calib or [DATA_FREE]:
+        if source == DATA_FREE:
+            config = dataclasses.replace(sr.LR_GENERATOR, steps=args.generator_steps, batch_size=args.batch_size,
+                                         seed=args.seed)
+            generator = sr.train_lr_generator(network, config, args.crop, progress)
+            batches = sr.synthetic_calibration(generator, args.batches, args.batch_size, args.seed)
+            calibration["int8 data-free (BNS gen.)"] = batches
+            if args.out:
+                save_grid(batches[0] * 2 - 1, Path(args.out) / f"{args.model}-lr-samples.png", per_row=8)
+        else:
+            calibration[f"int8 real crops ({Path(source).name})"] = sr.real_calibration(
+                source, args.batches, args.batch_size, args.crop, args.seed)
+    return calibration
+
+
+def _probe(args: argparse.Namespace, calibration: dict[str, list[torch.Tensor]]) -> torch.Tensor:
+    """The LR input on which int8 is compared with FP32: the first ``--data`` image, else a calibration batch."""
+    from sr_core.evaluation import image_files
+    from sr_core.quant.sr import protocol_lr
+
+    first_images = [files[0] for files in map(image_files, args.data) if files]
+    return protocol_lr(first_images[0]) if first_images else next(iter(calibration.values()))[0]
+
+
+def _quantize(args: argparse.Namespace) -> int:
+    from sr_core.optimize import fold_batch_norms
+    from sr_core.quant import sr
+    from sr_core.quant.ptq import quantize_static
+    from sr_core.registry import get_spec
+
+    _apply_threads(args.threads)
+    get_spec(args.model)
+    network = sr.float_sr_network(args.model, args.weights)
+    calibration = _calibration_sets(args, network)
+    variants = {"fp32": fold_batch_norms(network)}
+    for label, batches in calibration.items():
+        progress(f"{label}: calibrating on {sum(len(batch) for batch in batches)} LR crops of {args.crop} px")
+        variants[label] = quantize_static(network, batches, bits=8)
+    probe = _probe(args, calibration)
+    with torch.no_grad():
+        reference = variants["fp32"](probe)
+        max_abs_diff = {label: float((variant(probe) - reference).abs().max()) for label, variant in variants.items()}
+    rows = sr.score_variants(variants, [Path(folder) for folder in args.data])
+    print(f"{args.model}: FP32 vs int8 PTQ (PT2E, x86; PReLU stays float)")
+    print(sr.format_quality_table(rows, max_abs_diff))
+    if args.latency == "none":
+        return EXIT_OK
+    frame = sr.latency_frame(probe, SIZES[args.latency])
+    report = sr.measure_latency(network, variants[next(iter(calibration))], frame, args.repeats, progress)
+    print(sr.format_latency(report))
+    fp32_rows = [row for row in rows if row.variant == "fp32"]
+    for label in calibration:
+        ships = sr.meets_bar(fp32_rows, [row for row in rows if row.variant == label],
+                             report.milliseconds[sr.FP32_APP], report.milliseconds[sr.INT8_COMPILED])
+        print(f"{label}: {'meets' if ships else 'misses'} the bar (<= {sr.MAX_PSNR_LOSS_DB} dB lost on every "
+              "--data set, faster than the app's FP32)")
+    return EXIT_OK
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``zscgan`` and ``quantize``."""
+    zscgan = subparsers.add_parser("zscgan", help="ZS-CGAN data-free quantization of an MNIST ResNet (Tables 1-2)")
+    zscgan.add_argument("--data", required=True, help="folder with MNIST's IDX files (t10k-* at least)")
+    zscgan.add_argument("--out", required=True, help="run folder: networks, results.csv, tables.md, sample grids")
+    zscgan.add_argument("--teacher-epochs", type=int, default=3)
+    zscgan.add_argument("--generator-steps", type=int, default=500, help="ZS-CGAN steps per loss set")
+    zscgan.add_argument("--qat-steps", type=int, default=150)
+    zscgan.add_argument("--qat-lr", type=float, default=1e-4, help="Nesterov SGD learning rate (the paper's 1e-4)")
+    zscgan.add_argument("--batch-size", type=int, default=64)
+    zscgan.add_argument("--width", type=int, default=32, help="generator width (channels after the first upsampling)")
+    zscgan.add_argument("--losses", type=_names, default=("ce+bns", "ce", "bns", "ce+mse"),
+                        help="loss sets, ZS-CGAN's first: ce+bns, ce, bns, ce+mse (GDFQ's moment MSE)")
+    zscgan.add_argument("--bits", type=_bit_widths, default=(8, 6), help="bit widths, e.g. 8,6")
+    zscgan.add_argument("--calibration-samples", type=int, default=512, help="PTQ calibration images per source")
+    zscgan.add_argument("--keep-training-generator", action="store_true",
+                        help="go on training the generator during data-free QAT, as the paper does")
+    zscgan.add_argument("--threads", type=int, default=0, help="CPU threads (0: PyTorch's default)")
+    zscgan.add_argument("--seed", type=int, default=0)
+    zscgan.set_defaults(handler=_zscgan)
+
+    quantize = subparsers.add_parser("quantize", help="int8 PTQ of an SR model, calibrated data-free or on real crops")
+    quantize.add_argument("--model", required=True, help="an SR model with batch norm: srresnet, srgan, swiftsrgan ...")
+    quantize.add_argument("--weights", help="a .safetensors or .pth file instead of the bundled weights")
+    quantize.add_argument("--calib", action="append", metavar="data-free|DIR",
+                          help="calibration source, repeatable: 'data-free' (a generator matching the model's BN "
+                               "statistics) or a folder of HR images whose x4-downscaled crops are used")
+    quantize.add_argument("--data", action="append", default=[], metavar="DIR",
+                          help="HR test images (Set5, Set14 ...) for PSNR/SSIM, repeatable")
+    quantize.add_argument("--latency", choices=["none", *SIZES], default="none",
+                          help="LR size of the CPU latency test (270p: 270x480 -> 1080x1920)")
+    quantize.add_argument("--repeats", type=int, default=5, help="timed runs per variant")
+    quantize.add_argument("--generator-steps", type=int, default=LR_GENERATOR.steps,
+                          help="BNS steps of the data-free generator")
+    quantize.add_argument("--batches", type=int, default=8, help="calibration batches")
+    quantize.add_argument("--batch-size", type=int, default=LR_GENERATOR.batch_size)
+    quantize.add_argument("--crop", type=int, default=LR_CROP, help="LR crop side in pixels (a multiple of 4)")
+    quantize.add_argument("--out", help="folder for a PNG of the data-free generator's LR samples")
+    quantize.add_argument("--threads", type=int, default=0, help="CPU threads (0: PyTorch's default)")
+    quantize.add_argument("--seed", type=int, default=0)
+    quantize.set_defaults(handler=_quantize)
