@@ -200,7 +200,9 @@ def _bench(args: argparse.Namespace) -> int:
     device = pick_device(args.device)
     if device.type == "cpu" and args.threads:
         torch.set_num_threads(args.threads)
-    names = [name for name in args.models.split(",") if name] if args.models else sr_model_names()
+    # int8 variants have their own latency table (``quantize --latency``): their reference is their float model.
+    default = [name for name in sr_model_names() if not get_spec(name).quantized_from]
+    names = [name for name in args.models.split(",") if name] if args.models else default
     rows = [bench_model(name, size, device, args.repeats) for size in args.sizes.split(",") for name in names]
     print(f"device: {device}, threads: {torch.get_num_threads()}, repeats: {args.repeats}")
     print(format_rows(rows))

@@ -81,8 +81,44 @@ def _weights_for(name: str, weights_file: str | None) -> tuple[dict[str, torch.T
     return weights_io.read_state_dict(located.path), dict(located.entry.arch_kwargs), str(located.path)
 
 
+def _load_int8_model(name: str, ranges_file: str | None) -> LoadedModel:
+    """``name`` (an int8 variant): its float model's bundled weights quantized with the calibrated ranges, on CPU.
+
+    ``ranges_file`` replaces the bundled ranges (from ``quantize --publish --weights-dir``); they
+    must have been calibrated for the float weights that load.
+    """
+    from sr_core.quant import int8_models
+
+    spec = get_spec(name)
+    float_model = load_model(spec.quantized_from, device="cpu", dtype=torch.float32)
+    if ranges_file is None:
+        located = hub.locate_weights(name)
+        if located is None:
+            raise WeightsNotFoundError(
+                f"model {name!r} has no calibrated int8 ranges; run `python -m sr_core quantize --model "
+                f"{spec.quantized_from} --publish` (it publishes only a model that meets the int8 bar)"
+            )
+        ranges_file = str(located.path)
+    int8_models.check_calibrated_for(ranges_file, float_model.weights_sha256)
+    network = spec.build(**weights_io.infer_model_kwargs(float_model.state_dict, spec.architecture))
+    weights_io.load_into(network, float_model.state_dict)
+    graph = int8_models.int8_graph(network, weights_io.read_state_dict(ranges_file), Path(ranges_file).name)
+    return LoadedModel(
+        name=name,
+        network=int8_models.Int8Network(graph),
+        state_dict=float_model.state_dict,
+        device=torch.device("cpu"),
+        dtype=torch.float32,
+        weights_file=ranges_file,
+        weights_sha256=weights_io.sha256_file(ranges_file),
+        parameters=float_model.parameters,
+    )
+
+
 def _load_model_uncached(name: str, weights_file: str | None, device_name: str, dtype: torch.dtype) -> LoadedModel:
     spec = get_spec(name)
+    if spec.quantized_from:
+        return _load_int8_model(name, weights_file)
     device = torch.device(device_name)
     state_dict, arch_kwargs, source = (None, {}, None) if not spec.learned else _weights_for(name, weights_file)
     network = spec.build(**arch_kwargs)
@@ -122,8 +158,9 @@ def load_model(
     """
     path = str(weights_file) if weights_file is not None else None
     modified = Path(path).stat().st_mtime if path and Path(path).exists() else 0.0
-    chosen_device = pick_device(device)
-    if not get_spec(name).learned:
+    spec = get_spec(name)
+    chosen_device = torch.device("cpu") if spec.quantized_from else pick_device(device)
+    if not spec.learned or spec.quantized_from:
         dtype = torch.float32
     elif dtype is None:
         dtype = inference_dtype(chosen_device)
@@ -131,8 +168,12 @@ def load_model(
 
 
 def model_has_weights(name: str) -> bool:
-    """True when ``name`` can run now: a baseline, or a learned model with weights (bundled, or on the Hub)."""
-    return not get_spec(name).learned or hub.weights_available(name)
+    """True when ``name`` can run now: a baseline, a learned model with weights (bundled, or on the Hub),
+    or an int8 variant with calibrated ranges and its float model's weights."""
+    spec = get_spec(name)
+    if spec.quantized_from and not hub.weights_available(spec.quantized_from):
+        return False
+    return not spec.learned or hub.weights_available(name)
 
 
 def _tile_starts(length: int, tile: int) -> list[int]:

@@ -103,6 +103,7 @@ def interpolation_pairs() -> list[tuple[str, str]]:
         if gan.discriminator is not None
         for psnr in specs
         if psnr.architecture == gan.architecture and psnr.discriminator is None and psnr.learned
+        and psnr.quantized_from is None
     ]
 
 
@@ -136,6 +137,11 @@ def check_interpolable(psnr_name: str, gan_name: str) -> None:
     if not (psnr_spec.learned and gan_spec.learned):
         fixed = psnr_name if not psnr_spec.learned else gan_name
         raise WeightsMismatchError(f"{fixed!r} has no parameters to interpolate; pick two learned models")
+    quantized = [spec for spec in (psnr_spec, gan_spec) if spec.quantized_from]
+    if quantized:
+        raise WeightsMismatchError(
+            f"{quantized[0].name!r} is an int8 variant; interpolate its float model {quantized[0].quantized_from!r}"
+        )
     if psnr_spec.architecture != gan_spec.architecture:
         raise WeightsMismatchError(
             f"cannot interpolate {psnr_name!r} ({psnr_spec.architecture}) with {gan_name!r} "

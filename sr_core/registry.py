@@ -9,8 +9,9 @@ training uses.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from torch import nn
 
@@ -23,6 +24,7 @@ from sr_core.models.srresnet import SRResNet
 from sr_core.models.swiftsrgan import SwiftSRGANDiscriminator, SwiftSRGANGenerator
 
 SCALE = 4
+INT8_SUFFIX = "-int8"
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,9 @@ class ModelSpec:
 
     ``architecture`` names the network family: models with the same architecture and
     ``default_kwargs`` can exchange weights and be interpolated. ``learned`` is False for the
-    parameter-free baselines, which need no weights file.
+    parameter-free baselines, which need no weights file. ``quantized_from`` names the float
+    model an int8 variant is calibrated from: it runs that model's weights with int8 ranges
+    (:mod:`sr_core.quant.int8_models`) and is never trained or interpolated itself.
     """
 
     name: str
@@ -42,13 +46,14 @@ class ModelSpec:
     learned: bool = True
     default_kwargs: dict[str, Any] = field(default_factory=dict)
     discriminator: str | None = None
+    quantized_from: str | None = None
 
     def build(self, **overrides: Any) -> nn.Module:
         """A fresh model in eval mode with the paper's hyper-parameters, updated by ``overrides``."""
         return self.builder(**{**self.default_kwargs, **overrides}).eval()
 
 
-_SPECS: tuple[ModelSpec, ...] = (
+_FLOAT_SPECS: tuple[ModelSpec, ...] = (
     ModelSpec("nearest", "interpolation", Interpolation, "Nearest-neighbour x4 (MOS score-1 anchor)",
               "baseline", learned=False, default_kwargs={"mode": "nearest"}),
     ModelSpec("bicubic", "interpolation", Interpolation, "Bicubic x4, PIL/MATLAB kernel (a = -0.5)",
@@ -77,6 +82,21 @@ _SPECS: tuple[ModelSpec, ...] = (
               "Swift-SRGAN discriminator: 8 separable conv blocks, dense 1024", "Krishnan & Sahin 2021"),
 )
 
+
+
+def _int8_variant(spec: ModelSpec) -> ModelSpec:
+    """``spec``'s int8 twin (``swiftsrgan-int8``): same network, weights and size, int8 on CPU."""
+    return replace(spec, name=spec.name + INT8_SUFFIX, description=f"{spec.description}; int8, data-free calibrated (CPU)",
+                   discriminator=None, quantized_from=spec.name)
+
+
+# Generators with batch norm: their BN statistics let a generator synthesise calibration data (ZS-CGAN's idea).
+_INT8_BASES = ("srresnet", "srgan", "swiftsrgan_psnr", "swiftsrgan")
+_SPECS: tuple[ModelSpec, ...] = (
+    *[spec for spec in _FLOAT_SPECS if not spec.architecture.endswith("discriminator")],
+    *[_int8_variant(spec) for spec in _FLOAT_SPECS if spec.name in _INT8_BASES],
+    *[spec for spec in _FLOAT_SPECS if spec.architecture.endswith("discriminator")],
+)
 _REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in _SPECS}
 
 

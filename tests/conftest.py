@@ -41,7 +41,7 @@ def float32_inference(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SR_STUDIO_CPU_BF16", "0")
 
 
-def _clear_model_caches() -> None:
+def clear_model_caches() -> None:
     """Forget loaded and interpolated models, whose caches do not know the weights folder changed."""
     from sr_core import inference, interpolation
 
@@ -63,7 +63,7 @@ def tiny_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ca
 
     folder = tmp_path / "weights"
     monkeypatch.setenv("SR_STUDIO_WEIGHTS_DIR", str(folder))
-    _clear_model_caches()
+    clear_model_caches()
 
     def bundle(*names: str) -> Path:
         entries = []
@@ -73,11 +73,11 @@ def tiny_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ca
             sha256 = save_weights(get_spec(name).build(**kwargs), folder / f"{name}.safetensors")
             entries.append(WeightsEntry(model=name, file=f"{name}.safetensors", sha256=sha256, arch_kwargs=kwargs))
         write_manifest(entries, folder)
-        _clear_model_caches()
+        clear_model_caches()
         return folder
 
     yield bundle
-    _clear_model_caches()
+    clear_model_caches()
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_ARCH_KWARGS, _clear_model_caches
+from conftest import TINY_ARCH_KWARGS, clear_model_caches
 from huggingface_hub import constants
 from PIL import Image
 
@@ -77,9 +77,9 @@ def hub_setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, weights_bytes: by
     monkeypatch.setenv("SR_STUDIO_WEIGHTS_SOURCE", "hub")
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    _clear_model_caches()
+    clear_model_caches()
     yield folder
-    _clear_model_caches()
+    clear_model_caches()
 
 
 @pytest.fixture
@@ -125,7 +125,7 @@ def test_a_model_runs_on_cached_hub_weights_exactly_as_on_the_published_file(hub
     (tmp_path / "reference.safetensors").write_bytes(weights_bytes)
     image = open_image(_small_png(tmp_path / "in.png"))
     from_cache = upscale_image(image, "srcnn", tile=None).rgb
-    _clear_model_caches()
+    clear_model_caches()
     from_file = upscale_image(image, "srcnn", weights_file=tmp_path / "reference.safetensors", tile=None).rgb
     assert np.array_equal(from_cache, from_file)
 

@@ -6,22 +6,27 @@
 
 zscgan prints the paper's Tables 1-2 at MNIST scale (and saves a grid of samples per class);
 quantize prints FP32 against int8 PTQ calibrated on each ``--calib`` source, and whether an
-int8 model meets the bar to ship (at most 0.3 dB lost, faster on CPU).
+int8 model meets the bar to ship (at most 0.3 dB lost, faster on CPU); with ``--publish`` it
+ships one that does as ``MODEL-int8``, which the app and every command can then select.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import functools
+import sys
 from pathlib import Path
 
 import torch
 
 from sr_core.bench import SIZES
+from sr_core.quant.errors import QuantSettingError
 from sr_core.quant.sr import LR_CROP, LR_GENERATOR
 
 EXIT_OK = 0
+EXIT_NOT_PUBLISHED = 3  # --publish, but no calibration met the bar: nothing was written
 DATA_FREE = "data-free"
 
 progress = functools.partial(print, flush=True)
@@ -100,17 +105,22 @@ def _probe(args: argparse.Namespace, calibration: dict[str, list[torch.Tensor]])
 def _quantize(args: argparse.Namespace) -> int:
     from sr_core.optimize import fold_batch_norms
     from sr_core.quant import sr
-    from sr_core.quant.ptq import quantize_static
+    from sr_core.quant.ptq import calibrate, convert
     from sr_core.registry import get_spec
 
     _apply_threads(args.threads)
     get_spec(args.model)
+    if args.publish and (args.weights or not args.data or args.latency == "none"):
+        raise QuantSettingError("--publish ships the bundled model's int8 variant once it is measured: give --data "
+                                "(Set5, Set14 ...) and --latency, and no --weights")
     network = sr.float_sr_network(args.model, args.weights)
     calibration = _calibration_sets(args, network)
     variants = {"fp32": fold_batch_norms(network)}
+    prepared = {}
     for label, batches in calibration.items():
         progress(f"{label}: calibrating on {sum(len(batch) for batch in batches)} LR crops of {args.crop} px")
-        variants[label] = quantize_static(network, batches, bits=8)
+        prepared[label] = calibrate(network, batches, bits=8)
+        variants[label] = convert(copy.deepcopy(prepared[label]))
     probe = _probe(args, calibration)
     with torch.no_grad():
         reference = variants["fp32"](probe)
@@ -124,11 +134,30 @@ def _quantize(args: argparse.Namespace) -> int:
     report = sr.measure_latency(network, variants[next(iter(calibration))], frame, args.repeats, progress)
     print(sr.format_latency(report))
     fp32_rows = [row for row in rows if row.variant == "fp32"]
+    passing = []
     for label in calibration:
         ships = sr.meets_bar(fp32_rows, [row for row in rows if row.variant == label],
                              report.milliseconds[sr.FP32_APP], report.milliseconds[sr.INT8_COMPILED])
         print(f"{label}: {'meets' if ships else 'misses'} the bar (<= {sr.MAX_PSNR_LOSS_DB} dB lost on every "
               "--data set, faster than the app's FP32)")
+        passing += [label] if ships else []
+    if args.publish:
+        return _publish(args, prepared, passing, report)
+    return EXIT_OK
+
+
+def _publish(args: argparse.Namespace, prepared: dict, passing: list[str], report) -> int:
+    """Write the int8 variant of the first calibration that meets the bar (data-free first when given)."""
+    from sr_core.quant.int8_models import publish_int8
+
+    if not passing:
+        print(f"not published: no calibration of {args.model} meets the bar", file=sys.stderr)
+        return EXIT_NOT_PUBLISHED
+    label = passing[0]
+    progress(f"publishing {args.model}-int8 ({label}); scoring it as `evaluate` does (compiles first)")
+    entry = publish_int8(args.model, prepared[label], label, [Path(folder) for folder in args.data],
+                         report.milliseconds)
+    print(f"published {entry.model}: {entry.file} with scores {entry.scores}")
     return EXIT_OK
 
 
@@ -172,4 +201,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     quantize.add_argument("--out", help="folder for a PNG of the data-free generator's LR samples")
     quantize.add_argument("--threads", type=int, default=0, help="CPU threads (0: PyTorch's default)")
     quantize.add_argument("--seed", type=int, default=0)
+    quantize.add_argument("--publish", action="store_true",
+                          help=f"when a calibration meets the bar, ship MODEL-int8 in the weights folder (exit "
+                               f"{EXIT_NOT_PUBLISHED} when none does); needs --data and --latency")
     quantize.set_defaults(handler=_quantize)

@@ -99,25 +99,43 @@ def export_network(network: nn.Module, example: torch.Tensor) -> torch.fx.GraphM
     return torch.export.export(copy.deepcopy(network).eval(), (example,), dynamic_shapes=(dims,)).module()
 
 
+def prepare_static(network: nn.Module, example: torch.Tensor, bits: int = 8) -> torch.fx.GraphModule:
+    """``network`` (float, eval mode) exported with free shapes and annotated for ``bits``-bit PTQ: observers, no data seen yet."""
+    load_torchao()
+    from torchao.quantization.pt2e.quantize_pt2e import prepare_pt2e
+
+    return prepare_pt2e(export_network(network, example), quantizer(bits))
+
+
+def convert(prepared: torch.fx.GraphModule) -> torch.fx.GraphModule:
+    """The quantized (q/dq) graph of a prepared graph, from the ranges its observers saw."""
+    load_torchao()
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e
+
+    return convert_pt2e(prepared)
+
+
 @torch.no_grad()
+def calibrate(network: nn.Module, calibration: Iterable[torch.Tensor], bits: int = 8) -> torch.fx.GraphModule:
+    """The prepared graph of ``network`` after observing every batch of ``calibration`` (at least one)."""
+    batches = iter(calibration)
+    first = next(batches, None)
+    if first is None:
+        raise QuantSettingError("PTQ needs at least one calibration batch")
+    prepared = prepare_static(network, first, bits)
+    prepared(first)
+    for batch in batches:
+        prepared(batch)
+    return prepared
+
+
 def quantize_static(network: nn.Module, calibration: Iterable[torch.Tensor], bits: int = 8) -> torch.fx.GraphModule:
     """``network`` (float, eval mode) quantized to ``bits`` after observing activation ranges on ``calibration``.
 
     ``calibration`` yields input batches (NCHW, the network's input range); they are the only
     data PTQ sees: real crops for data-dependent PTQ, generator samples for data-free PTQ.
     """
-    load_torchao()
-    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
-
-    batches = iter(calibration)
-    first = next(batches, None)
-    if first is None:
-        raise QuantSettingError("PTQ needs at least one calibration batch")
-    prepared = prepare_pt2e(export_network(network, first), quantizer(bits))
-    prepared(first)
-    for batch in batches:
-        prepared(batch)
-    return convert_pt2e(prepared)
+    return convert(calibrate(network, calibration, bits))
 
 
 def compile_frozen(network: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:

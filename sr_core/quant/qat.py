@@ -21,7 +21,7 @@ from torch import nn
 from sr_core.gan.data import LabeledImages
 from sr_core.optimize import fold_batch_norms
 from sr_core.quant.errors import QuantSettingError
-from sr_core.quant.ptq import export_network, freeze_activation_ranges, load_torchao, quantizer
+from sr_core.quant.ptq import convert, export_network, freeze_activation_ranges, load_torchao, quantizer
 from sr_core.quant.zscgan import ZeroShotTrainer
 
 Batches = Callable[[], torch.Tensor]
@@ -79,9 +79,6 @@ def prepare_student(teacher: nn.Module, example: torch.Tensor, bits: int) -> tor
 def quantization_aware_training(teacher: nn.Module, batches: Batches, config: QATConfig,
                                 progress: Callable[[str], None] | None = None, every: int = 50) -> torch.fx.GraphModule:
     """Distil ``teacher`` into its ``config.bits`` quantized copy on ``batches``; returns the converted model."""
-    load_torchao()
-    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e
-
     if config.steps < 1 or config.calibration_batches < 1:
         raise QuantSettingError(f"QAT needs at least one step and one calibration batch, not {config}")
     torch.manual_seed(config.seed)
@@ -105,4 +102,4 @@ def quantization_aware_training(teacher: nn.Module, batches: Batches, config: QA
         schedule.step()
         if progress and ((step + 1) % every == 0 or step + 1 == config.steps):
             progress(f"QAT int{config.bits} step {step + 1}/{config.steps}: distillation loss {loss.item():.4f}")
-    return convert_pt2e(student)
+    return convert(student)
