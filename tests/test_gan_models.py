@@ -102,6 +102,31 @@ def test_sine_wave_images_are_binary_50x50_with_different_phases():
     assert ((waves > 0).sum(dim=2) > 0).all()  # every column crosses the curve
 
 
+def test_real_sine_waves_fit_a_wave_and_cover_every_phase_while_noise_and_one_phase_do_not():
+    from sr_core.gan.evaluation import sine_fit
+
+    torch.manual_seed(0)
+    waves = SineWaves()
+    real = sine_fit(waves.sample(600), waves)
+    assert real["curve_iou"] > 0.9 and real["phase_distance"] < 0.1
+    noise = sine_fit(torch.rand(600, 1, 50, 50) * 2 - 1, waves)
+    assert noise["curve_iou"] < 0.15
+    collapsed = sine_fit(waves.draw(torch.full((600,), 1.0)), waves)
+    assert collapsed["curve_iou"] > 0.9 and collapsed["phase_distance"] > 0.9
+
+
+def test_instance_noise_blurs_what_the_discriminator_sees_and_must_not_be_negative():
+    gan = build_gan("sine", size="tiny", instance_noise=0.5)
+    images = SineWaves().sample(2)
+    torch.manual_seed(1)
+    noisy_score = gan._judge(images)
+    assert not torch.equal(noisy_score, gan.discriminator(images).score)
+    clean = build_gan("sine", size="tiny", instance_noise=0.0)
+    assert torch.equal(clean._judge(images), clean.discriminator(images).score)
+    with pytest.raises(GanSettingError, match="instance noise"):
+        build_gan("sine", size="tiny", instance_noise=-0.1)
+
+
 # --- generators and discriminators ---------------------------------------------------------------
 
 

@@ -29,7 +29,8 @@ EXIT_OK = 0
 
 def _builder_options(args: argparse.Namespace) -> dict[str, Any]:
     """The flags that tune the GAN's builder, only where given (each builder has the source's defaults)."""
-    given = {"generator": args.generator, "dropout": args.dropout, "k": args.k, "lr": args.lr}
+    given = {"generator": args.generator, "dropout": args.dropout, "k": args.k, "lr": args.lr,
+             "instance_noise": args.instance_noise}
     return {name: value for name, value in given.items() if value is not None}
 
 
@@ -91,6 +92,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     trainer.add_argument("--generator", choices=("linear", "mlp"), help="gan1d: linear a z + b, or the MLP")
     trainer.add_argument("--dropout", type=float, help="gan1d mlp: dropout probability in the generator (thesis 0.75)")
     trainer.add_argument("--k", type=int, help="discriminator (critic) steps per generator step")
+    trainer.add_argument("--instance-noise", type=float,
+                         help="sine: std of the noise added to D's inputs (default 0.3; 0 as the thesis)")
     trainer.add_argument("--lr", type=float, help="learning rate of both networks (default: the source's)")
     trainer.add_argument("--batch-size", type=int, help="minibatch size (default: the source's)")
     trainer.add_argument("--size", default="paper", choices=sorted(SIZES),

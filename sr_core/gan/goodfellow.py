@@ -20,14 +20,22 @@ class GoodfellowGAN(GAN):
 
     ``minimax=True`` descends log(1 - D(G(z))) as the algorithm is written; the default is the
     non-saturating -log D(G(z)) that the thesis's code (and DCGAN) actually use.
+    ``instance_noise`` is the std of Gaussian noise added to every sample D judges, real and
+    generated (Sonderby et al. 2016): with binary data (sine waves) the real samples are exactly
+    -1 or 1, which no tanh output reaches, so an unblurred D wins on pixel values alone and the
+    generator gets no useful gradient. Noise makes the two distributions overlap; the blurred
+    distributions are equal only if the originals are, so the optimum does not move.
     """
 
     def __init__(self, generator: nn.Module, discriminator: nn.Module, *, k: int = 1, minimax: bool = False,
-                 **settings) -> None:
+                 instance_noise: float = 0.0, **settings) -> None:
         if k < 1:
             raise GanSettingError(f"k (discriminator steps per generator step) must be at least 1, not {k}")
+        if instance_noise < 0:
+            raise GanSettingError(f"instance noise is a standard deviation, 0 or more, not {instance_noise}")
         super().__init__(generator, discriminator, **settings)
         self.k = k
+        self.instance_noise = instance_noise
         self.discriminator_loss = DiscriminatorLoss()
         self.generator_loss = MinimaxGeneratorLoss() if minimax else NonSaturatingGeneratorLoss()
 
@@ -36,13 +44,13 @@ class GoodfellowGAN(GAN):
             real = next_batch(self.batch_size).samples
             with torch.no_grad():
                 fake = self.generator(self.sample_input(len(real)).vector)
-            real_score, fake_score = self.discriminator(real).score, self.discriminator(fake).score
+            real_score, fake_score = self._judge(real), self._judge(fake)
             d_loss = self.discriminator_loss(real_score, fake_score)
             optimizer_step(self.d_optimizer, d_loss)
 
         with frozen(self.discriminator):
             generated = self.generator(self.sample_input(self.batch_size).vector)
-            g_loss = self.generator_loss(self.discriminator(generated).score)
+            g_loss = self.generator_loss(self._judge(generated))
             optimizer_step(self.g_optimizer, g_loss)
 
         return {
@@ -52,3 +60,9 @@ class GoodfellowGAN(GAN):
             "d_real": torch.sigmoid(real_score).mean().item(),
             "d_fake": torch.sigmoid(fake_score).mean().item(),
         }
+
+    def _judge(self, samples: torch.Tensor) -> torch.Tensor:
+        """D's score (logits) of ``samples`` seen through the instance noise."""
+        if self.instance_noise:
+            samples = samples + self.instance_noise * torch.randn_like(samples)
+        return self.discriminator(samples).score

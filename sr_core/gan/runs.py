@@ -80,6 +80,9 @@ def format_summary(metrics: dict[str, Any]) -> str:
                 f"({metrics['mean_error']:.1%} off), std {metrics['std']:.3f} vs true {metrics['target_std']:.3f} "
                 f"({metrics['std_error']:.1%} off); "
                 f"histogram total-variation distance {metrics['histogram_distance']:.3f}")
+    if "curve_iou" in metrics:
+        return (f"sine fit: IoU with the best-matching wave {metrics['curve_iou']:.3f} (the data: 0.97), phase "
+                f"histogram's distance from uniform {metrics['phase_distance']:.3f} ({metrics['samples']} samples)")
     if "fd" in metrics:
         line = (f"{FD_LABEL} {metrics['fd']:.2f}, {KID_LABEL} {metrics['kid']:.4f} +- {metrics['kid_std']:.4f} "
                 f"({metrics['samples']} samples; "

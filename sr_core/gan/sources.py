@@ -3,7 +3,8 @@
 A source draws batches from torch's global generator, so seeding each training step fixes
 the step's data (the trainer's resume is exact). It also knows what to watch while training
 (``monitor``) and how to score the finished generator (``evaluate``): moments for a 1-D
-target, FD/KID/accuracy for MNIST, nothing for data without a reference.
+target, the fit to a wave for sine images, FD/KID/accuracy for MNIST, nothing for data without
+a reference (image folders).
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ import torch
 from sr_core.gan.classifier import CLASSIFIER_FILE, load_or_train_classifier
 from sr_core.gan.data import MnistSplit, has_mnist, load_training_images
 from sr_core.gan.errors import GanDataError, GanSettingError
-from sr_core.gan.evaluation import generated_values, mnist_sample_quality, one_d_summary
+from sr_core.gan.evaluation import generated_values, mnist_sample_quality, one_d_summary, sine_fit
 from sr_core.gan.model import GAN, Batch
 from sr_core.gan.registry import GanSpec
 from sr_core.gan.toy import TARGETS, GaussianMixture1D, SineWaves
 
 MONITOR_SAMPLES = 2000
 SUMMARY_SAMPLES = 100_000
+SINE_SUMMARY_SAMPLES = 1000
 
 
 class DataSource(Protocol):
@@ -61,7 +63,7 @@ class TargetSource:
 
 
 class SineSource:
-    """Endless 50x50 sine-wave images (thesis 4.5); no reference metric exists for them."""
+    """Endless 50x50 sine-wave images (thesis 4.5); samples are scored by how well they fit a wave (:func:`sine_fit`)."""
 
     has_labels = False
 
@@ -78,7 +80,7 @@ class SineSource:
         return {}
 
     def evaluate(self, gan: GAN, cache_dir: Path) -> dict[str, float]:
-        return {}
+        return sine_fit(gan.generate(SINE_SUMMARY_SAMPLES), self.waves)
 
 
 class ImageSource:

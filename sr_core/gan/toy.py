@@ -77,10 +77,13 @@ class SineWaves:
 
     def sample(self, count: int) -> torch.Tensor:
         """``count`` images, float (count, 1, size, size), phases from torch's global generator."""
-        phase = torch.rand(count, 1, 1) * 2 * math.pi
+        return self.draw(torch.rand(count) * 2 * math.pi)
+
+    def draw(self, phases: torch.Tensor) -> torch.Tensor:
+        """One image per phase (radians, shape (N,)): float (N, 1, size, size) of -1 and 1."""
         columns = torch.arange(self.size).view(1, 1, -1)
         rows = torch.arange(self.size).view(1, -1, 1)
         centre = (self.size - 1) / 2
-        curve = centre - self.amplitude * self.size * torch.sin(2 * math.pi * columns / self.size + phase)
+        curve = centre - self.amplitude * self.size * torch.sin(2 * math.pi * columns / self.size + phases.view(-1, 1, 1))
         on_curve = (rows - curve).abs() <= self.half_thickness
         return on_curve.float().mul(2).sub(1).unsqueeze(1)
