@@ -82,11 +82,12 @@ def _parse_weights_overrides(pairs: Sequence[str]) -> dict[str, str]:
 
 
 def format_table(scores: Sequence[ModelScore]) -> str:
-    """The papers' table layout: one row per model with mean PSNR, SSIM and seconds per image."""
-    lines = [f"{'model':<18}{'PSNR (dB)':>10}{'SSIM':>9}{'s/image':>10}{'params':>12}"]
+    """The papers' table layout (mean PSNR, SSIM, seconds per image) plus mean detail ratio and worst colour shift."""
+    lines = [f"{'model':<18}{'PSNR (dB)':>10}{'SSIM':>9}{'detail':>8}{'colour':>8}{'s/image':>10}{'params':>12}"]
     for score in scores:
         lines.append(
-            f"{score.model:<18}{score.psnr:>10.2f}{score.ssim:>9.4f}{score.seconds_per_image:>10.3f}{score.parameters:>12,}"
+            f"{score.model:<18}{score.psnr:>10.2f}{score.ssim:>9.4f}{score.detail:>8.2f}{score.colour_shift:>8.2f}"
+            f"{score.seconds_per_image:>10.3f}{score.parameters:>12,}"
         )
     return "\n".join(lines)
 
@@ -95,13 +96,16 @@ def write_scores_csv(scores: Sequence[ModelScore], path: Path, data: str) -> Non
     """One row per (model, image) plus a ``mean`` row per model; written atomically (a full disk keeps the old file)."""
     with atomic_target(path) as temporary, open(temporary, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["data", "model", "image", "psnr_y", "ssim_y", "seconds", "parameters"])
+        writer.writerow(["data", "model", "image", "psnr_y", "ssim_y", "seconds", "parameters", "detail_ratio",
+                         "colour_shift"])
         for score in scores:
             for image in score.images:
                 writer.writerow([data, score.model, image.image, f"{image.psnr:.4f}", f"{image.ssim:.5f}",
-                                 f"{image.seconds:.4f}", score.parameters])
+                                 f"{image.seconds:.4f}", score.parameters, f"{image.detail:.4f}",
+                                 f"{image.colour_shift:.3f}"])
             writer.writerow([data, score.model, "mean", f"{score.psnr:.4f}", f"{score.ssim:.5f}",
-                             f"{score.seconds_per_image:.4f}", score.parameters])
+                             f"{score.seconds_per_image:.4f}", score.parameters, f"{score.detail:.4f}",
+                             f"{score.colour_shift:.3f}"])
 
 
 def _evaluate(args: argparse.Namespace) -> int:

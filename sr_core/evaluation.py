@@ -1,7 +1,9 @@
 """The evaluation protocol of the SR papers, end to end.
 
 HR image -> crop to a multiple of 4 -> PIL bicubic x1/4 (uint8) -> model -> uint8 -> PSNR and
-SSIM on the Y channel with a 4-pixel border removed. ``python -m sr_core evaluate`` and the
+SSIM on the Y channel with a 4-pixel border removed. Two more numbers keep GAN models honest:
+the detail ratio (fine detail relative to HR, where PSNR-oriented models fall short) and the
+colour shift (mean colour error in levels, which Y-channel PSNR cannot see). ``python -m sr_core evaluate`` and the
 weights manifest's scores both come from :func:`evaluate_model`.
 """
 
@@ -18,7 +20,7 @@ import torch
 from sr_core.errors import InvalidImageError
 from sr_core.imaging import make_lr, open_image, pixel_cap_from_env, to_float, to_uint8
 from sr_core.inference import auto_tile_size, batch_to_image, image_to_batch, load_model, upscale_tensor
-from sr_core.metrics import psnr_y, ssim_y
+from sr_core.metrics import colour_shift, detail_ratio, psnr_y, ssim_y
 from sr_core.registry import SCALE
 
 IMAGE_SUFFIXES = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
@@ -34,6 +36,8 @@ class ImageScore:
     psnr: float
     ssim: float
     seconds: float
+    detail: float
+    colour_shift: float
 
 
 @dataclass(frozen=True)
@@ -53,8 +57,24 @@ class ModelScore:
         return float(np.mean([score.ssim for score in self.images]))
 
     @property
+    def detail(self) -> float:
+        return float(np.mean([score.detail for score in self.images]))
+
+    @property
+    def colour_shift(self) -> float:
+        """The worst image's shift: one tinted image is a fault that an average would hide."""
+        return float(np.max([score.colour_shift for score in self.images]))
+
+    @property
     def seconds_per_image(self) -> float:
         return float(np.mean([score.seconds for score in self.images]))
+
+
+def manifest_scores(score: ModelScore, data_folder: str | Path) -> dict[str, float]:
+    """``score`` as the weights manifest records it: ``{"set5_psnr_y": 29.97, "set5_ssim_y": ...}``."""
+    data = Path(data_folder).name.lower()
+    return {f"{data}_psnr_y": round(score.psnr, 4), f"{data}_ssim_y": round(score.ssim, 5),
+            f"{data}_detail_ratio": round(score.detail, 4), f"{data}_colour_shift_max": round(score.colour_shift, 3)}
 
 
 def image_files(folder: str | Path) -> list[Path]:
@@ -86,7 +106,10 @@ def score_network(network: Callable[[torch.Tensor], torch.Tensor], hr_files: lis
         sr = upscale_tensor(network, image_to_batch(to_float(lr_uint8), device), tile)
         seconds = time.perf_counter() - started
         sr_uint8 = to_uint8(batch_to_image(sr))
-        scores.append(ImageScore(path.stem, psnr_y(sr_uint8, hr_cropped), ssim_y(sr_uint8, hr_cropped), seconds))
+        scores.append(ImageScore(
+            path.stem, psnr_y(sr_uint8, hr_cropped), ssim_y(sr_uint8, hr_cropped), seconds,
+            detail_ratio(sr_uint8, hr_cropped), colour_shift(sr_uint8, hr_cropped),
+        ))
     return tuple(scores)
 
 

@@ -5,6 +5,8 @@ clamped here, the loss sees what the model made). Discriminator outputs are prob
 SRGAN and Swift-SRGAN (their networks end in a sigmoid) and raw logits for ESRGAN.
 
 - :class:`PixelLoss`: MSE (SRCNN, SRResNet, Swift-SRGAN) or L1 (ESRGAN) between SR and HR.
+- :class:`LowFrequencyLoss`: L1 between SR and HR box-downscaled x4: holds colour and shading
+  in a GAN stage while leaving texture to the discriminator (our addition, not a paper's).
 - :class:`TotalVariationLoss`: smoothness prior (SRGAN's VGG22 variant, Swift-SRGAN's code).
 - :class:`PerceptualLoss`: distance between VGG19 feature maps: phi(5,4) after activation
   rescaled by 1/12.75 (SRGAN), or before activation with L1 (ESRGAN).
@@ -60,6 +62,23 @@ class PixelLoss(nn.Module):
 
     def forward(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
         return self.criterion(sr.float(), hr.float())
+
+
+class LowFrequencyLoss(nn.Module):
+    """Mean absolute difference of SR and HR after ``scale`` x ``scale`` box averaging.
+
+    A short GAN stage on a CPU drifts in colour by several levels: a constant tint costs the pixel
+    MSE almost nothing next to the adversarial term. On the block means that drift is all there is,
+    while texture at the block scale averages out, so this term pins colour and shading without
+    fighting the sharper detail the GAN brings (the idea of frequency separation, Fritsche et al. 2019).
+    """
+
+    def __init__(self, scale: int = 4) -> None:
+        super().__init__()
+        self.scale = scale
+
+    def forward(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+        return F.l1_loss(F.avg_pool2d(sr.float(), self.scale), F.avg_pool2d(hr.float(), self.scale))
 
 
 class TotalVariationLoss(nn.Module):

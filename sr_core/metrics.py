@@ -61,6 +61,29 @@ def ssim_y(sr_uint8: np.ndarray, hr_uint8: np.ndarray, border: int = 4) -> float
     return float(score)
 
 
+def detail_ratio(sr_uint8: np.ndarray, hr_uint8: np.ndarray, border: int = 4) -> float:
+    """Fine detail of the SR image relative to the HR image: the ratio of their Y channels' Laplacian energy.
+
+    PSNR rewards the blur that averages plausible textures; a GAN trades PSNR for texture. This
+    says how much high-frequency energy an output has (1.0: as much as the HR image, below 1:
+    smoother, above: more, e.g. noise or GAN artefacts), so "sharper than its PSNR twin" is a number.
+    """
+    _check_pair(sr_uint8, hr_uint8)
+    sr_energy, hr_energy = (_laplacian_energy(crop_border(rgb_to_y(image), border)) for image in (sr_uint8, hr_uint8))
+    return math.inf if hr_energy == 0.0 else sr_energy / hr_energy
+
+
+def colour_shift(sr_uint8: np.ndarray, hr_uint8: np.ndarray, border: int = 4) -> float:
+    """The largest difference of mean R, G or B between the two images, in levels of 0..255.
+
+    Y-channel PSNR is blind to a tint; a GAN or a quantized model can drift in colour, so the
+    weights' floor (mean colour within 2 levels of HR) is checked with this.
+    """
+    _check_pair(sr_uint8, hr_uint8)
+    sr, hr = (crop_border(image.astype(np.float64), border) for image in (sr_uint8, hr_uint8))
+    return float(np.max(np.abs(sr.mean(axis=(0, 1)) - hr.mean(axis=(0, 1)))))
+
+
 def crop_border(image: np.ndarray, border: int) -> np.ndarray:
     """Remove ``border`` pixels from each side of an HxW[xC] image; raise if nothing is left."""
     if border < 0:
@@ -75,6 +98,12 @@ def _psnr(sr: np.ndarray, hr: np.ndarray) -> float:
     """PSNR in dB of two float64 arrays in [0, 255]; ``inf`` when they are equal."""
     mse = float(np.mean((sr - hr) ** 2))
     return math.inf if mse == 0.0 else 10.0 * math.log10(DATA_RANGE**2 / mse)
+
+
+def _laplacian_energy(luma: np.ndarray) -> float:
+    """Mean squared 4-neighbour Laplacian of a float image (0 for images under 3x3 px)."""
+    laplacian = (4 * luma[1:-1, 1:-1] - luma[:-2, 1:-1] - luma[2:, 1:-1] - luma[1:-1, :-2] - luma[1:-1, 2:])
+    return float(np.mean(laplacian**2)) if laplacian.size else 0.0
 
 
 def _check_pair(sr_uint8: np.ndarray, hr_uint8: np.ndarray) -> None:

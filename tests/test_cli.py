@@ -1,6 +1,5 @@
 """``python -m sr_core``: the stable command line (commands, flags, exit codes)."""
 
-import io
 import subprocess
 import sys
 from pathlib import Path
@@ -84,8 +83,12 @@ def test_evaluate_prints_a_papers_style_table_and_writes_csv(tmp_path, capsys):
     assert "PSNR" in captured.out and "bicubic" in captured.out and "nearest" in captured.out
     assert "skipped srresnet" in captured.err
     rows = csv_path.read_text().splitlines()
-    assert rows[0] == "data,model,image,psnr_y,ssim_y,seconds,parameters"
+    # The first seven columns are a contract; the GAN checks were appended after them.
+    assert rows[0] == "data,model,image,psnr_y,ssim_y,seconds,parameters,detail_ratio,colour_shift"
     assert len(rows) == 1 + 2 * 3
+    nearest_mean = next(row.split(",") for row in rows if row.startswith(f"{data},nearest,mean"))
+    bicubic_mean = next(row.split(",") for row in rows if row.startswith(f"{data},bicubic,mean"))
+    assert float(nearest_mean[7]) > float(bicubic_mean[7]), "nearest's blocky edges carry more high frequencies"
 
 
 def test_models_lists_parameter_counts_and_weights(capsys):

@@ -13,6 +13,7 @@ from sr_core.errors import WeightsMismatchError, WeightsNotFoundError
 from sr_core.losses import (
     SRGAN_FEATURE_SCALE,
     GANLoss,
+    LowFrequencyLoss,
     MobileNetV2ContentLoss,
     PerceptualLoss,
     PixelLoss,
@@ -36,6 +37,14 @@ def test_pixel_loss_is_the_mean_squared_or_absolute_difference() -> None:
     sr, hr = torch.zeros(1, 3, 4, 4), torch.full((1, 3, 4, 4), 0.5)
     assert PixelLoss("mse")(sr, hr).item() == pytest.approx(0.25)
     assert PixelLoss("l1")(sr, hr).item() == pytest.approx(0.5)
+
+
+def test_low_frequency_loss_sees_a_tint_but_not_texture_that_averages_out_in_4x4_blocks() -> None:
+    hr = torch.full((1, 3, 16, 16), 0.5)
+    checkerboard = (torch.arange(16).view(16, 1) + torch.arange(16).view(1, 16)) % 2 * 0.2 - 0.1
+    assert LowFrequencyLoss()(hr + checkerboard, hr).item() == pytest.approx(0.0, abs=1e-7)
+    assert LowFrequencyLoss()(hr + 2 / 255, hr).item() == pytest.approx(2 / 255, rel=1e-4)
+    assert PixelLoss("mse")(hr + checkerboard, hr).item() > PixelLoss("mse")(hr + 2 / 255, hr).item() * 100
 
 
 def test_total_variation_of_a_constant_image_is_zero() -> None:

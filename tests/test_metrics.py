@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from sr_core.imaging import bicubic_resize, make_lr, rgb_to_y
-from sr_core.metrics import psnr_rgb, psnr_y, ssim_y
+from sr_core.metrics import colour_shift, detail_ratio, psnr_rgb, psnr_y, ssim_y
 
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 # Bicubic x4 as published (SRCNN, VDSR, EDSR tables): (PSNR dB, SSIM) on Y with a 4 px border.
@@ -111,3 +111,27 @@ def test_psnr_of_an_image_no_bigger_than_its_border_is_refused():
 def test_negative_border_is_refused():
     with pytest.raises(ValueError, match="border"):
         psnr_y(_random_rgb(), _random_rgb(), border=-1)
+
+
+def test_bicubic_upscaling_has_less_fine_detail_than_the_original():
+    hr_cropped, lr_uint8 = make_lr(_random_rgb(64, 64), 4)
+    blurred = bicubic_resize(lr_uint8, (64, 64))
+    assert detail_ratio(hr_cropped, hr_cropped) == pytest.approx(1.0)
+    assert detail_ratio(blurred, hr_cropped) < 0.2
+
+
+def test_added_noise_raises_the_detail_ratio_above_one():
+    hr = np.full((32, 32, 3), 128, dtype=np.uint8)
+    hr[:, 16:] = 160
+    noisy = np.clip(hr + np.random.default_rng(1).normal(0, 8, hr.shape), 0, 255).astype(np.uint8)
+    assert detail_ratio(noisy, hr) > 1.5
+
+
+def test_colour_shift_is_the_largest_change_of_a_channel_mean_in_levels():
+    hr = _random_rgb(32, 32)
+    tinted = hr.astype(np.int16)
+    tinted[..., 2] += 3  # blue up by 3 levels (clipped where it would pass 255)
+    tinted = np.clip(tinted, 0, 255).astype(np.uint8)
+    expected = float(np.mean(tinted[4:-4, 4:-4, 2].astype(float) - hr[4:-4, 4:-4, 2]))
+    assert colour_shift(tinted, hr) == pytest.approx(expected)
+    assert colour_shift(hr, hr) == 0.0

@@ -83,8 +83,8 @@ def test_discriminators_follow_the_paper_feature_map_sizes():
 
 
 def test_torch_bicubic_reproduces_pil_bicubic():
-    from PIL import Image
     import numpy as np
+    from PIL import Image
 
     rng = np.random.default_rng(0)
     lr = rng.integers(0, 256, (11, 14, 3), dtype=np.uint8)
@@ -95,8 +95,8 @@ def test_torch_bicubic_reproduces_pil_bicubic():
 
 
 def test_torch_bicubic_downscale_reproduces_pil_antialiased_bicubic():
-    from PIL import Image
     import numpy as np
+    from PIL import Image
 
     hr = np.random.default_rng(1).integers(0, 256, (40, 36, 3), dtype=np.uint8)
     pil_down = np.asarray(Image.fromarray(hr).resize((9, 10), Image.BICUBIC)).astype(np.float32)

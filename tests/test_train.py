@@ -20,6 +20,7 @@ from sr_core.registry import build_model, get_spec
 from sr_core.train.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from sr_core.train.distributed import process_group
 from sr_core.train.loop import train
+from sr_core.train.objective import GeneratorObjective
 from sr_core.train.presets import PRESETS, TrainConfig, parse_set_pairs, preset, with_overrides
 from sr_core.train.report import METRICS_NAME, REPORT_NAME, VALIDATION_COLUMNS, VALIDATION_NAME
 from sr_core.weights import load_into, read_manifest, read_metadata, read_state_dict, sha256_file
@@ -101,6 +102,14 @@ def test_gan_presets_weigh_their_losses_as_their_papers_do() -> None:
     assert preset("esrgan").vgg_before_activation and preset("esrgan").content_criterion == "l1"
     assert (preset("swiftsrgan").content_loss, preset("swiftsrgan").mobilenet_mode) == ("mobilenet_v2", "paper")
     assert (preset("swiftsrgan_released").tv_weight, preset("swiftsrgan_released").gan_form) == (2e-8, "linear")
+
+
+def test_a_colour_anchored_gan_run_minimises_and_logs_the_lowpass_term(tiny_data: Path, tmp_path: Path) -> None:
+    config = tiny_config("srgan", tiny_data, lowpass_weight=2.0)
+    assert GeneratorObjective(config).weights["lowpass"] == 2.0
+    assert "lowpass" not in GeneratorObjective(tiny_config("srgan", tiny_data)).weights
+    run(config, tmp_path)
+    assert all(float(row["lowpass"]) > 0.0 for row in read_rows(tmp_path / METRICS_NAME))
 
 
 def test_resume_continues_exactly_as_an_uninterrupted_run(tiny_data: Path, tmp_path: Path) -> None:
@@ -222,9 +231,27 @@ def test_publish_bundles_a_run_with_the_scores_evaluate_prints(tiny_data: Path, 
     assert entry.file == "srresnet.safetensors" and entry.sha256 == sha256_file(weights / entry.file)
     assert entry.arch_kwargs == TINY_ARCH_KWARGS["srresnet"]
     assert (entry.training["preset"], entry.training["steps"], entry.training["features"]) == ("srresnet", 2, "none")
+    departures = entry.training["changed_from_preset"]
+    assert departures["hr_crop"] == 32 and departures["batch_size"] == 2 and "lr" not in departures
+    assert "steps" not in departures and "data" not in departures
+    assert entry.training["total_steps"] == 2 and [stage["preset"] for stage in entry.training["stages"]] == ["srresnet"]
     capsys.readouterr()
     assert main(["evaluate", "--models", "srresnet", "--data", str(tiny_data), "--weights", f"srresnet={weights / entry.file}"]) == 0
     printed = next(line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("srresnet"))
     hr_folder = tiny_data.name.lower()
     assert float(printed[1]) == pytest.approx(entry.scores[f"{hr_folder}_psnr_y"], abs=0.0051)
     assert float(printed[2]) == pytest.approx(entry.scores[f"{hr_folder}_ssim_y"], abs=0.000051)
+    assert float(printed[3]) == pytest.approx(entry.scores[f"{hr_folder}_detail_ratio"], abs=0.0051)
+    assert float(printed[4]) == pytest.approx(entry.scores[f"{hr_folder}_colour_shift_max"], abs=0.0051)
+
+
+def test_a_fine_tuned_run_publishes_every_stage_back_to_the_first(tiny_data: Path, tmp_path: Path) -> None:
+    first, second, weights = tmp_path / "psnr", tmp_path / "fine-tune", tmp_path / "weights"
+    run(tiny_config("srresnet", tiny_data), first)
+    run(tiny_config("srresnet", tiny_data, init_from=str(first), lr=1e-5, steps=3), second)
+    assert main(["publish", str(second), "--weights-dir", str(weights)]) == 0
+
+    training = read_manifest(weights)["srresnet"].training
+    assert (training["steps"], training["total_steps"]) == (3, 5)
+    assert [(stage["steps"], stage["lr"]) for stage in training["stages"]] == [(2, 1e-4), (3, 1e-5)]
+    assert training["stages"][1]["changed_from_preset"]["lr"] == 1e-5

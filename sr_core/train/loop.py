@@ -22,7 +22,14 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from sr_core.data import RandomCrops, ValidationImage, load_hr_images, split_train_val, training_loader, validation_images
+from sr_core.data import (
+    RandomCrops,
+    ValidationImage,
+    load_hr_images,
+    split_train_val,
+    training_loader,
+    validation_images,
+)
 from sr_core.device import half_precision_dtype
 from sr_core.errors import TrainingConfigError
 from sr_core.imaging import to_float, to_uint8

@@ -7,6 +7,7 @@ from torch import nn
 
 from sr_core.losses import (
     GANLoss,
+    LowFrequencyLoss,
     MobileNetV2ContentLoss,
     PerceptualLoss,
     PixelLoss,
@@ -31,10 +32,12 @@ class GeneratorObjective(nn.Module):
         self.pixel = PixelLoss(config.pixel_criterion) if config.pixel_weight else None
         self.content, self.features = _content_loss(config)
         self.total_variation = TotalVariationLoss() if config.tv_weight else None
+        self.lowpass = LowFrequencyLoss() if config.lowpass_weight else None
         weights = {
             "pixel": (self.pixel is not None, config.pixel_weight),
             "content": (self.content is not None, config.content_weight),
             "tv": (self.total_variation is not None, config.tv_weight),
+            "lowpass": (self.lowpass is not None, config.lowpass_weight),
             "adversarial": (config.adversarial != "none", config.adversarial_weight),
         }
         self.weights = {name: weight for name, (used, weight) in weights.items() if used}
@@ -47,6 +50,8 @@ class GeneratorObjective(nn.Module):
             losses["content"] = self.content(sr, hr)
         if self.total_variation is not None:
             losses["tv"] = self.total_variation(sr)
+        if self.lowpass is not None:
+            losses["lowpass"] = self.lowpass(sr, hr)
         return losses
 
     def total(self, losses: dict[str, torch.Tensor]) -> torch.Tensor:

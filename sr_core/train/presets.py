@@ -53,7 +53,8 @@ class TrainConfig:
     seed: int = 0
     steps: int = 1_000_000
 
-    # Generator loss: pixel_weight * pixel + content_weight * content + tv_weight * TV + adversarial_weight * GAN.
+    # Generator loss: pixel_weight * pixel + content_weight * content + tv_weight * TV
+    # + lowpass_weight * L1 of the x4 block means (colour anchor; 0 in every paper) + adversarial_weight * GAN.
     pixel_criterion: str = "mse"
     pixel_weight: float = 1.0
     content_loss: str = "none"
@@ -65,6 +66,7 @@ class TrainConfig:
     mobilenet_mode: str = "paper"
     features: str = "imagenet"  # weights of the content loss network: imagenet, random or a file
     tv_weight: float = 0.0
+    lowpass_weight: float = 0.0
     adversarial: str = "none"
     adversarial_weight: float = 0.0
     gan_form: str = "log"

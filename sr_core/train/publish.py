@@ -12,10 +12,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sr_core.evaluation import evaluate_model, image_files
+from sr_core.evaluation import evaluate_model, image_files, manifest_scores
 from sr_core.registry import build_model
 from sr_core.train.checkpoint import checkpoint_file, load_checkpoint
-from sr_core.train.presets import TrainConfig, from_record
+from sr_core.train.presets import TrainConfig, from_record, preset, to_record
 from sr_core.weights import WeightsEntry, read_manifest, save_weights, weights_dir, write_manifest
 
 
@@ -39,11 +39,60 @@ def export_metadata(checkpoint: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# Settings that say where and how fast a run went, not what it learnt: left out of the recipe's departures.
+_BOOKKEEPING = {"data", "steps", "init_from", "workers", "threads", "device", "validate_every",
+                "checkpoint_every", "val_crop", "features", "amp"}
+
+
+def departures_from_preset(config: TrainConfig) -> dict[str, Any]:
+    """Every learning setting of ``config`` that differs from its paper preset, e.g. ``{"lr": 0.0002}``.
+
+    Our CPU runs shorten and adapt the papers' recipes; the manifest says exactly how, so a reader
+    can tell a paper's model from our approximation of it.
+    """
+    run, paper = to_record(config), to_record(preset(config.preset))
+    return {key: value for key, value in run.items() if key not in _BOOKKEEPING and value != paper[key]}
+
+
+# Deeper than any real chain of stages (PSNR -> fine-tune -> GAN): stops a loop of init_from paths.
+_MAX_STAGES = 16
+
+
+def _stage(config: TrainConfig, steps: int) -> dict[str, Any]:
+    """One training stage as the manifest lists it."""
+    return {"preset": config.preset, "steps": steps, "lr": config.lr, "batch_size": config.batch_size,
+            "hr_crop": config.hr_crop, "changed_from_preset": departures_from_preset(config)}
+
+
+def training_stages(config: TrainConfig, steps: int) -> list[dict[str, Any]]:
+    """Every stage that led to this generator, first to last, following ``init_from`` back through run checkpoints.
+
+    A GAN starts from a PSNR run, and a CPU run may be fine-tuned at a lower learning rate: the
+    last stage's step count alone would understate the training. A chain that ends in a weights
+    file (not a run) ends with ``{"init_from": name}``, since the file's own history is not here.
+    """
+    stages = [_stage(config, steps)]
+    source = config.init_from
+    while source and len(stages) < _MAX_STAGES:
+        path = checkpoint_file(source)
+        if path.suffix != ".pt" or not path.is_file():
+            stages.insert(0, {"init_from": Path(source).name})
+            break
+        earlier = load_checkpoint(path)
+        earlier_config = from_record(earlier["config"])
+        stages.insert(0, _stage(earlier_config, earlier["step"]))
+        source = earlier_config.init_from
+    return stages
+
+
 def training_record(config: TrainConfig, checkpoint: dict[str, Any]) -> dict[str, Any]:
     """The manifest's ``training`` field: the recipe in a few keys (the full configuration is in the file's metadata)."""
+    stages = training_stages(config, checkpoint["step"])
     return {
         "preset": config.preset,
         "steps": checkpoint["step"],
+        "total_steps": sum(stage.get("steps", 0) for stage in stages),
+        "stages": stages,
         "data": [Path(folder).name for folder in config.data],
         "training_images": checkpoint["images"],
         "features": checkpoint["features"],
@@ -51,6 +100,7 @@ def training_record(config: TrainConfig, checkpoint: dict[str, Any]) -> dict[str
         "batch_size": config.batch_size,
         "hr_crop": config.hr_crop,
         "lr": config.lr,
+        "changed_from_preset": departures_from_preset(config),
         "trained_with": "python -m sr_core train",
     }
 
@@ -66,10 +116,7 @@ def publish_run(run: str | Path, eval_folders: list[str | Path], folder: str | P
     sha256 = save_weights(generator, target / file, export_metadata(checkpoint))
     scores: dict[str, Any] = {}
     for eval_folder in eval_folders:
-        score = evaluate_model(config.model, image_files(eval_folder), str(target / file))
-        data_name = Path(eval_folder).name.lower()
-        scores[f"{data_name}_psnr_y"] = round(score.psnr, 4)
-        scores[f"{data_name}_ssim_y"] = round(score.ssim, 5)
+        scores.update(manifest_scores(evaluate_model(config.model, image_files(eval_folder), str(target / file)), eval_folder))
     entry = WeightsEntry(
         model=config.model, file=file, sha256=sha256, arch_kwargs=dict(config.model_kwargs),
         training=training_record(config, checkpoint), scores=scores,
