@@ -148,6 +148,23 @@ def test_the_generators_of_the_thesis_make_their_shapes():
     assert SineGenerator()(torch.rand(5, 16)).shape == (5, 1, 50, 50)
 
 
+def test_the_sine_generator_upsamples_without_a_stride_checkerboard():
+    """All-ones kernels on a flat input: a kernel that is no multiple of the stride gives alternating sums."""
+    generator = SineGenerator(width=4)
+    for layer, input_size in ((generator.up25, 13), (generator.up50, 25)):
+        torch.nn.init.ones_(layer.weight)
+        torch.nn.init.zeros_(layer.bias)
+        with torch.no_grad():
+            inside = layer(torch.ones(1, layer.in_channels, input_size, input_size))[:, :, 2:-2, 2:-2]
+        assert torch.all(inside == inside.max())
+
+
+def test_the_sine_networks_batch_normalise_as_dcgan_does():
+    gan = build_gan("sine", size="tiny")
+    for network in (gan.generator, gan.discriminator):
+        assert any(isinstance(layer, torch.nn.modules.batchnorm._BatchNorm) for layer in network.modules())
+
+
 def test_mlp_generator_dropout_stays_on_in_eval_mode_because_it_is_noise():
     generator = MLPGenerator(dropout=0.75).eval()
     z = torch.ones(1, 1).expand(64, 1)

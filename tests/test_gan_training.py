@@ -109,6 +109,18 @@ def test_conditional_preview_draws_one_class_per_row():
         build_gan("dcgan", size="tiny").generate(2, classes=torch.zeros(2, dtype=torch.long))
 
 
+def test_decayed_lr_scale_is_constant_then_falls_linearly_over_the_run_s_end():
+    from sr_core.gan.model import decayed_lr_scale
+
+    assert [decayed_lr_scale(step, 10, 0.4) for step in range(1, 11)] == [1, 1, 1, 1, 1, 1, 1, 0.75, 0.5, 0.25]
+    assert decayed_lr_scale(10, 10, 0.0) == 1.0
+
+
+def test_lr_decay_outside_zero_to_one_is_a_setting_error():
+    with pytest.raises(SRStudioError, match="lr_decay"):
+        build_gan("gan1d", lr_decay=1.5)
+
+
 # --- the trainer ----------------------------------------------------------------------------------
 
 
@@ -125,6 +137,13 @@ def test_every_image_gan_trains_from_the_cli_on_mnist(tmp_path, name, discrimina
     assert list(rows[0])[:4] == ["step", "g_loss", "d_loss", "d_accuracy"] and list(rows[0])[-1] == "seconds"
     assert (out / "samples" / "step_000002.png").exists() and (out / "checkpoint.pt").exists()
     assert (out / "generator.safetensors").exists() and (out / "report.html").exists()
+
+
+def test_the_trainer_brings_the_learning_rates_down_on_the_run_s_last_steps(tmp_path):
+    run = train(TrainConfig("gan1d", options={"lr": 1e-3, "lr_decay": 0.5}), tmp_path / "run", Schedule(steps=4),
+                log=quiet)
+    assert [group["lr"] for group in run.gan.g_optimizer.param_groups] == [pytest.approx(5e-4)]  # step 4 of 4: 1/2
+    assert [group["lr"] for group in run.gan.d_optimizer.param_groups] == [pytest.approx(5e-4)]
 
 
 def test_sine_gan_trains_on_generated_waves_and_writes_a_grid(tmp_path):

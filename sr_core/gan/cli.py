@@ -30,7 +30,7 @@ EXIT_OK = 0
 def _builder_options(args: argparse.Namespace) -> dict[str, Any]:
     """The flags that tune the GAN's builder, only where given (each builder has the source's defaults)."""
     given = {"generator": args.generator, "dropout": args.dropout, "k": args.k, "lr": args.lr,
-             "instance_noise": args.instance_noise}
+             "instance_noise": args.instance_noise, "lr_decay": args.lr_decay}
     return {name: value for name, value in given.items() if value is not None}
 
 
@@ -95,6 +95,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     trainer.add_argument("--instance-noise", type=float,
                          help="sine: std of the noise added to D's inputs (default 0.3; 0 as the thesis)")
     trainer.add_argument("--lr", type=float, help="learning rate of both networks (default: the source's)")
+    trainer.add_argument("--lr-decay", type=float,
+                         help="gan1d: share of the run, at its end, over which the learning rates fall to 0 "
+                              "(default 0.5; 0 keeps them constant as the thesis)")
     trainer.add_argument("--batch-size", type=int, help="minibatch size (default: the source's)")
     trainer.add_argument("--size", default="paper", choices=sorted(SIZES),
                          help="network widths: paper, small (CPU runs) or tiny (tests)")

@@ -72,15 +72,18 @@ class MLPBody(HiddenLayers):
 class SineConvBody(nn.Module):
     """The thesis's image discriminator (4.5): two convolutions (the one dense layer is the score head).
 
-    50x50 -> Conv 5x5 stride 2 -> 25x25xwidth -> Conv 5x5 stride 2 -> 13x13x2width, LeakyReLU 0.2.
+    50x50 -> Conv 5x5 stride 2 -> 25x25xwidth -> LeakyReLU 0.2 -> Conv 5x5 stride 2 -> 13x13x2width
+    -> BN -> LeakyReLU 0.2. The batch norm is not the thesis's but DCGAN's (every convolution but
+    the first): without it this discriminator separated real waves from generated ones perfectly
+    within 200 steps and stayed there, while with it the generator drew sine curves by step 800.
     """
 
     def __init__(self, image_shape: tuple[int, int, int] = (1, 50, 50), width: int = 32) -> None:
         super().__init__()
         self.layers = nn.Sequential(
             nn.Conv2d(image_shape[0], width, 5, stride=2, padding=2), nn.LeakyReLU(DCGAN_LEAKY_SLOPE),
-            nn.Conv2d(width, 2 * width, 5, stride=2, padding=2), nn.LeakyReLU(DCGAN_LEAKY_SLOPE),
-            nn.Flatten(),
+            nn.Conv2d(width, 2 * width, 5, stride=2, padding=2), nn.BatchNorm2d(2 * width),
+            nn.LeakyReLU(DCGAN_LEAKY_SLOPE), nn.Flatten(),
         )
         self.out_features = flat_size(self.layers, image_shape)
 

@@ -49,20 +49,32 @@ class MLPGenerator(nn.Module):
 class SineGenerator(nn.Module):
     """The thesis's image generator (4.5): one dense layer and two transposed convolutions, 50x50 out.
 
-    z (N, latent_dim) -> dense -> width x 13 x 13 -> ConvT stride 2 -> 25x25 -> ConvT stride 2 -> 50x50.
-    The thesis does not give the widths or the noise size; these are the smallest that draw the curve.
+    z (N, latent_dim) -> dense -> width x 13 x 13 -> BN, ReLU -> ConvT 4x4 stride 2 -> 25x25 x width/2
+    -> BN, ReLU -> ConvT 4x4 stride 2 -> 50x50 -> tanh. The thesis does not give the widths, kernels
+    or noise size. Two choices are not the thesis's, both from the DCGAN recipe:
+
+    - batch norm after the dense layer and the first transposed convolution (Radford et al.):
+      without it the generator never caught up with the discriminator (accuracy 1.0 throughout);
+    - 4x4 kernels, a multiple of the stride, so every output pixel sums the same number of kernel
+      taps (Odena et al. 2016, "Deconvolution and checkerboard artifacts"); the 3x3 kernel of
+      13 -> 25 drew a stride-2 checkerboard. Padding 2 with one extra output row/column (``output_padding``)
+      gives 25 from 13 with the 4x4 kernel.
     """
 
     def __init__(self, latent_dim: int = 16, width: int = 64) -> None:
         super().__init__()
         self.width = width
         self.dense = nn.Linear(latent_dim, width * 13 * 13)
-        self.up25 = nn.ConvTranspose2d(width, width // 2, kernel_size=3, stride=2, padding=1)
+        self.dense_norm = nn.BatchNorm2d(width)
+        self.up25 = nn.ConvTranspose2d(width, width // 2, kernel_size=4, stride=2, padding=2, output_padding=1)
+        self.up25_norm = nn.BatchNorm2d(width // 2)
         self.up50 = nn.ConvTranspose2d(width // 2, 1, kernel_size=4, stride=2, padding=1)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        x = F.relu(self.dense(z)).view(-1, self.width, 13, 13)
-        return torch.tanh(self.up50(F.relu(self.up25(x))))
+        """z: (N, latent_dim) noise in [-1, 1] -> images (N, 1, 50, 50) in [-1, 1]."""
+        x = F.relu(self.dense_norm(self.dense(z).view(-1, self.width, 13, 13)))
+        x = F.relu(self.up25_norm(self.up25(x)))
+        return torch.tanh(self.up50(x))
 
 
 def upsampling_count(image_size: int) -> int:

@@ -67,6 +67,21 @@ def optimizer_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None
     optimizer.step()
 
 
+def decayed_lr_scale(step: int, steps: int, decay_fraction: float) -> float:
+    """The learning-rate factor of ``step`` (1-based) in a run of ``steps``: 1, then linearly down to 1/n.
+
+    ``decay_fraction`` is the share of the run, at its end, over which the rate falls (n steps);
+    0 keeps it constant. CycleGAN's schedule (Zhu et al. 2017): a GAN at a constant rate keeps
+    circling its equilibrium by steps that grow with the rate, so the last snapshot lands anywhere
+    on that circle; shrinking the rate lets it settle. The factor depends on the run's length:
+    resuming a run to a larger ``--steps`` moves the decay to the new end.
+    """
+    decay_steps = round(steps * decay_fraction)
+    if decay_steps < 1:
+        return 1.0
+    return min(1.0, (steps - step + 1) / decay_steps)
+
+
 @contextmanager
 def frozen(module: nn.Module) -> Iterator[None]:
     """Keep ``module``'s parameters out of autograd (the discriminator during a generator step), then restore."""
@@ -86,14 +101,15 @@ class GAN:
     followed by a one-hot of ``num_classes`` classes (ACGAN's label, InfoGAN's categorical code)
     and ``num_continuous`` U(-1, 1) codes (InfoGAN). ``batch_size`` is the source's minibatch.
     ``classes_are_labels`` says the classes are the data's labels (ACGAN), not codes the GAN
-    assigned meaning to by itself (InfoGAN).
+    assigned meaning to by itself (InfoGAN). ``lr_decay``: the share of a run, at its end, over
+    which the trainer brings both learning rates linearly to zero (:func:`decayed_lr_scale`).
     """
 
     classes_are_labels = False
 
     def __init__(self, generator: nn.Module, discriminator: nn.Module, *, latent_dim: int, batch_size: int,
                  g_optimizer: OptimizerSettings, d_optimizer: OptimizerSettings, latent: str = "normal",
-                 num_classes: int = 0, num_continuous: int = 0) -> None:
+                 num_classes: int = 0, num_continuous: int = 0, lr_decay: float = 0.0) -> None:
         if latent not in ("normal", "uniform"):
             raise GanSettingError(f"latent must be 'normal' or 'uniform', not {latent!r}")
         self.generator = generator
@@ -103,8 +119,18 @@ class GAN:
         self.num_classes = num_classes
         self.num_continuous = num_continuous
         self.batch_size = batch_size
+        if not 0.0 <= lr_decay <= 1.0:
+            raise GanSettingError(f"lr_decay is a share of the run, between 0 and 1, not {lr_decay}")
+        self.lr_decay = lr_decay
         self.g_optimizer = g_optimizer.build(generator.parameters())
         self.d_optimizer = d_optimizer.build(discriminator.parameters())
+        self._base_lrs = (g_optimizer.lr, d_optimizer.lr)
+
+    def scale_learning_rates(self, scale: float) -> None:
+        """Set both optimizers' rates to ``scale`` times the ones they were built with."""
+        for optimizer, base_lr in zip((self.g_optimizer, self.d_optimizer), self._base_lrs):
+            for group in optimizer.param_groups:
+                group["lr"] = base_lr * scale
 
     # --- the generator's input ---------------------------------------------------------------
 

@@ -30,7 +30,7 @@ from torchvision.utils import make_grid
 
 from sr_core.gan.data import signed_to_uint8
 from sr_core.gan.errors import GanSettingError, RunMismatchError
-from sr_core.gan.model import GAN
+from sr_core.gan.model import GAN, decayed_lr_scale
 from sr_core.gan.plots import write_report
 from sr_core.gan.registry import build_gan, get_gan_spec
 from sr_core.gan.sources import DataSource, open_source
@@ -182,6 +182,7 @@ def train(config: TrainConfig, folder: str | Path, schedule: Schedule,
     for step in range(start + 1, schedule.steps + 1):
         torch.manual_seed(step_seed(config.seed, step))
         began = time.perf_counter()
+        gan.scale_learning_rates(decayed_lr_scale(step, schedule.steps, gan.lr_decay))
         row = gan.train_step(source.sample)
         row.update(source.monitor(gan))
         metrics.append({"step": step, **row, "seconds": time.perf_counter() - began})
