@@ -18,7 +18,7 @@ from sr_core.figures import comparison_strip, save_comparison_strip
 from sr_core.files import atomic_target
 from sr_core.frames import upscale_frames
 from sr_core.imaging import open_image, pixel_cap_from_env, save_image
-from sr_core.inference import model_has_weights, upscale_image
+from sr_core.inference import bundled_arch_kwargs, model_has_weights, upscale_image
 from sr_core.models.blocks import count_parameters
 from sr_core.registry import all_specs, get_spec, sr_model_names
 
@@ -130,12 +130,20 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _models(_args: argparse.Namespace) -> int:
-    print(f"{'name':<26}{'params':>12}  {'weights':<8} description")
+    """Every model at its paper's size; bundled weights of another size say so (``yes (num_block=6)``)."""
+    print(f"{'name':<26}{'params':>12}  {'weights':<20} description")
     for spec in all_specs():
         is_generator = spec.name in sr_model_names()
-        weights = ("yes" if model_has_weights(spec.name) else "no") if spec.learned and is_generator else "-"
-        print(f"{spec.name:<26}{count_parameters(spec.build()):>12,}  {weights:<8} {spec.description}")
+        weights = _weights_note(spec.name) if spec.learned and is_generator else "-"
+        print(f"{spec.name:<26}{count_parameters(spec.build()):>12,}  {weights:<20} {spec.description}")
     return EXIT_OK
+
+
+def _weights_note(name: str) -> str:
+    if not model_has_weights(name):
+        return "no"
+    arch_kwargs = bundled_arch_kwargs(get_spec(name).quantized_from or name)
+    return "yes" + (f" ({', '.join(f'{key}={value}' for key, value in arch_kwargs.items())})" if arch_kwargs else "")
 
 
 def _add_model_options(command: argparse.ArgumentParser, default_model: str, over_cap: str) -> None:

@@ -176,6 +176,12 @@ def model_has_weights(name: str) -> bool:
     return not spec.learned or hub.weights_available(name)
 
 
+def bundled_arch_kwargs(name: str) -> dict:
+    """The constructor arguments of ``name``'s available weights ({} for the default size or no weights)."""
+    located = hub.locate_weights(name)
+    return {} if located is None else dict(located.entry.arch_kwargs)
+
+
 def _tile_starts(length: int, tile: int) -> list[int]:
     """Start offsets of tiles of size ``tile`` covering ``length`` (the last one flush with the end)."""
     if length <= tile:

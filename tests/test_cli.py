@@ -97,6 +97,14 @@ def test_models_lists_parameter_counts_and_weights(capsys):
     assert "16,697,987" in out and "201,209" in out and "swiftsrgan" in out
 
 
+def test_models_says_when_the_bundled_weights_are_smaller_than_the_paper_network(tiny_weights, capsys):
+    tiny_weights("esrgan", "srcnn")
+    assert main(["models"]) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert "yes (num_block=1, num_feat=8, num_grow_ch=4)" in rows["esrgan"] and "16,697,987" in rows["esrgan"]
+    assert rows["srcnn"].split()[2] == "yes" and rows["esrgan_psnr"].split()[2] == "no"
+
+
 def test_python_dash_m_entry_point_exits_two_on_bad_input(tmp_path):
     (tmp_path / "bad.png").write_bytes(b"")
     completed = subprocess.run(

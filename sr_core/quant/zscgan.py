@@ -115,8 +115,9 @@ class ZeroShotTrainer:
             history.append(self.step())
             if progress and ((index + 1) % every == 0 or index + 1 == self.config.steps):
                 losses = history[-1]
+                cross_entropy = f"CE {losses.cross_entropy:.3f}  " if self.losses.cross_entropy else ""
                 progress(f"generator {self.config.losses} step {index + 1}/{self.config.steps}: "
-                         f"CE {losses.cross_entropy:.3f}  BNS {losses.bns:.3f}")
+                         f"{cross_entropy}BNS {losses.bns:.3f}")
         return history
 
 
