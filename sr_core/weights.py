@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import pickle
 import re
 from collections.abc import Callable, Collection, Mapping
@@ -498,7 +499,13 @@ def save_weights(
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_target(path) as temporary:
         save_file(tensors, temporary, metadata=header or None)
+        os.chmod(temporary, SHARED_FILE_MODE)
     return sha256_file(path)
+
+
+# safetensors creates files readable by their owner only; weights are shared (the Docker image's
+# user, other accounts, a web server), so they get a plain file's permissions.
+SHARED_FILE_MODE = 0o644
 
 
 def _storable(tensor: torch.Tensor, half: bool) -> torch.Tensor:

@@ -297,6 +297,12 @@ def test_fp16_safetensors_round_trip_keeps_values_buffers_and_metadata(tmp_path)
     assert digest == hashlib.sha256(path.read_bytes()).hexdigest() == sha256_file(path)
 
 
+def test_saved_weights_are_readable_by_everyone_not_only_their_owner(tmp_path):
+    path = tmp_path / "srcnn.safetensors"
+    save_weights(build_model("srcnn", n1=8, n2=4), path)
+    assert path.stat().st_mode & 0o777 == 0o644
+
+
 def test_full_precision_save_keeps_float32(tmp_path):
     path = tmp_path / "srcnn.safetensors"
     save_weights(build_model("srcnn"), path, half=False)

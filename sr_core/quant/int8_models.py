@@ -16,18 +16,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
 from torch import nn
 
 from sr_core.errors import WeightsMismatchError, WeightsNotFoundError
-from sr_core.files import atomic_target
 from sr_core.quant.ptq import compile_frozen, convert, prepare_static
 from sr_core.weights import (
     WeightsEntry,
     find_weights,
     read_manifest,
     read_metadata,
-    sha256_file,
+    save_weights,
     weights_dir,
     write_manifest,
 )
@@ -48,11 +46,7 @@ def save_ranges(prepared: torch.fx.GraphModule, path: str | Path, float_model: s
     """Write the observers' state of ``prepared`` to ``path`` (safetensors, float32) and return its sha256."""
     metadata = {"float_model": float_model, "float_sha256": float_sha256, "calibration": calibration,
                 "torch": torch.__version__, "scheme": json.dumps("x86 PT2E int8, PReLU in float")}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_target(path) as temporary:
-        save_file(observer_state(prepared), temporary, metadata=metadata)
-    return sha256_file(path)
+    return save_weights(observer_state(prepared), path, metadata, half=False)
 
 
 def int8_graph(network: nn.Module, ranges: dict[str, torch.Tensor], ranges_file: str = "the ranges file") -> torch.fx.GraphModule:
