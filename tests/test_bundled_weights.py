@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import clear_model_caches
 
 from sr_core.evaluation import evaluate_model, image_files
 from sr_core.registry import get_spec
@@ -21,14 +22,20 @@ def test_every_bundled_file_matches_its_manifest_entry_and_the_folder_stays_unde
     for name, entry in MANIFEST.items():
         assert get_spec(name).learned
         assert sha256_file(WEIGHTS / entry.file) == entry.sha256, name
-        assert {"preset", "steps", "data", "features"} <= set(entry.training), name
+        float_model = get_spec(name).quantized_from
+        if float_model:
+            assert entry.training["float_sha256"] == MANIFEST[float_model].sha256, f"{name}: calibrated for other weights"
+        else:
+            assert {"preset", "steps", "data", "features"} <= set(entry.training), name
     assert sum(path.stat().st_size for path in WEIGHTS.iterdir()) < 80 * 2**20
 
 
 @pytest.mark.skipif(not SET5.is_dir(), reason=f"Set5 not found in {SET5}")
 @pytest.mark.parametrize("name", sorted(MANIFEST))
-def test_manifest_scores_are_what_evaluate_measures_on_set5(name):
+def test_manifest_scores_are_what_evaluate_measures_on_set5(name, monkeypatch):
+    monkeypatch.setenv("SR_STUDIO_WEIGHTS_DIR", str(WEIGHTS))
+    clear_model_caches()
     entry = MANIFEST[name]
-    score = evaluate_model(name, image_files(SET5), str(WEIGHTS / entry.file))
+    score = evaluate_model(name, image_files(SET5))
     assert score.psnr == pytest.approx(entry.scores["set5_psnr_y"], abs=1e-3)
     assert score.ssim == pytest.approx(entry.scores["set5_ssim_y"], abs=1e-4)
