@@ -255,3 +255,29 @@ def test_a_fine_tuned_run_publishes_every_stage_back_to_the_first(tiny_data: Pat
     assert (training["steps"], training["total_steps"]) == (3, 5)
     assert [(stage["steps"], stage["lr"]) for stage in training["stages"]] == [(2, 1e-4), (3, 1e-5)]
     assert training["stages"][1]["changed_from_preset"]["lr"] == 1e-5
+
+
+def test_fine_tuning_a_published_file_keeps_its_history_and_replaces_it(tiny_data: Path, tmp_path: Path) -> None:
+    weights = tmp_path / "weights"
+    run(tiny_config("srresnet", tiny_data), tmp_path / "psnr")
+    assert main(["publish", str(tmp_path / "psnr"), "--weights-dir", str(weights)]) == 0
+    published = weights / "srresnet.safetensors"
+    run(tiny_config("srresnet", tiny_data, init_from=str(published), lr=1e-5, steps=3), tmp_path / "fine-tune")
+    assert main(["publish", str(tmp_path / "fine-tune"), "--weights-dir", str(weights)]) == 0
+
+    entry = read_manifest(weights)["srresnet"]
+    assert entry.sha256 == sha256_file(published)
+    assert [(stage["steps"], stage["lr"]) for stage in entry.training["stages"]] == [(2, 1e-4), (3, 1e-5)]
+    assert entry.training["total_steps"] == 5
+
+
+def test_fine_tuning_an_unlisted_weights_file_names_it_as_the_first_stage(tiny_data: Path, tmp_path: Path) -> None:
+    weights, loose = tmp_path / "weights", tmp_path / "loose"
+    run(tiny_config("srresnet", tiny_data), tmp_path / "psnr")
+    assert main(["publish", str(tmp_path / "psnr"), "--weights-dir", str(loose)]) == 0
+    (loose / "manifest.json").unlink()
+    run(tiny_config("srresnet", tiny_data, init_from=str(loose / "srresnet.safetensors"), steps=3), tmp_path / "fine-tune")
+    assert main(["publish", str(tmp_path / "fine-tune"), "--weights-dir", str(weights)]) == 0
+
+    stages = read_manifest(weights)["srresnet"].training["stages"]
+    assert stages[0] == {"init_from": "srresnet.safetensors"} and stages[1]["steps"] == 3

@@ -16,7 +16,7 @@ from sr_core.evaluation import evaluate_model, image_files, manifest_scores
 from sr_core.registry import build_model
 from sr_core.train.checkpoint import checkpoint_file, load_checkpoint
 from sr_core.train.presets import TrainConfig, from_record, preset, to_record
-from sr_core.weights import WeightsEntry, read_manifest, save_weights, weights_dir, write_manifest
+from sr_core.weights import WeightsEntry, read_manifest, save_weights, sha256_file, weights_dir, write_manifest
 
 
 def export_metadata(checkpoint: dict[str, Any]) -> dict[str, Any]:
@@ -68,21 +68,33 @@ def training_stages(config: TrainConfig, steps: int) -> list[dict[str, Any]]:
     """Every stage that led to this generator, first to last, following ``init_from`` back through run checkpoints.
 
     A GAN starts from a PSNR run, and a CPU run may be fine-tuned at a lower learning rate: the
-    last stage's step count alone would understate the training. A chain that ends in a weights
-    file (not a run) ends with ``{"init_from": name}``, since the file's own history is not here.
+    last stage's step count alone would understate the training. A chain that ends in a published
+    weights file continues with the stages its manifest entry lists; any other weights file ends
+    it with ``{"init_from": name}``, since that file's history is not here.
     """
     stages = [_stage(config, steps)]
     source = config.init_from
     while source and len(stages) < _MAX_STAGES:
         path = checkpoint_file(source)
         if path.suffix != ".pt" or not path.is_file():
-            stages.insert(0, {"init_from": Path(source).name})
+            stages[:0] = published_stages(path) or [{"init_from": path.name}]
             break
         earlier = load_checkpoint(path)
         earlier_config = from_record(earlier["config"])
         stages.insert(0, _stage(earlier_config, earlier["step"]))
         source = earlier_config.init_from
     return stages
+
+
+def published_stages(weights_file: Path) -> list[dict[str, Any]]:
+    """The stages the manifest beside ``weights_file`` lists for exactly that file (same sha256); [] if none does."""
+    if not weights_file.is_file():
+        return []
+    sha256 = sha256_file(weights_file)
+    for entry in read_manifest(weights_file.parent).values():
+        if entry.file == weights_file.name and entry.sha256 == sha256:
+            return list(entry.training.get("stages", []))
+    return []
 
 
 def training_record(config: TrainConfig, checkpoint: dict[str, Any]) -> dict[str, Any]:
@@ -113,13 +125,14 @@ def publish_run(run: str | Path, eval_folders: list[str | Path], folder: str | P
     generator.load_state_dict(checkpoint["generator"])
     target = weights_dir(folder)
     file = f"{config.model}.safetensors"
+    training = training_record(config, checkpoint)  # before the save: a fine-tune of this very file reads its history
     sha256 = save_weights(generator, target / file, export_metadata(checkpoint))
     scores: dict[str, Any] = {}
     for eval_folder in eval_folders:
         scores.update(manifest_scores(evaluate_model(config.model, image_files(eval_folder), str(target / file)), eval_folder))
     entry = WeightsEntry(
         model=config.model, file=file, sha256=sha256, arch_kwargs=dict(config.model_kwargs),
-        training=training_record(config, checkpoint), scores=scores,
+        training=training, scores=scores,
     )
     write_manifest({**read_manifest(target), config.model: entry}, target)
     return entry
