@@ -37,5 +37,8 @@ def test_manifest_scores_are_what_evaluate_measures_on_set5(name, monkeypatch):
     clear_model_caches()
     entry = MANIFEST[name]
     score = evaluate_model(name, image_files(SET5))
-    assert score.psnr == pytest.approx(entry.scores["set5_psnr_y"], abs=1e-3)
-    assert score.ssim == pytest.approx(entry.scores["set5_ssim_y"], abs=1e-4)
+    # A compiled int8 graph (Inductor's generated kernels) need not reproduce bit for bit: srresnet-int8's
+    # Set5 PSNR moved by 1.3e-3 dB between two runs here. The float networks reproduce to the printed digit.
+    psnr_tolerance, ssim_tolerance = (1e-2, 2e-4) if get_spec(name).quantized_from else (1e-3, 1e-4)
+    assert score.psnr == pytest.approx(entry.scores["set5_psnr_y"], abs=psnr_tolerance)
+    assert score.ssim == pytest.approx(entry.scores["set5_ssim_y"], abs=ssim_tolerance)
