@@ -5,6 +5,12 @@ FROM python:3.11-slim
 # are requirements.txt's pins (one place), installed from the CPU index first so pip keeps them.
 ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
 
+# The int8 models (swiftsrgan-int8, ...) run as graphs that Inductor compiles to C++ on first use: it needs g++.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends g++ \
+    && rm -rf /var/lib/apt/lists/*
+
 # Spaces run the container as uid 1000; files the app writes (data/, caches) must belong to it.
 RUN useradd --create-home --uid 1000 user
 WORKDIR /home/user/app

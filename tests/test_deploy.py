@@ -50,6 +50,11 @@ def test_the_dockerfile_passes_hadolint():
     assert linted.returncode == 0, linted.stdout + linted.stderr
 
 
+def test_the_image_has_the_cpp_compiler_that_the_int8_models_compile_with():
+    one_line_instructions = DOCKERFILE.replace("\\\n", " ")
+    assert re.search(r"^RUN .*apt-get install .*\bg\+\+", one_line_instructions, flags=re.MULTILINE)
+
+
 def test_the_image_serves_on_7860_as_uid_1000_with_a_health_check():
     assert _instructions("FROM")[0].startswith("python:3.11")
     assert _instructions("EXPOSE") == ["7860"]

@@ -13,6 +13,7 @@ from sr_core.cli import main
 from sr_core.errors import WeightsMismatchError, WeightsNotFoundError
 from sr_core.inference import load_model, model_has_weights
 from sr_core.interpolation import check_interpolable, interpolation_pairs
+from sr_core.quant.errors import CompilerMissingError
 from sr_core.quant.int8_models import int8_graph, observer_state, publish_int8, save_ranges
 from sr_core.quant.ptq import calibrate, convert
 from sr_core.quant.sr import float_sr_network
@@ -112,6 +113,15 @@ def test_int8_ranges_meet_no_other_float_weights(published_int8):
     (folder / "manifest.json").write_text(manifest)
     clear_model_caches()
     with pytest.raises(WeightsMismatchError, match="quantize --publish"):
+        load_model("swiftsrgan-int8")
+
+
+def test_a_host_without_a_cpp_compiler_is_told_to_install_one_before_any_compiling(published_int8, monkeypatch):
+    from torch._inductor import config as inductor_config
+
+    monkeypatch.setattr(inductor_config.cpp, "cxx", ("no-such-compiler++",))
+    clear_model_caches()  # publishing scored (and so cached) the int8 model
+    with pytest.raises(CompilerMissingError, match="install g\\+\\+"):
         load_model("swiftsrgan-int8")
 
 

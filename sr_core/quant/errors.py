@@ -9,3 +9,7 @@ class QuantSettingError(SRStudioError):
 
 class CalibrationDataError(SRStudioError):
     """The calibration images cannot be found or read (an empty folder, images smaller than a crop)."""
+
+
+class CompilerMissingError(SRStudioError):
+    """The int8 models run as C++ kernels that Inductor compiles on first use, and no C++ compiler is installed."""

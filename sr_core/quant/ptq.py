@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 import torch
 from torch import nn
 
-from sr_core.quant.errors import QuantSettingError
+from sr_core.quant.errors import CompilerMissingError, QuantSettingError
 
 MIN_BITS, MAX_BITS = 2, 8
 # PyTorch's x86 default: the smallest scale an observer may choose.
@@ -138,6 +138,24 @@ def quantize_static(network: nn.Module, calibration: Iterable[torch.Tensor], bit
     return convert(calibrate(network, calibration, bits))
 
 
+def require_cpp_compiler() -> None:
+    """Raise :class:`CompilerMissingError` unless Inductor finds the C++ compiler it builds CPU kernels with.
+
+    Checked before compiling so that a host without one (a slim Docker image) is told what to
+    install, instead of failing inside torch on the first image.
+    """
+    from torch._inductor.cpp_builder import get_cpp_compiler
+    from torch._inductor.exc import InvalidCxxCompiler
+
+    try:
+        get_cpp_compiler()
+    except InvalidCxxCompiler:
+        raise CompilerMissingError(
+            "int8 models compile C++ kernels on first use and no C++ compiler was found: install g++ "
+            "(Debian/Ubuntu: apt-get install g++) or point CXX at one, or use the float model"
+        ) from None
+
+
 def compile_frozen(network: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
     """``network`` compiled by Inductor with frozen weights (compiles on the first call, per input shape).
 
@@ -149,6 +167,7 @@ def compile_frozen(network: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]
     """
     from torch._inductor import config as inductor_config
 
+    require_cpp_compiler()
     compiled = torch.compile(network)
 
     def run(inputs: torch.Tensor) -> torch.Tensor:
