@@ -1,17 +1,20 @@
 """``python -m sr_core bench``: speed, cost and memory of every model on this device.
 
 Each row runs the same network, with the same weights, two ways in one process: a plain
-eager, contiguous, float32 reference, and the optimised path the app uses (batch norm
-folded, channels_last, inference mode, half precision on GPUs and on CPUs with native bf16). The speed-up is the ratio of
-the two medians measured in the same run, and the outputs are compared so an optimisation
-that changes the result shows up as a large max-abs difference.
+eager, contiguous, float32 reference, and the optimised path the app uses
+(:func:`sr_core.optimize.inference_form`: batch norm folded, the sub-pixel tail run before
+the last shuffle, channels_last, inference mode, half precision on GPUs and on CPUs with
+native bf16, and on CPUs freed memory kept for reuse). The speed-up is the ratio of the two
+medians measured in the same run, and the outputs are compared so an optimisation that
+changes the result shows up as a large max-abs difference.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 import csv
+import ctypes
+import ctypes.util
 import os
 import statistics
 import threading
@@ -23,9 +26,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from sr_core.device import inference_dtype, pick_device
+from sr_core import settings
+from sr_core.device import inference_dtype, keep_freed_cpu_memory, pick_device
 from sr_core.models.blocks import count_parameters
-from sr_core.optimize import fold_batch_norms
+from sr_core.optimize import inference_form
 from sr_core.registry import SCALE, build_model, get_spec, sr_model_names
 
 # (height, width) of the LR input; "tiny" exists so CI can run the whole benchmark in seconds.
@@ -91,21 +95,47 @@ def _median_ms(run: Callable[[], torch.Tensor], repeats: int, device: torch.devi
     return statistics.median(times), output
 
 
-def _resident_bytes() -> int | None:
-    """This process's resident memory from /proc (Linux), else None."""
+class _MallInfo2(ctypes.Structure):
+    """glibc's ``struct mallinfo2`` (2.33+): every field a size_t."""
+
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+def _glibc_mallinfo2() -> Callable[[], _MallInfo2] | None:
+    try:
+        mallinfo2 = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallinfo2
+    except (OSError, AttributeError):
+        return None
+    mallinfo2.restype = _MallInfo2
+    return mallinfo2
+
+
+def _allocated_bytes() -> int | None:
+    """Bytes the process holds in live allocations: glibc's count where it has one, else resident memory (/proc).
+
+    Resident memory cannot see a peak once freed memory is kept for reuse
+    (:func:`sr_core.device.keep_freed_cpu_memory`): the next image reuses pages already resident.
+    glibc's in-use count (heap blocks in use plus mapped blocks) still can.
+    """
+    mallinfo2 = _glibc_mallinfo2()
+    if mallinfo2 is not None:
+        info = mallinfo2()
+        return info.uordblks + info.hblkhd
     try:
         return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
         return None
 
 
-def peak_rss_growth_mib(run: Callable[[], object], interval_s: float = 0.002) -> float:
-    """How far resident memory rises above its level before ``run`` while it runs (CPU peak memory), in MiB.
+def peak_memory_growth_mib(run: Callable[[], object], interval_s: float = 0.002) -> float:
+    """How far allocated CPU memory rises above its level before ``run`` while it runs, in MiB.
 
     Sampled from a thread every ``interval_s``: a peak shorter than that can be missed, which
-    convolution activations, alive for milliseconds at least, are not. NaN where /proc is absent.
+    convolution activations, alive for milliseconds at least, are not. NaN where neither glibc
+    nor /proc can tell.
     """
-    baseline = _resident_bytes()
+    baseline = _allocated_bytes()
     if baseline is None:
         return float("nan")
     peak, done = baseline, threading.Event()
@@ -113,7 +143,7 @@ def peak_rss_growth_mib(run: Callable[[], object], interval_s: float = 0.002) ->
     def sample() -> None:
         nonlocal peak
         while not done.is_set():
-            peak = max(peak, _resident_bytes() or 0)
+            peak = max(peak, _allocated_bytes() or 0)
             done.wait(interval_s)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -126,43 +156,75 @@ def peak_rss_growth_mib(run: Callable[[], object], interval_s: float = 0.002) ->
     return max(peak - baseline, 0) / 2**20
 
 
-def optimise_for_inference(model: nn.Module, device: torch.device, dtype: torch.dtype) -> nn.Module:
-    """The app's inference form of ``model``: BN folded, channels_last, in ``dtype``."""
-    return fold_batch_norms(model).to(device, dtype, memory_format=torch.channels_last)
+@dataclass
+class _Measured:
+    """One model at one size after its eager reference ran: what the optimised run is compared with."""
+
+    name: str
+    size: str
+    reference: nn.Module
+    lr: torch.Tensor
+    reference_ms: float
+    reference_out: torch.Tensor
 
 
-def bench_model(name: str, size: str, device: torch.device, repeats: int, model_kwargs: dict | None = None) -> BenchRow:
-    """Measure one model at one input size on ``device`` (random weights: speed does not depend on them)."""
+def _measure_reference(name: str, size: str, device: torch.device, repeats: int, model_kwargs: dict) -> _Measured:
     torch.manual_seed(0)
-    reference = build_model(name, **(model_kwargs or {})).to(device)
-    # The app's precision: half where the device computes it natively, for learned models only (as load_model does).
-    dtype = inference_dtype(device) if get_spec(name).learned else torch.float32
-    optimised = optimise_for_inference(copy.deepcopy(reference), device, dtype)
+    reference = build_model(name, **model_kwargs).to(device).eval()
     height, width = SIZES[size]
     lr = torch.rand(1, 3, height, width, device=device)
-    lr_fast = lr.to(dtype).contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
         reference_ms, reference_out = _median_ms(lambda: reference(lr), repeats, device)
+    return _Measured(name, size, reference, lr, reference_ms, reference_out.clamp(0, 1))
+
+
+def _measure_optimised(measured: _Measured, device: torch.device, repeats: int) -> BenchRow:
+    # The app's precision: half where the device computes it natively, for learned models only (as load_model does).
+    dtype = inference_dtype(device) if get_spec(measured.name).learned else torch.float32
+    optimised = inference_form(measured.reference, device, dtype)
+    lr_fast = measured.lr.to(dtype).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
             optimised_ms, optimised_out = _median_ms(lambda: optimised(lr_fast), repeats, device)
             peak_mib = torch.cuda.max_memory_allocated(device) / 2**20
         else:
             optimised_ms, optimised_out = _median_ms(lambda: optimised(lr_fast), repeats, device)
-            peak_mib = peak_rss_growth_mib(lambda: optimised(lr_fast))
+            peak_mib = peak_memory_growth_mib(lambda: optimised(lr_fast))
     return BenchRow(
-        model=name,
-        size=size,
+        model=measured.name,
+        size=measured.size,
         device=str(device),
-        parameters=count_parameters(reference),
-        gmacs_per_frame=count_macs(reference, lr) / 1e9,
-        reference_ms=reference_ms,
+        parameters=count_parameters(measured.reference),
+        gmacs_per_frame=count_macs(measured.reference, measured.lr) / 1e9,
+        reference_ms=measured.reference_ms,
         optimised_ms=optimised_ms,
-        speedup=reference_ms / optimised_ms,
+        speedup=measured.reference_ms / optimised_ms,
         frames_per_second=1000.0 / optimised_ms,
         peak_mib=peak_mib,
-        max_abs_diff=(reference_out.clamp(0, 1) - optimised_out.float().clamp(0, 1)).abs().max().item(),
+        max_abs_diff=(measured.reference_out - optimised_out.float().clamp(0, 1)).abs().max().item(),
     )
+
+
+def bench_models(
+    cases: list[tuple[str, str]], device: torch.device, repeats: int, model_kwargs: dict | None = None
+) -> list[BenchRow]:
+    """Measure each (model, input size) on ``device``, with random weights (speed does not depend on them).
+
+    Every eager reference runs first, with the CPU allocator as the process found it (glibc's
+    defaults in a fresh process); then the optimised paths run as the app runs them, with freed
+    memory kept for reuse (:func:`sr_core.device.keep_freed_cpu_memory`), which is process-wide
+    and cannot be undone. So the ratios include everything the app does differently.
+    """
+    measured = [_measure_reference(name, size, device, repeats, model_kwargs or {}) for name, size in cases]
+    if device.type == "cpu":
+        keep_freed_cpu_memory()
+    return [_measure_optimised(case, device, repeats) for case in measured]
+
+
+def bench_model(name: str, size: str, device: torch.device, repeats: int, model_kwargs: dict | None = None) -> BenchRow:
+    """One row of :func:`bench_models`."""
+    return bench_models([(name, size)], device, repeats, model_kwargs)[0]
 
 
 def format_rows(rows: list[BenchRow]) -> str:
@@ -203,8 +265,9 @@ def _bench(args: argparse.Namespace) -> int:
     # int8 variants have their own latency table (``quantize --latency``): their reference is their float model.
     default = [name for name in sr_model_names() if not get_spec(name).quantized_from]
     names = [name for name in args.models.split(",") if name] if args.models else default
-    rows = [bench_model(name, size, device, args.repeats) for size in args.sizes.split(",") for name in names]
-    print(f"device: {device}, threads: {torch.get_num_threads()}, repeats: {args.repeats}")
+    rows = bench_models([(name, size) for size in args.sizes.split(",") for name in names], device, args.repeats)
+    print(f"device: {device}, threads: {torch.get_num_threads()}, repeats: {args.repeats}, "
+          f"app path keeps freed CPU memory: {device.type == 'cpu' and settings.cpu_keep_freed()}")
     print(format_rows(rows))
     if args.csv:
         write_csv(rows, Path(args.csv))

@@ -1,7 +1,9 @@
-"""Which device runs the models, in which precision, and how much memory it has free."""
+"""Which device runs the models, in which precision, how much memory it has free, and how the CPU allocates it."""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 
 import torch
@@ -56,3 +58,34 @@ def inference_dtype(device: torch.device) -> torch.dtype:
     if device.type == "cpu" and settings.cpu_bf16() and cpu_has_native_bf16():
         return torch.bfloat16
     return torch.float32
+
+
+# mallopt parameters (glibc's malloc.h).
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_HEAP_SERVED_BYTES = 2**30
+"""Blocks up to this size come from the heap, not from a fresh mmap each."""
+_GLIBC_MMAP_THRESHOLD_MAX = 32 * 2**20
+"""The most some glibc versions accept for the mmap threshold on 64-bit systems."""
+
+
+def keep_freed_cpu_memory() -> bool:
+    """Make glibc keep freed blocks in the process for reuse instead of returning them to the kernel.
+
+    Why: a network's every layer allocates its output (16 MB for 64 channels at 270p in bf16,
+    265 MB at 1080p) and frees its input. glibc serves a block over its mmap threshold (at most
+    32 MB) from a fresh mapping and unmaps it on free, and trims the heap top on free too, so the
+    next layer's output is new memory whose every 4 KiB page faults in and is zeroed by the
+    kernel. On this project's 2-core host that took longer than the convolutions: Swift-SRGAN
+    at 270p->1080p ran in 1.85 s with glibc's defaults and 0.70 s with freed memory kept.
+    This is what PyTorch's CUDA caching allocator does on GPUs. The cost: resident memory stays
+    at the peak of the largest image run so far. Process-wide, idempotent; ``SR_STUDIO_CPU_KEEP_FREED=0``
+    leaves glibc's defaults. Returns whether it is in effect (False off glibc, e.g. macOS).
+    """
+    if not settings.cpu_keep_freed():
+        return False
+    try:
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return False
+    heap_served = mallopt(_M_MMAP_THRESHOLD, _HEAP_SERVED_BYTES) or mallopt(_M_MMAP_THRESHOLD, _GLIBC_MMAP_THRESHOLD_MAX)
+    return bool(heap_served and mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))

@@ -19,11 +19,11 @@ from torch import nn
 
 from sr_core import hub
 from sr_core import weights as weights_io
-from sr_core.device import available_memory_bytes, inference_dtype, pick_device
+from sr_core.device import available_memory_bytes, inference_dtype, keep_freed_cpu_memory, pick_device
 from sr_core.errors import WeightsNotFoundError
 from sr_core.imaging import LoadedImage
 from sr_core.models.blocks import count_parameters, pil_bicubic_resize
-from sr_core.optimize import fold_batch_norms
+from sr_core.optimize import inference_form
 from sr_core.registry import SCALE, get_spec
 
 DEFAULT_OVERLAP = 16
@@ -117,18 +117,18 @@ def _load_int8_model(name: str, ranges_file: str | None) -> LoadedModel:
 
 def _load_model_uncached(name: str, weights_file: str | None, device_name: str, dtype: torch.dtype) -> LoadedModel:
     spec = get_spec(name)
+    device = torch.device(device_name)
+    if device.type == "cpu":
+        keep_freed_cpu_memory()
     if spec.quantized_from:
         return _load_int8_model(name, weights_file)
-    device = torch.device(device_name)
     state_dict, arch_kwargs, source = (None, {}, None) if not spec.learned else _weights_for(name, weights_file)
     network = spec.build(**arch_kwargs)
     if state_dict is not None:
         weights_io.load_into(network, state_dict)
     trained_parameters = {key: value.detach().clone() for key, value in network.state_dict().items()}
     parameters = count_parameters(network)
-    network = fold_batch_norms(network).to(device=device, dtype=dtype, memory_format=torch.channels_last).eval()
-    for parameter in network.parameters():
-        parameter.requires_grad_(False)
+    network = inference_form(network, device, dtype)
     return LoadedModel(
         name=name,
         network=network,

@@ -26,7 +26,7 @@ from sr_core.errors import WeightsMismatchError
 from sr_core.imaging import to_uint8
 from sr_core.inference import LoadedModel, batch_to_image, image_to_batch, load_model, upscale_tensor
 from sr_core.metrics import psnr_y, ssim_y
-from sr_core.optimize import fold_batch_norms
+from sr_core.optimize import inference_form
 from sr_core.registry import all_specs, get_spec
 
 StateDict = dict[str, torch.Tensor]
@@ -150,11 +150,8 @@ def check_interpolable(psnr_name: str, gan_name: str) -> None:
 
 
 def _ready_for_inference(network: nn.Module, like: LoadedModel) -> nn.Module:
-    """``network`` prepared as :func:`load_model` prepares its models: BN folded, device, dtype, frozen."""
-    network = fold_batch_norms(network).to(device=like.device, dtype=like.dtype, memory_format=torch.channels_last)
-    for parameter in network.parameters():
-        parameter.requires_grad_(False)
-    return network.eval()
+    """``network`` prepared as :func:`load_model` prepares its models (:func:`inference_form`)."""
+    return inference_form(network, like.device, like.dtype)
 
 
 def round_alpha(alpha: float, step: float = DEFAULT_ALPHA_STEP) -> float:

@@ -3,11 +3,18 @@
 Batch norm in eval mode is an affine map per channel, so a conv followed by BN is one conv
 with rescaled weights and a new bias. Folding removes a full read and write of every
 feature map behind a BN layer (SRResNet has 33, Swift-SRGAN 34).
+
+The last conv of a sub-pixel network reads the output of ``PixelShuffle`` and PReLU: a
+64-channel map at full output resolution (265 MB in bf16 at 1080p), written, read back and
+convolved with a 9x9 kernel. Because the shuffle only moves pixels and PReLU acts per pixel,
+the same result comes from running PReLU before the shuffle and a polyphase conv on the
+low-resolution map, then shuffling its few output channels: :func:`fold_subpixel_tail`.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 
 import torch
 from torch import nn
@@ -55,3 +62,113 @@ def fold_batch_norms(model: nn.Module) -> nn.Module:
                 continue
             setattr(module, name, nn.Identity())
     return folded
+
+
+def dense_equivalent(conv: nn.Module) -> nn.Conv2d:
+    """``conv`` as one ordinary conv: itself, or a depthwise-separable pair multiplied out.
+
+    ``pointwise(depthwise(x))`` has weight ``P[o, c] * D[c]`` and bias ``P @ b_depthwise + b_pointwise``.
+    Raises TypeError for anything else.
+    """
+    if isinstance(conv, nn.Conv2d) and conv.groups == 1:
+        return conv
+    depthwise, pointwise = getattr(conv, "depthwise", None), getattr(conv, "pointwise", None)
+    if not (isinstance(depthwise, nn.Conv2d) and isinstance(pointwise, nn.Conv2d)
+            and depthwise.groups == depthwise.in_channels == depthwise.out_channels):
+        raise TypeError(f"{type(conv).__name__} is neither a conv nor a depthwise-separable pair")
+    mixing = pointwise.weight.detach()[:, :, 0, 0]
+    dense = nn.Conv2d(depthwise.in_channels, pointwise.out_channels, depthwise.kernel_size, depthwise.stride,
+                      depthwise.padding, bias=True).to(device=mixing.device, dtype=mixing.dtype)
+    depthwise_bias = depthwise.bias.detach() if depthwise.bias is not None else torch.zeros_like(mixing[0])
+    pointwise_bias = pointwise.bias.detach() if pointwise.bias is not None else torch.zeros_like(mixing[:, 0])
+    with torch.no_grad():
+        dense.weight.copy_(mixing[:, :, None, None] * depthwise.weight.detach()[:, 0][None])
+        dense.bias.copy_(mixing @ depthwise_bias + pointwise_bias)
+    return dense
+
+
+def polyphase_conv(conv: nn.Conv2d, factor: int) -> nn.Conv2d:
+    """A conv on the input of ``PixelShuffle(factor)`` whose shuffled output equals ``conv`` on the shuffled input.
+
+    ``conv`` (stride 1, "same" padding p, odd kernel k) reads ``x = shuffle(a)``: output pixel
+    ``(factor*i + e, ...)`` sees ``x[factor*i + e + u]`` for ``|u| <= p``, which is pixel
+    ``i + (e + u) // factor`` of channel phase ``(e + u) % factor`` of ``a``. Gathering those taps
+    gives a conv from ``C * factor**2`` to ``O * factor**2`` channels with a kernel of about
+    ``k / factor`` taps, whose zero padding on ``a`` is exactly the zero padding on ``x``.
+    """
+    if conv.stride != (1, 1) or conv.dilation != (1, 1) or conv.groups != 1 or conv.padding_mode != "zeros":
+        raise TypeError("only a plain stride-1 conv folds through a pixel shuffle")
+    (kernel_h, kernel_w), (pad_h, pad_w) = conv.kernel_size, conv.padding
+    if kernel_h != 2 * pad_h + 1 or kernel_w != 2 * pad_w + 1:
+        raise TypeError("only a 'same' conv folds through a pixel shuffle")
+    reach_h, reach_w = math.ceil(pad_h / factor), math.ceil(pad_w / factor)
+    weight = conv.weight.detach()
+    out_channels, in_channels = weight.shape[:2]
+    folded_weight = weight.new_zeros(
+        out_channels, factor, factor, in_channels, factor, factor, 2 * reach_h + 1, 2 * reach_w + 1
+    )
+    for out_row in range(factor):
+        for u in range(-pad_h, pad_h + 1):
+            tap_row, in_row = divmod(out_row + u, factor)
+            for out_col in range(factor):
+                for v in range(-pad_w, pad_w + 1):
+                    tap_col, in_col = divmod(out_col + v, factor)
+                    folded_weight[:, out_row, out_col, :, in_row, in_col, tap_row + reach_h, tap_col + reach_w] = (
+                        weight[:, :, u + pad_h, v + pad_w]
+                    )
+    folded = nn.Conv2d(in_channels * factor**2, out_channels * factor**2, folded_weight.shape[-2:],
+                       padding=(reach_h, reach_w), bias=True).to(device=weight.device, dtype=weight.dtype)
+    bias = conv.bias.detach() if conv.bias is not None else weight.new_zeros(out_channels)
+    with torch.no_grad():
+        folded.weight.copy_(folded_weight.reshape(folded.weight.shape))
+        folded.bias.copy_(bias.repeat_interleave(factor**2))
+    return folded
+
+
+def _prelu_before_shuffle(act: nn.PReLU, factor: int) -> nn.PReLU:
+    """The PReLU that, applied before ``PixelShuffle(factor)``, equals ``act`` applied after it."""
+    slopes = act.weight.detach()
+    if slopes.numel() == 1:
+        return copy.deepcopy(act)
+    before = nn.PReLU(slopes.numel() * factor**2).to(device=slopes.device, dtype=slopes.dtype)
+    with torch.no_grad():
+        before.weight.copy_(slopes.repeat_interleave(factor**2))
+    return before
+
+
+# (upsampler attribute, last conv attribute, shuffle attribute in an upsampling block) per sub-pixel family.
+_SUBPIXEL_TAILS = (("upsample", "conv_last", "shuffle"), ("upsampler", "final_conv", "ps"))
+
+
+def fold_subpixel_tail(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` whose last shuffle -> PReLU -> conv runs at the resolution before the shuffle.
+
+    Applies to SRResNet/SRGAN (``upsample`` ... ``conv_last``) and Swift-SRGAN (``upsampler`` ...
+    ``final_conv``, separable); other models come back unchanged (as a copy). The model's
+    forward stays as written: the last upsampling block loses its shuffle and gets the
+    expanded PReLU, and the last conv becomes the polyphase conv followed by the shuffle.
+    """
+    folded = copy.deepcopy(model).eval()
+    for upsampler_name, last_conv_name, shuffle_name in _SUBPIXEL_TAILS:
+        upsampler, last_conv = getattr(folded, upsampler_name, None), getattr(folded, last_conv_name, None)
+        if not isinstance(upsampler, nn.Sequential) or last_conv is None or len(upsampler) == 0:
+            continue
+        block = upsampler[-1]
+        shuffle, act = getattr(block, shuffle_name, None), getattr(block, "act", None)
+        if not isinstance(shuffle, nn.PixelShuffle) or not isinstance(act, nn.PReLU):
+            continue
+        factor = shuffle.upscale_factor
+        setattr(block, shuffle_name, nn.Identity())
+        block.act = _prelu_before_shuffle(act, factor)
+        setattr(folded, last_conv_name, nn.Sequential(polyphase_conv(dense_equivalent(last_conv), factor),
+                                                      nn.PixelShuffle(factor)))
+    return folded
+
+
+def inference_form(model: nn.Module, device: torch.device, dtype: torch.dtype) -> nn.Module:
+    """How every inference path runs ``model``: rewrites applied, on ``device`` in ``dtype``, channels_last, frozen."""
+    network = fold_subpixel_tail(fold_batch_norms(model))
+    network = network.to(device=device, dtype=dtype, memory_format=torch.channels_last).eval()
+    for parameter in network.parameters():
+        parameter.requires_grad_(False)
+    return network

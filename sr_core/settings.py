@@ -84,6 +84,9 @@ DATASET_REPO = Setting("SR_STUDIO_DATASET_REPO", "unset",
 CPU_BF16 = Setting("SR_STUDIO_CPU_BF16", "1",
                    "`0` keeps CPU inference in float32 on CPUs with native bfloat16 (bf16 is 2-4x faster, "
                    "about one 8-bit level off)")
+CPU_KEEP_FREED = Setting("SR_STUDIO_CPU_KEEP_FREED", "1",
+                         "`0` lets glibc hand freed blocks back to the kernel at once, as it does by default; `1` "
+                         "keeps them for the next layer (CPU inference 2-2.5x faster; resident memory stays at its peak)")
 GAN_RUNS = Setting("SR_STUDIO_GAN_RUNS", "`runs/gan`", "Folder of GAN runs the GAN Lab tab shows")
 GRADIO_SERVER_NAME = Setting("GRADIO_SERVER_NAME", "127.0.0.1",
                              "Address the app listens on (`0.0.0.0` in the container); read by Gradio", external=True)
@@ -96,7 +99,7 @@ HF_HOME = Setting("HF_HOME", "`~/.cache/huggingface`",
 
 SETTINGS: tuple[Setting, ...] = (
     DATA_DIR, PIXEL_CAP, QUEUE_SIZE, CONCURRENCY, MAX_FILE_SIZE, WEIGHTS_DIR, WEIGHTS_SOURCE, MOS_DIR, MOS_STUDY,
-    HF_TOKEN, DATASET_REPO, CPU_BF16, GAN_RUNS, GRADIO_SERVER_NAME, GRADIO_SERVER_PORT, HF_HUB_OFFLINE, HF_HOME,
+    HF_TOKEN, DATASET_REPO, CPU_BF16, CPU_KEEP_FREED, GAN_RUNS, GRADIO_SERVER_NAME, GRADIO_SERVER_PORT, HF_HUB_OFFLINE, HF_HOME,
 )
 
 
@@ -169,9 +172,19 @@ def dataset_repo() -> str | None:
 
 def cpu_bf16() -> bool:
     """Whether CPU inference may use bfloat16 where the CPU computes it natively (``0`` forbids it)."""
-    text = CPU_BF16.raw() or CPU_BF16.default
+    return _switch(CPU_BF16)
+
+
+def cpu_keep_freed() -> bool:
+    """Whether CPU inference keeps freed memory for reuse (:func:`sr_core.device.keep_freed_cpu_memory`)."""
+    return _switch(CPU_KEEP_FREED)
+
+
+def _switch(setting: Setting) -> bool:
+    """A 0/1 setting as a bool."""
+    text = setting.raw() or setting.default
     if text not in ("0", "1"):
-        raise SettingsError(f"{CPU_BF16.name} must be 0 or 1, not {text!r}")
+        raise SettingsError(f"{setting.name} must be 0 or 1, not {text!r}")
     return text == "1"
 
 
@@ -202,7 +215,7 @@ READERS: dict[str, Callable[[], object]] = {
     DATA_DIR.name: data_dir, PIXEL_CAP.name: pixel_cap, QUEUE_SIZE.name: queue_size, CONCURRENCY.name: concurrency,
     MAX_FILE_SIZE.name: max_file_size, WEIGHTS_DIR.name: weights_dir, WEIGHTS_SOURCE.name: weights_source,
     MOS_DIR.name: mos_dir, MOS_STUDY.name: mos_study, HF_TOKEN.name: hf_token, DATASET_REPO.name: dataset_repo,
-    CPU_BF16.name: cpu_bf16, GAN_RUNS.name: gan_runs_dir,
+    CPU_BF16.name: cpu_bf16, CPU_KEEP_FREED.name: cpu_keep_freed, GAN_RUNS.name: gan_runs_dir,
 }
 """The reader of each setting SR Studio reads itself (the external ones are Gradio's and huggingface_hub's)."""
 

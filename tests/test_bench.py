@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from sr_core.bench import SIZES, bench_model, count_macs, format_rows, peak_rss_growth_mib, write_csv
+from sr_core.bench import SIZES, bench_model, count_macs, format_rows, peak_memory_growth_mib, write_csv
 from sr_core.cli import main
 from sr_core.device import cpu_has_native_bf16
 from sr_core.registry import build_model
@@ -46,7 +46,7 @@ def test_benchmark_reports_the_cost_of_bf16_on_cpus_that_have_it(monkeypatch):
 
 
 def test_cpu_peak_memory_sees_a_large_temporary_allocation():
-    growth = peak_rss_growth_mib(lambda: torch.ones(64 * 2**20 // 4).add_(1).sum())
+    growth = peak_memory_growth_mib(lambda: torch.ones(64 * 2**20 // 4).add_(1).sum())
     assert 48 < growth < 400
 
 
@@ -54,3 +54,12 @@ def test_bench_command_prints_a_table_for_the_tiny_size(capsys, tmp_path):
     assert main(["bench", "--models", "bicubic,srcnn", "--sizes", "tiny", "--repeats", "1", "--csv", str(tmp_path / "b.csv")]) == 0
     printed = capsys.readouterr().out
     assert "peak MiB" in printed and "srcnn" in printed and (tmp_path / "b.csv").exists()
+
+
+def test_cpu_peak_memory_still_sees_an_allocation_once_freed_memory_is_kept():
+    from sr_core.device import keep_freed_cpu_memory
+
+    keep_freed_cpu_memory()
+    for _ in range(2):  # the second time, the block is reused: resident memory no longer grows
+        growth = peak_memory_growth_mib(lambda: torch.ones(64 * 2**20 // 4).add_(1).sum())
+    assert 48 < growth < 400
