@@ -182,12 +182,15 @@ def bundled_arch_kwargs(name: str) -> dict:
     return {} if located is None else dict(located.entry.arch_kwargs)
 
 
-def _tile_starts(length: int, tile: int) -> list[int]:
-    """Start offsets of tiles of size ``tile`` covering ``length`` (the last one flush with the end)."""
-    if length <= tile:
-        return [0]
-    starts = list(range(0, length - tile, tile))
-    return starts + [length - tile]
+def _tile_spans(length: int, tile: int) -> list[tuple[int, int]]:
+    """(start, end) of the fewest spans of at most ``tile`` that cover ``length``, as equal as integers allow.
+
+    Equal spans, not ``tile``-sized ones plus a remainder: 480 columns at tile 444 are two
+    spans of 240, not 444 plus a second tile of 444 mostly overlapping the first.
+    """
+    count = -(-length // tile)
+    bounds = [round(index * length / count) for index in range(count + 1)]
+    return list(zip(bounds[:-1], bounds[1:]))
 
 
 def _run(network: nn.Module, lr: torch.Tensor) -> torch.Tensor:
@@ -208,17 +211,18 @@ def upscale_tensor(
 ) -> torch.Tensor:
     """Upscale a float NCHW batch in [0, 1] by ``scale``; output is clamped to [0, 1].
 
-    ``tile`` is the LR tile side without its margins (None: no tiling). Each tile is run with
-    up to ``overlap`` pixels of real neighbouring context on every side, then only its core is
-    kept, so results do not depend on where the tile borders fall.
+    ``tile`` is the LR tile side without its margins (None: no tiling); it bounds memory, so
+    an image of at most ``tile**2`` pixels runs whole whatever its shape (tiles only cost time:
+    their margins are computed twice). Each tile is run with up to ``overlap`` pixels of real
+    neighbouring context on every side, then only its core is kept, so results do not depend
+    on where the tile borders fall.
     """
     height, width = lr.shape[-2:]
-    if tile is None or (height <= tile and width <= tile):
+    if tile is None or height * width <= tile * tile:
         return _run(network, lr).clamp_(0.0, 1.0)
     output = torch.empty(lr.shape[0], lr.shape[1], height * scale, width * scale, dtype=torch.float32, device=lr.device)
-    for top in _tile_starts(height, tile):
-        for left in _tile_starts(width, tile):
-            bottom, right = min(top + tile, height), min(left + tile, width)
+    for top, bottom in _tile_spans(height, tile):
+        for left, right in _tile_spans(width, tile):
             pad_top, pad_left = min(overlap, top), min(overlap, left)
             pad_bottom, pad_right = min(overlap, height - bottom), min(overlap, width - right)
             patch = lr[..., top - pad_top : bottom + pad_bottom, left - pad_left : right + pad_right]

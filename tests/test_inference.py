@@ -12,7 +12,7 @@ from sr_core.imaging import LoadedImage
 from sr_core.inference import (
     MAX_TILE,
     MIN_TILE,
-    _tile_starts,
+    _tile_spans,
     auto_tile_size,
     load_model,
     upscale_image,
@@ -47,10 +47,28 @@ def test_tiled_upscale_matches_untiled_output(name, kwargs):
     assert (tiled - whole).abs().max().item() < 1 / 255
 
 
-def test_tiles_cover_the_image_with_the_last_flush_to_the_edge():
-    assert _tile_starts(10, 16) == [0]
-    assert _tile_starts(40, 16) == [0, 16, 24]
-    assert _tile_starts(32, 16) == [0, 16]
+def test_tiles_split_each_side_into_the_fewest_equal_spans_that_fit():
+    assert _tile_spans(10, 16) == [(0, 10)]
+    assert _tile_spans(40, 16) == [(0, 13), (13, 27), (27, 40)]
+    assert _tile_spans(32, 16) == [(0, 16), (16, 32)]
+    assert _tile_spans(480, 444) == [(0, 240), (240, 480)]
+
+
+def test_an_image_within_the_tile_area_runs_whole_whatever_its_shape():
+    class ShapeRecorder(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def forward(self, lr):
+            self.seen.append(tuple(lr.shape[-2:]))
+            return torch.nn.functional.interpolate(lr, scale_factor=4)
+
+    network = ShapeRecorder()
+    upscale_tensor(network, torch.rand(1, 3, 8, 30), tile=16)
+    assert network.seen == [(8, 30)]
+    upscale_tensor(network, torch.rand(1, 3, 8, 40), tile=16)
+    assert len(network.seen) == 1 + 3  # 320 pixels > 16**2: three column spans of 13-14
 
 
 def test_automatic_tile_size_stays_within_bounds():
