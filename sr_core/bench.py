@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import csv
 import ctypes
-import ctypes.util
+import functools
 import os
 import statistics
 import threading
@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from sr_core import settings
-from sr_core.device import inference_dtype, keep_freed_cpu_memory, pick_device
+from sr_core.device import glibc, inference_dtype, keep_freed_cpu_memory, pick_device
 from sr_core.inference import auto_tile_size, upscale_tensor
 from sr_core.models.blocks import count_parameters
 from sr_core.optimize import inference_form
@@ -104,12 +104,12 @@ class _MallInfo2(ctypes.Structure):
         "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
 
 
+@functools.cache
 def _glibc_mallinfo2() -> Callable[[], _MallInfo2] | None:
-    try:
-        mallinfo2 = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallinfo2
-    except (OSError, AttributeError):
-        return None
-    mallinfo2.restype = _MallInfo2
+    libc = glibc()
+    mallinfo2 = getattr(libc, "mallinfo2", None) if libc is not None else None
+    if mallinfo2 is not None:
+        mallinfo2.restype = _MallInfo2
     return mallinfo2
 
 

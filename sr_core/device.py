@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
 
 import torch
@@ -60,6 +61,16 @@ def inference_dtype(device: torch.device) -> torch.dtype:
     return torch.float32
 
 
+@functools.cache
+def glibc() -> ctypes.CDLL | None:
+    """This process's C library when it is glibc (it has ``mallopt`` and ``mallinfo2``), else None."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+    return libc if hasattr(libc, "mallopt") and hasattr(libc, "gnu_get_libc_version") else None
+
+
 # mallopt parameters (glibc's malloc.h).
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 _HEAP_SERVED_BYTES = 2**30
@@ -76,16 +87,16 @@ def keep_freed_cpu_memory() -> bool:
     32 MB) from a fresh mapping and unmaps it on free, and trims the heap top on free too, so the
     next layer's output is new memory whose every 4 KiB page faults in and is zeroed by the
     kernel. On this project's 2-core host that took longer than the convolutions: Swift-SRGAN
-    at 270p->1080p ran in 1.85 s with glibc's defaults and 0.70 s with freed memory kept.
+    at 270p->1080p ran in 1.78 s with glibc's defaults and 0.77 s with freed memory kept (bf16).
     This is what PyTorch's CUDA caching allocator does on GPUs. The cost: resident memory stays
     at the peak of the largest image run so far. Process-wide, idempotent; ``SR_STUDIO_CPU_KEEP_FREED=0``
     leaves glibc's defaults. Returns whether it is in effect (False off glibc, e.g. macOS).
     """
     if not settings.cpu_keep_freed():
         return False
-    try:
-        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
-    except (OSError, AttributeError):
+    libc = glibc()
+    if libc is None:
         return False
+    mallopt = libc.mallopt
     heap_served = mallopt(_M_MMAP_THRESHOLD, _HEAP_SERVED_BYTES) or mallopt(_M_MMAP_THRESHOLD, _GLIBC_MMAP_THRESHOLD_MAX)
     return bool(heap_served and mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))

@@ -19,8 +19,8 @@ def _page_faults_of(run) -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
 
 
-def _fill_a_block() -> None:
-    torch.ones(BLOCK_BYTES // 4).add_(1)
+def _fill_a_block(bytes_: int = BLOCK_BYTES) -> None:
+    torch.ones(bytes_ // 4).add_(1)
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the allocator settings are glibc's")
@@ -28,7 +28,9 @@ def test_a_freed_block_is_reused_without_faulting_its_pages_in_again(monkeypatch
     monkeypatch.setenv(CPU_KEEP_FREED.name, "1")
     assert keep_freed_cpu_memory()
     _fill_a_block()
-    assert _page_faults_of(_fill_a_block) < PAGES // 10
+    # A little smaller, as the next layer's output of another image is: glibc's defaults would
+    # map it afresh and fault in all of its pages.
+    assert _page_faults_of(lambda: _fill_a_block(BLOCK_BYTES * 15 // 16)) < PAGES // 10
 
 
 def test_switched_off_it_leaves_the_allocator_alone(monkeypatch):
