@@ -27,9 +27,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from sr_core import settings
-from sr_core.device import glibc, inference_dtype, keep_freed_cpu_memory, pick_device
-from sr_core.inference import auto_tile_size, upscale_tensor
+from sr_core.device import glibc, keep_freed_cpu_memory, pick_device
+from sr_core.inference import app_dtype, auto_tile_size, upscale_tensor
 from sr_core.models.blocks import count_parameters
 from sr_core.optimize import inference_form
 from sr_core.registry import SCALE, build_model, get_spec, sr_model_names
@@ -181,22 +180,18 @@ def _measure_reference(name: str, size: str, device: torch.device, repeats: int,
 
 
 def _measure_optimised(measured: _Measured, device: torch.device, repeats: int) -> BenchRow:
-    # The app's precision: half where the device computes it natively, for learned models only (as load_model does).
-    dtype = inference_dtype(device) if get_spec(measured.name).learned else torch.float32
-    optimised = inference_form(measured.reference, device, dtype)
+    optimised = inference_form(measured.reference, device, app_dtype(measured.name, device))
     tile = auto_tile_size(device)
 
     def app_path() -> torch.Tensor:
         return upscale_tensor(optimised, measured.lr, tile)
 
+    on_cuda = device.type == "cuda"
     with torch.inference_mode():
-        if device.type == "cuda":
+        if on_cuda:
             torch.cuda.reset_peak_memory_stats(device)
-            optimised_ms, optimised_out = _median_ms(app_path, repeats, device)
-            peak_mib = torch.cuda.max_memory_allocated(device) / 2**20
-        else:
-            optimised_ms, optimised_out = _median_ms(app_path, repeats, device)
-            peak_mib = peak_memory_growth_mib(app_path)
+        optimised_ms, optimised_out = _median_ms(app_path, repeats, device)
+        peak_mib = torch.cuda.max_memory_allocated(device) / 2**20 if on_cuda else peak_memory_growth_mib(app_path)
     return BenchRow(
         model=measured.name,
         size=measured.size,
@@ -273,7 +268,7 @@ def _bench(args: argparse.Namespace) -> int:
     names = [name for name in args.models.split(",") if name] if args.models else default
     rows = bench_models([(name, size) for size in args.sizes.split(",") for name in names], device, args.repeats)
     print(f"device: {device}, threads: {torch.get_num_threads()}, repeats: {args.repeats}, "
-          f"app path keeps freed CPU memory: {device.type == 'cpu' and settings.cpu_keep_freed()}, "
+          f"app path keeps freed CPU memory: {device.type == 'cpu' and keep_freed_cpu_memory()}, "
           f"tiles of up to {auto_tile_size(device)}**2 LR pixels")
     print(format_rows(rows))
     if args.csv:

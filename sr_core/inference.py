@@ -160,11 +160,16 @@ def load_model(
     modified = Path(path).stat().st_mtime if path and Path(path).exists() else 0.0
     spec = get_spec(name)
     chosen_device = torch.device("cpu") if spec.quantized_from else pick_device(device)
-    if not spec.learned or spec.quantized_from:
-        dtype = torch.float32
-    elif dtype is None:
-        dtype = inference_dtype(chosen_device)
+    if dtype is None or not spec.learned or spec.quantized_from:
+        dtype = app_dtype(name, chosen_device)
     return _cached_model(name, path, modified, str(chosen_device), dtype)
+
+
+def app_dtype(name: str, device: torch.device) -> torch.dtype:
+    """The precision the app runs ``name`` in on ``device``: :func:`sr_core.device.inference_dtype` for
+    learned float models; float32 for baselines (exact resizes) and int8 variants (float32 around int8 kernels)."""
+    spec = get_spec(name)
+    return inference_dtype(device) if spec.learned and not spec.quantized_from else torch.float32
 
 
 def model_has_weights(name: str) -> bool:
