@@ -179,6 +179,35 @@ def test_a_resumed_run_refuses_to_change_what_it_learns(tiny_data: Path, tmp_pat
     assert "keeps its configuration (lr given)" in capsys.readouterr().err
 
 
+def tiny_cli_command(data: Path, run_dir: Path, tmp_path: Path) -> list[str]:
+    """The documented ``train --preset NAME --data DIR --out RUN --steps N`` line for a tiny SRResNet."""
+    yaml_file = tmp_path / "tiny.yaml"
+    yaml_file.write_text("model_kwargs: {num_block: 1, num_feat: 8}\nval_every: 5\nworkers: 0\ndevice: cpu\n")
+    return ["train", "--preset", "srresnet", "--data", str(data), "--out", str(run_dir), "--config", str(yaml_file),
+            "--batch-size", "2", "--hr-crop", "32", "--no-progress"]
+
+
+def test_a_resumed_run_accepts_the_command_that_started_it(tiny_data: Path, tmp_path: Path) -> None:
+    command = tiny_cli_command(tiny_data, tmp_path / "run", tmp_path)
+    assert main([*command, "--steps", "1"]) == 0
+    assert main([*command, "--steps", "2", "--resume"]) == 0
+    assert load_checkpoint(tmp_path / "run" / CHECKPOINT_NAME)["step"] == 2
+
+
+def test_a_resumed_run_names_its_own_value_and_the_new_one_when_an_option_differs(
+    tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    command = tiny_cli_command(tiny_data, tmp_path / "run", tmp_path)
+    assert main([*command, "--steps", "1"]) == 0
+    capsys.readouterr()
+    assert main([*command, "--steps", "2", "--resume", "--hr-crop", "48"]) == 2
+    error = capsys.readouterr().err
+    assert "hr_crop: the run has 32, the command gives 48" in error
+    assert main([*command[:2], "esrgan_psnr", *command[3:], "--resume"]) == 2
+    assert "preset: the run has 'srresnet', the command gives 'esrgan_psnr'" in capsys.readouterr().err
+    assert load_checkpoint(tmp_path / "run" / CHECKPOINT_NAME)["step"] == 1
+
+
 def test_cli_trains_and_exports_safetensors_that_load_into_a_fresh_model(tiny_data: Path, tmp_path: Path) -> None:
     run_dir, exported = tmp_path / "run", tmp_path / "srresnet.safetensors"
     yaml_file = tmp_path / "tiny.yaml"

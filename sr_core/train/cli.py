@@ -8,12 +8,15 @@
 
 A run's configuration is its preset, then ``--config FILE.yaml``, then ``--set KEY=VALUE``,
 then the flags below, each overriding the one before. A resumed run keeps the configuration
-stored in its checkpoint: only how long and where it runs may change.
+stored in its checkpoint: the same command may be given again, but only how long and where it
+runs may change.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -33,29 +36,49 @@ FLAG_FIELDS = (
 )
 # What a resumed run may change without changing what it learns.
 RESUMABLE_FIELDS = frozenset({"steps", "workers", "device", "threads", "validate_every", "checkpoint_every"})
+_FIELD_NAMES = tuple(field.name for field in dataclasses.fields(TrainConfig))
 
 
 def run_config(args: argparse.Namespace, checkpoint: dict[str, Any] | None) -> TrainConfig:
-    """The run's configuration: the checkpoint's when resuming, else preset < YAML < --set < flags."""
+    """The run's configuration: the checkpoint's when resuming, else preset < YAML < --set < flags.
+
+    A resumed run accepts the command that started it again (users re-run the same line with
+    ``--resume``): every option may be repeated with the run's own value; a different value of
+    anything but :data:`RESUMABLE_FIELDS` is refused, naming the run's value and the new one.
+    """
     flags = {name: getattr(args, name) for name in FLAG_FIELDS if getattr(args, name) is not None}
     if checkpoint is not None:
-        changed = sorted(set(flags) - RESUMABLE_FIELDS) + (["preset"] if args.preset else [])
-        if changed or args.config or args.set:
-            shown = ", ".join(changed) or "--config/--set"
-            raise TrainingConfigError(
-                f"a resumed run keeps its configuration ({shown} given); start a new --out to change it"
-            )
-        return with_overrides(from_record(checkpoint["config"]), flags, "command line")
+        stored = from_record(checkpoint["config"])
+        if args.preset and args.preset != stored.preset:
+            raise _changed_on_resume(["preset"], stored, replace(stored, preset=args.preset))
+        requested = _configured(stored, args, flags)
+        changed = [name for name in _FIELD_NAMES if name not in RESUMABLE_FIELDS
+                   and getattr(requested, name) != getattr(stored, name)]
+        if changed:
+            raise _changed_on_resume(changed, stored, requested)
+        return requested
     if not args.preset:
         raise TrainingConfigError(f"pass --preset (one of {', '.join(PRESETS)}) or --resume")
-    config = preset(args.preset)
-    if args.config:
-        config = with_overrides(config, load_yaml(args.config), str(args.config))
-    config = with_overrides(config, parse_set_pairs(args.set), "--set")
-    config = with_overrides(config, flags, "command line")
+    config = _configured(preset(args.preset), args, flags)
     if not config.data:
         raise TrainingConfigError("pass --data with one or more folders of HR training images")
     return config
+
+
+def _configured(base: TrainConfig, args: argparse.Namespace, flags: dict[str, Any]) -> TrainConfig:
+    """``base`` updated by ``--config``, then ``--set``, then the flags, each overriding the one before."""
+    config = with_overrides(base, load_yaml(args.config), str(args.config)) if args.config else base
+    config = with_overrides(config, parse_set_pairs(args.set), "--set")
+    return with_overrides(config, flags, "command line")
+
+
+def _changed_on_resume(changed: list[str], stored: TrainConfig, requested: TrainConfig) -> TrainingConfigError:
+    values = "; ".join(f"{name}: the run has {getattr(stored, name)!r}, the command gives {getattr(requested, name)!r}"
+                       for name in changed)
+    return TrainingConfigError(
+        f"a resumed run keeps its configuration ({', '.join(changed)} given): {values}; "
+        "start a new --out to change it"
+    )
 
 
 def _train(args: argparse.Namespace) -> int:
