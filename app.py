@@ -23,6 +23,8 @@ from typing import Any
 
 import gradio as gr
 import pandas as pd
+from gradio import processing_utils
+from gradio.data_classes import ImageData
 import plotly.graph_objects as go
 
 from sr_core import compare, settings
@@ -93,10 +95,31 @@ def _notes(lines: tuple[str, ...] | list[str]) -> str:
     return "\n".join(f"- {line}" for line in lines)
 
 
+class OriginalFileUpload(gr.Image):
+    """Gradio's image upload that hands the handler the uploaded file's path, never opened.
+
+    ``gr.Image.preprocess`` opens every upload with PIL before the handler runs, so an empty,
+    truncated, HTML or bomb file failed inside Gradio with its generic "raised an exception"
+    instead of reaching :func:`sr_core.imaging.open_image`, whose one-line message the CLI gives
+    for the same file. Here the library does all the opening and validation. A pasted image
+    arrives inline (a data URL) and is stored as a file, also unopened.
+    """
+
+    def preprocess(self, payload: ImageData | None) -> str | None:
+        if payload is None:
+            return None
+        if payload.url and payload.url.startswith("data:"):
+            return processing_utils.save_base64_to_cache(payload.url, self.GRADIO_CACHE)
+        return payload.path
+
+    def get_block_name(self) -> str:
+        return "image"
+
+
 def _input_image(label: str, elem_id: str) -> gr.Image:
     """An upload that hands the library the original file, untouched."""
-    return gr.Image(label=label, type="filepath", image_mode=None, format="png", sources=["upload", "clipboard"],
-                    elem_id=elem_id)
+    return OriginalFileUpload(label=label, type="filepath", image_mode=None, format="png",
+                              sources=["upload", "clipboard"], elem_id=elem_id)
 
 
 def _result_image(label: str) -> gr.Image:

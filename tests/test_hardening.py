@@ -27,6 +27,7 @@ from PIL import Image
 import app
 from sr_core import cli, compare, imaging
 from sr_core.cli import main
+from sr_core.errors import SRStudioError
 from sr_core.evaluation import IMAGE_SUFFIXES, MIN_HR_SIDE
 from sr_core.imaging import LoadedImage, to_float, to_uint8
 from sr_core.inference import upscale_image
@@ -294,3 +295,36 @@ def test_the_upload_limit_and_queue_size_come_from_the_settings(monkeypatch, run
     with pytest.raises(ValueError, match="exceeds the maximum file size of 2048 bytes"):
         client.predict(handle_file(str(big)), "bicubic", False, api_name="/upscale")
     assert app.build_demo(tabs=(app.build_upscale_tab,))._queue.max_size == 5
+
+
+SERVED_REFUSALS = ("empty.png", "truncated.jpg", "page.png", "bomb.png")
+"""One file of each class that Gradio's own image preprocessing used to fail on before the library saw it."""
+
+
+def _served_calls(upload: Any) -> dict[str, tuple[Any, ...]]:
+    """Each tab's endpoint of the served app (api name -> arguments) called with ``upload``."""
+    return {"/upscale": (upload, "bicubic", False),
+            "/compare": (upload, compare.GROUND_TRUTH, ["bicubic", "srcnn"]),
+            "/interpolate": (upload, compare.GROUND_TRUTH, GAN_PAIR, 0.5),
+            "/curve": (upload, compare.GROUND_TRUTH, GAN_PAIR)}
+
+
+def test_bad_uploads_to_every_served_endpoint_get_the_librarys_one_line_message(
+    odd_images_folder, app_models, running_app, tmp_path
+):
+    from gradio_client import Client, handle_file
+    from gradio_client.exceptions import AppError
+
+    client = Client(running_app(), download_files=str(tmp_path / "downloads"), verbose=False, analytics_enabled=False)
+    for name in SERVED_REFUSALS:
+        upload = odd_images_folder / name
+        with pytest.raises(SRStudioError) as refused_by_library:
+            imaging.open_image(upload)
+        for api_name, arguments in _served_calls(handle_file(str(upload))).items():
+            with pytest.raises(AppError) as refused:
+                client.predict(*arguments, api_name=api_name)
+            assert str(refused_by_library.value) in str(refused.value), (name, api_name, str(refused.value))
+    good = tmp_path / "good.png"
+    Image.fromarray((np.random.default_rng(1).random((24, 24, 3)) * 255).astype(np.uint8)).save(good)
+    image_path, _, summary = client.predict(handle_file(str(good)), "bicubic", False, api_name="/upscale")
+    assert Image.open(image_path).size == (96, 96) and "24x24 -> 96x96" in summary
