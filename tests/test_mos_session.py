@@ -71,6 +71,7 @@ def test_a_malformed_or_unknown_saved_session_id_is_refused(desk, saved):
 def test_a_replayed_trial_a_foreign_trial_and_a_bad_score_are_refused_and_write_nothing(desk):
     session, view = desk.serve(desk.start())
     session = desk.submit(session, view.trial, 1)
+    session, view = desk.serve(session)
     before = desk.study.ratings_path.read_bytes()
     with pytest.raises(DuplicateRatingError):
         desk.submit(session, 1, 5)
@@ -78,8 +79,23 @@ def test_a_replayed_trial_a_foreign_trial_and_a_bad_score_are_refused_and_write_
         desk.submit(session, 999, 5)
     for score in (0, 6, "5; x", None):
         with pytest.raises(InvalidRatingError, match="whole number from 1"):
-            desk.submit(session, 2, score)
+            desk.submit(session, view.trial, score)
     assert desk.study.ratings_path.read_bytes() == before
+
+
+def test_only_the_trial_on_screen_can_be_rated_whatever_trial_the_browser_names(desk):
+    session, view = desk.serve(desk.start())
+    before = desk.study.ratings_path.read_bytes() if desk.study.ratings_path.exists() else b""
+    later = [step.trial for step in session.plan if step.trial != view.trial]
+    for named in (later[0], later[-1], str(later[1])):
+        with pytest.raises(InvalidRatingError, match="not the image on screen"):
+            desk.submit(session, named, 3)
+    session = desk.submit(session, view.trial, 3)
+    with pytest.raises(DuplicateRatingError):
+        desk.submit(session, view.trial, 4)
+    rows = read_ratings(desk.study.ratings_path).frame
+    assert len(rows) == 1 + (len(before.splitlines()) - 1 if before else 0)
+    assert rows["trial"].tolist()[-1] == view.trial and rows["score"].tolist()[-1] == 3
 
 
 def test_response_times_are_measured_on_the_server_from_showing_to_rating(desk, monkeypatch):

@@ -27,7 +27,7 @@ import numpy as np
 
 from sr_core import __version__
 from sr_core.files import atomic_target
-from sr_core.mos.errors import InvalidRatingError, SessionNotFoundError
+from sr_core.mos.errors import DuplicateRatingError, InvalidRatingError, SessionNotFoundError
 from sr_core.mos.protocol import (
     CALIBRATION,
     SCORE_LABELS,
@@ -139,13 +139,20 @@ class RatingDesk:
     def submit(self, session: RaterSession, trial: object, score: object) -> RaterSession:
         """Record ``score`` for ``trial`` of ``session``; refused (nothing written) for a bad score, trial or replay.
 
-        The image and method come from the server's plan, never from the request.
+        Only the trial the server showed last (``served_trial``) can be rated, whatever the
+        browser names: a past trial is a replay (:class:`DuplicateRatingError`: a double click),
+        any other one is refused. The image and method come from the server's plan, never from
+        the request.
         """
         planned = next((step for step in session.plan if str(step.trial) == str(trial)), None)
         if planned is None:
             raise InvalidRatingError(f"trial {str(trial)[:20]!r} is not part of this session")
+        if planned.trial in session.done:
+            raise DuplicateRatingError(f"trial {planned.trial} of this session is already recorded")
+        if planned.trial != session.served_trial:
+            raise InvalidRatingError(f"trial {planned.trial} is not the image on screen; reload the page to go on")
         response_ms = (round((time.monotonic() - session.served_at) * 1000)
-                       if session.served_trial == planned.trial and session.served_at is not None else None)
+                       if session.served_at is not None else None)
         self.log.record({
             "timestamp": _utc_now(), "study_id": session.study_id, "session_id": session.session_id,
             "rater_id": session.rater_id, "trial": planned.trial, "image_id": planned.image_id,
