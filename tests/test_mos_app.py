@@ -108,6 +108,7 @@ async def _rate_session(page, url, nickname, reload_after=None):
         if "Complete" in await progress.inner_text():
             return given
         await expect(page.locator("#mos-stimulus img")).to_be_visible(timeout=TIMEOUT_MS)
+        await expect(page.locator("#mos-trial")).to_be_hidden()
         trial = int(await trial_box.input_value())
         if not checked_blindness:
             await _check_blindness(page)
