@@ -12,13 +12,20 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from sr_core.errors import SRStudioError, WeightsNotFoundError
+from sr_core.errors import SRStudioError, UnsupportedOnThisCPUError, WeightsNotFoundError
 from sr_core.evaluation import ModelScore, evaluate_model, image_files
 from sr_core.figures import comparison_strip, save_comparison_strip
 from sr_core.files import atomic_target
 from sr_core.frames import upscale_frames
 from sr_core.imaging import open_image, pixel_cap_from_env, save_image
-from sr_core.inference import bundled_arch_kwargs, model_has_weights, upscale_image
+from sr_core.inference import (
+    AUTO_MODEL,
+    bundled_arch_kwargs,
+    model_for_weights,
+    model_has_weights,
+    refusal_on_this_cpu,
+    upscale_image,
+)
 from sr_core.models.blocks import count_parameters
 from sr_core.registry import all_specs, get_spec, sr_model_names
 
@@ -33,24 +40,39 @@ def _upscale(args: argparse.Namespace) -> int:
     output = Path(args.output)
     if output.suffix.lower() != ".png":
         raise UsageError(f"OUTPUT must be a .png file (lossless), not {output.name!r}")
-    get_spec(args.model)
+    model = chosen_model(args.model, args.weights, args.default_model)
     image = open_image(args.input, pixel_cap=args.pixel_cap)
-    result = upscale_image(image, args.model, weights_file=args.weights, tile=args.tile)
+    result = upscale_image(image, model, weights_file=args.weights, tile=args.tile)
     save_image(result.rgb, output, alpha=result.alpha, grayscale=result.grayscale, bit_depth=result.bit_depth)
     for notice in result.notices:
         print(f"note: {notice}", file=sys.stderr)
     width, height = result.size
-    print(f"{args.model}: {image.width}x{image.height} -> {width}x{height} in {result.seconds:.2f} s -> {output}")
+    print(f"{model}: {image.width}x{image.height} -> {width}x{height} in {result.seconds:.2f} s -> {output}")
     return EXIT_OK
 
 
+def chosen_model(model: str | None, weights_file: str | None, default_model: str) -> str:
+    """The model a command runs: ``--model``; with ``--model auto`` (or none) the one ``--weights`` holds, else
+    the command's ``default_model``.
+
+    A weights file is never ignored: given to a model that takes none (bicubic) it is refused.
+    """
+    if model in (None, AUTO_MODEL):
+        return model_for_weights(weights_file) if weights_file else default_model
+    if weights_file and not get_spec(model).learned:
+        raise UsageError(f"--model {model} takes no weights; drop --weights, or use --model auto to run the model "
+                         f"{Path(weights_file).name} holds")
+    get_spec(model)
+    return model
+
+
 def _upscale_frames(args: argparse.Namespace) -> int:
-    get_spec(args.model)
-    report = upscale_frames(args.input_dir, args.output_dir, args.model, args.weights, args.tile, args.pixel_cap)
+    model = chosen_model(args.model, args.weights, args.default_model)
+    report = upscale_frames(args.input_dir, args.output_dir, model, args.weights, args.tile, args.pixel_cap)
     for name, reason in report.skipped:
         print(f"skipped {name}: {reason}", file=sys.stderr)
     print(
-        f"{args.model}: {len(report.written)} frames -> {args.output_dir} in {report.seconds:.2f} s "
+        f"{model}: {len(report.written)} frames -> {args.output_dir} in {report.seconds:.2f} s "
         f"({report.frames_per_second:.2f} frames/s; model {report.model_seconds:.2f} s)"
     )
     return EXIT_OK if report.written else EXIT_BAD_INPUT
@@ -122,6 +144,8 @@ def _evaluate(args: argparse.Namespace) -> int:
             scores.append(evaluate_model(name, files, weights.get(name)))
         except WeightsNotFoundError:
             print(f"skipped {name}: no weights (bundle them or pass --weights {name}=FILE)", file=sys.stderr)
+        except UnsupportedOnThisCPUError as refusal:
+            print(f"skipped {name}: {refusal}", file=sys.stderr)
     print(f"{Path(args.data).name}: {len(files)} images, x4, Y channel, border 4")
     print(format_table(scores))
     if args.csv:
@@ -142,14 +166,19 @@ def _models(_args: argparse.Namespace) -> int:
 def _weights_note(name: str) -> str:
     if not model_has_weights(name):
         return "no"
+    if refusal_on_this_cpu(name):
+        return "not on this CPU"
     arch_kwargs = bundled_arch_kwargs(get_spec(name).quantized_from or name)
     return "yes" + (f" ({', '.join(f'{key}={value}' for key, value in arch_kwargs.items())})" if arch_kwargs else "")
 
 
 def _add_model_options(command: argparse.ArgumentParser, default_model: str, over_cap: str) -> None:
     """The options of every command that upscales: model, weights, tile size and pixel cap."""
-    command.add_argument("--model", default=default_model, help="a name from `python -m sr_core models`")
+    command.add_argument("--model", default=None,
+                         help=f"a name from `python -m sr_core models`, or {AUTO_MODEL}: the model --weights holds "
+                              f"(default: {AUTO_MODEL} with --weights, else {default_model})")
     command.add_argument("--weights", help="a .safetensors or .pth file instead of the bundled weights")
+    command.set_defaults(default_model=default_model)
     command.add_argument("--tile", type=int, default=0, help="LR tile side in pixels (0: automatic)")
     command.add_argument("--pixel-cap", type=int, default=pixel_cap_from_env(),
                          help=f"{over_cap} with more pixels (env SR_STUDIO_PIXEL_CAP)")

@@ -20,11 +20,11 @@ from torch import nn
 from sr_core import hub
 from sr_core import weights as weights_io
 from sr_core.device import available_memory_bytes, inference_dtype, keep_freed_cpu_memory, pick_device
-from sr_core.errors import WeightsNotFoundError
+from sr_core.errors import UnsupportedOnThisCPUError, WeightsMismatchError, WeightsNotFoundError
 from sr_core.imaging import LoadedImage
 from sr_core.models.blocks import count_parameters, pil_bicubic_resize
 from sr_core.optimize import inference_form
-from sr_core.registry import SCALE, get_spec
+from sr_core.registry import SCALE, get_spec, sr_model_names
 
 DEFAULT_OVERLAP = 16
 MIN_TILE, MAX_TILE = 32, 512
@@ -85,11 +85,14 @@ def _load_int8_model(name: str, ranges_file: str | None) -> LoadedModel:
     """``name`` (an int8 variant): its float model's bundled weights quantized with the calibrated ranges, on CPU.
 
     ``ranges_file`` replaces the bundled ranges (from ``quantize --publish --weights-dir``); they
-    must have been calibrated for the float weights that load.
+    must have been calibrated for the float weights that load. The bundled ranges are refused on
+    a CPU where they lose the model's quality (:func:`refusal_on_this_cpu`).
     """
     from sr_core.quant import int8_models
 
     spec = get_spec(name)
+    if ranges_file is None and (refusal := refusal_on_this_cpu(name)):
+        raise UnsupportedOnThisCPUError(refusal)
     float_model = load_model(spec.quantized_from, device="cpu", dtype=torch.float32)
     if ranges_file is None:
         located = hub.locate_weights(name)
@@ -179,6 +182,45 @@ def model_has_weights(name: str) -> bool:
     if spec.quantized_from and not hub.weights_available(spec.quantized_from):
         return False
     return not spec.learned or hub.weights_available(name)
+
+
+AUTO_MODEL = "auto"
+"""The ``--model`` of the CLI that lets a weights file decide the model (:func:`model_for_weights`)."""
+
+
+def model_for_weights(weights_file: str | Path) -> str:
+    """The SR model a weights file holds: the one its metadata names (files SR Studio wrote), else the first
+    float model of the architecture its keys show.
+
+    Raises :class:`WeightsNotFoundError` / :class:`CorruptWeightsError` for a missing, unreadable
+    or unsafe file and :class:`WeightsMismatchError` for tensors of no SR architecture, so a file
+    is never silently ignored.
+    """
+    state_dict = weights_io.to_canonical_keys(weights_io.read_state_dict(weights_file))
+    architecture = weights_io.detect_architecture(state_dict)
+    if architecture is None:
+        weights_io.infer_model_kwargs(state_dict)  # raises, listing the known architectures
+    candidates = [name for name in sr_model_names()
+                  if get_spec(name).architecture == architecture and get_spec(name).learned and not get_spec(name).quantized_from]
+    if not candidates:
+        raise WeightsMismatchError(f"{Path(weights_file).name} holds a {architecture}, which does not upscale; "
+                                   "pass the generator's weights")
+    named = weights_io.read_metadata(weights_file).get("model") if weights_io.is_safetensors(weights_file) else None
+    return named if named in candidates else candidates[0]
+
+
+def refusal_on_this_cpu(name: str) -> str | None:
+    """Why ``name`` is not offered on this machine, or None: only an int8 variant whose bundled ranges
+    lose its quality on this CPU's int8 kernels is refused (see :mod:`sr_core.quant.int8_models`)."""
+    spec = get_spec(name)
+    if not spec.quantized_from:
+        return None
+    entry, float_entry = weights_io.find_weights(name), weights_io.find_weights(spec.quantized_from)
+    if entry is None or float_entry is None:
+        return None
+    from sr_core.quant import int8_models
+
+    return int8_models.refusal_on_this_cpu(entry, float_entry)
 
 
 def bundled_arch_kwargs(name: str) -> dict:

@@ -83,6 +83,11 @@ def read_state_dict(path: str | Path) -> StateDict:
         raise CorruptWeightsError(f"{path}: {error}") from None
 
 
+def is_safetensors(path: str | Path) -> bool:
+    """Whether ``path`` is a safetensors file (by its first bytes), which may carry SR Studio's metadata."""
+    return _sniff_format(Path(path)) == "safetensors"
+
+
 def _sniff_format(path: Path) -> str | None:
     """Which reader a file needs ("safetensors", "pytorch" or None): by its first bytes, else its extension.
 

@@ -192,6 +192,57 @@ def test_a_malicious_pickle_given_to_the_cli_is_refused_and_never_runs(command, 
     assert not marker.exists()
 
 
+def _small_image(folder: Path) -> Path:
+    image = folder / "image.png"
+    Image.fromarray(np.full((24, 24, 3), 90, np.uint8)).save(image)
+    return image
+
+
+def test_upscale_without_model_a_malicious_pickle_is_refused_and_never_runs(malicious_checkpoint, tmp_path, capsys):
+    weights, marker = malicious_checkpoint
+    assert main(["upscale", str(_small_image(tmp_path)), str(tmp_path / "out.png"), "--weights", str(weights)]) == 2
+    assert "pickled code" in capsys.readouterr().err
+    assert not marker.exists() and not (tmp_path / "out.png").exists()
+
+
+@pytest.mark.parametrize("model", [[], ["--model", "auto"]])
+def test_upscale_without_model_runs_the_model_the_weights_file_holds(model, tmp_path, capsys):
+    torch.manual_seed(0)
+    network = build_model("srcnn")
+    official = tmp_path / "srcnn_x4.pth"
+    torch.save({"state_dict": network.state_dict()}, official)
+    exported = tmp_path / "mine.safetensors"
+    save_weights(build_model("swiftsrgan"), exported, {"model": "swiftsrgan"})
+    image = _small_image(tmp_path)
+    for weights, expected in ((official, "srcnn"), (exported, "swiftsrgan")):
+        assert main(["upscale", str(image), str(tmp_path / "out.png"), *model, "--weights", str(weights)]) == 0
+        assert capsys.readouterr().out.startswith(f"{expected}: 24x24 -> 96x96")
+    reference = upscale_image(imaging.open_image(image), "srcnn", weights_file=str(official))
+    assert main(["upscale", str(image), str(tmp_path / "again.png"), "--weights", str(official)]) == 0
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "again.png")), to_uint8(reference.rgb))
+
+
+@pytest.mark.parametrize("case", ["random_bytes", "discriminator", "not_an_sr_network", "baseline_model"])
+def test_upscale_refuses_a_weights_file_it_cannot_run_instead_of_ignoring_it(case, tmp_path, capsys):
+    weights = tmp_path / "weights.pth"
+    if case == "random_bytes":
+        weights.write_bytes(np.random.default_rng(0).bytes(4000))
+    elif case == "discriminator":
+        torch.save(build_model("srgan_discriminator").state_dict(), weights)
+    elif case == "not_an_sr_network":
+        torch.save(torch.nn.Linear(3, 3).state_dict(), weights)
+    else:
+        torch.save(build_model("srcnn").state_dict(), weights)
+    model = ["--model", "bicubic"] if case == "baseline_model" else []
+    assert main(["upscale", str(_small_image(tmp_path)), str(tmp_path / "out.png"), *model, "--weights", str(weights)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: ") and error.count("\n") == 1
+    assert {"random_bytes": "not a readable", "discriminator": "does not upscale",
+            "not_an_sr_network": "do not match any SR Studio architecture",
+            "baseline_model": "takes no weights"}[case] in error
+    assert not (tmp_path / "out.png").exists()
+
+
 @pytest.mark.parametrize("damage", ["header_length", "truncated_tensors"])
 def test_a_corrupt_safetensors_file_given_to_the_cli_is_refused_in_one_line(damage, tmp_path, capsys):
     weights = tmp_path / "srcnn.safetensors"
