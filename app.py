@@ -95,31 +95,32 @@ def _notes(lines: tuple[str, ...] | list[str]) -> str:
     return "\n".join(f"- {line}" for line in lines)
 
 
-class OriginalFileUpload(gr.Image):
-    """Gradio's image upload that hands the handler the uploaded file's path, never opened.
+def _unopened_upload(cache_dir: str, payload: ImageData | None) -> str | None:
+    """The uploaded file's path, never opened: what the upload components hand their handlers.
 
     ``gr.Image.preprocess`` opens every upload with PIL before the handler runs, so an empty,
     truncated, HTML or bomb file failed inside Gradio with its generic "raised an exception"
     instead of reaching :func:`sr_core.imaging.open_image`, whose one-line message the CLI gives
-    for the same file. Here the library does all the opening and validation. A pasted image
+    for the same file. This way the library does all the opening and validation. A pasted image
     arrives inline (a data URL) and is stored as a file, also unopened.
     """
-
-    def preprocess(self, payload: ImageData | None) -> str | None:
-        if payload is None:
-            return None
-        if payload.url and payload.url.startswith("data:"):
-            return processing_utils.save_base64_to_cache(payload.url, self.GRADIO_CACHE)
-        return payload.path
-
-    def get_block_name(self) -> str:
-        return "image"
+    if payload is None:
+        return None
+    if payload.url and payload.url.startswith("data:"):
+        return processing_utils.save_base64_to_cache(payload.url, cache_dir)
+    return payload.path
 
 
 def _input_image(label: str, elem_id: str) -> gr.Image:
-    """An upload that hands the library the original file, untouched."""
-    return OriginalFileUpload(label=label, type="filepath", image_mode=None, format="png",
-                              sources=["upload", "clipboard"], elem_id=elem_id)
+    """An upload that hands the library the original file, untouched.
+
+    Its ``preprocess`` is replaced on the instance: a subclass of a Gradio component makes
+    Gradio write a ``.pyi`` stub beside the defining file at import time.
+    """
+    upload = gr.Image(label=label, type="filepath", image_mode=None, format="png", sources=["upload", "clipboard"],
+                      elem_id=elem_id)
+    upload.preprocess = functools.partial(_unopened_upload, upload.GRADIO_CACHE)  # type: ignore[method-assign]
+    return upload
 
 
 def _result_image(label: str) -> gr.Image:
