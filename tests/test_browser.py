@@ -54,3 +54,29 @@ def test_compare_tab_shows_every_model_and_the_metrics_table(tmp_path, tiny_weig
         finally:
             browser.close()
     assert (tmp_path / "compare.png").stat().st_size > 0
+
+
+def test_a_truncated_upload_gets_the_librarys_message_in_the_browser(tmp_path, running_app):
+    from playwright.sync_api import expect, sync_playwright
+
+    from sr_core.errors import InvalidImageError
+    from sr_core.imaging import open_image
+
+    upload = tmp_path / "photo.jpg"
+    Image.fromarray((np.random.default_rng(0).random((48, 48, 3)) * 255).astype(np.uint8)).save(upload)
+    upload.write_bytes(upload.read_bytes()[:300])
+    with pytest.raises(InvalidImageError) as refused:
+        open_image(upload)
+    url = running_app()
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1200})
+            page.goto(url, timeout=TIMEOUT_MS)
+            page.locator("#upscale-input input[type=file]").set_input_files(str(upload))
+            page.get_by_role("button", name="Upscale x4").click()
+            expect(page.get_by_text(str(refused.value)).first).to_be_visible(timeout=TIMEOUT_MS)
+            expect(page.get_by_text("raised an exception")).to_have_count(0)
+        finally:
+            browser.close()
