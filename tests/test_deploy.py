@@ -95,7 +95,7 @@ def _entrypoint_environment(tmp_path: Path, port: int, **variables: str) -> dict
     return {
         **os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
         "GRADIO_ANALYTICS_ENABLED": "False", "SR_STUDIO_DATA_DIR": str(tmp_path / "data"),
-        "SR_STUDIO_WEIGHTS_DIR": str(tmp_path / "weights"), **variables,
+        "SR_STUDIO_WEIGHTS_DIR": str(tmp_path / "weights"), "PYTHON": sys.executable, **variables,
     }
 
 
