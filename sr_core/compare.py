@@ -37,7 +37,7 @@ from sr_core.imaging import (
     to_float,
     to_uint8,
 )
-from sr_core.inference import auto_tile_size, load_model, model_has_weights, upscale_image
+from sr_core.inference import auto_tile_size, load_model, model_has_weights, refusal_on_this_cpu, upscale_image
 from sr_core.interpolation import (
     IMAGE,
     NETWORK,
@@ -178,8 +178,10 @@ def model_label(name: str) -> str:
 
 
 def model_choices(names: Sequence[str] | None = None) -> list[tuple[str, str]]:
-    """(label, name) pairs for a dropdown of SR models, unavailable ones labelled but listed."""
-    return [(model_label(name), name) for name in (names if names is not None else sr_model_names())]
+    """(label, name) pairs for a dropdown of SR models, unavailable ones labelled but listed; a model this CPU
+    cannot run at its quality (an int8 variant without VNNI kernels) is left out."""
+    return [(model_label(name), name) for name in (names if names is not None else sr_model_names())
+            if refusal_on_this_cpu(name) is None]
 
 
 def default_upscale_model() -> str:

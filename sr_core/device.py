@@ -46,6 +46,25 @@ def cpu_has_native_bf16() -> bool:
     return torch.backends.mkldnn.is_available() and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
+# oneDNN's names for the x86 ISAs below VNNI: ``ONEDNN_MAX_CPU_ISA`` set to one of them caps its
+# kernels there, as on a CPU that has nothing newer.
+_ONEDNN_ISAS_WITHOUT_VNNI = frozenset({"SSE41", "AVX", "AVX2", "AVX512_CORE"})
+
+
+def cpu_int8_products_saturate() -> bool:
+    """Whether oneDNN's int8 convolutions here add u8 x s8 products in pairs saturated to int16.
+
+    Without AVX512-VNNI (AMD before Zen 4, Intel before Cascade Lake, or oneDNN capped by
+    ``ONEDNN_MAX_CPU_ISA``) x86 int8 kernels multiply with ``vpmaddubsw``, which sums two
+    products into a saturating int16: full-range 8-bit activations overflow it, and the bundled
+    int8 Swift-SRGAN fell from 30.0 to 21.4 dB on Set5 (measured with ``ONEDNN_MAX_CPU_ISA=AVX2``).
+    CPUs with only AVX-VNNI (no AVX-512) count as saturating here: the cost is one bit of
+    activation range, never a wrong result.
+    """
+    capped = os.environ.get("ONEDNN_MAX_CPU_ISA", "").strip().upper() in _ONEDNN_ISAS_WITHOUT_VNNI
+    return capped or not torch.cpu._is_vnni_supported()
+
+
 def inference_dtype(device: torch.device) -> torch.dtype:
     """The precision the app runs learned models in on ``device``.
 

@@ -34,6 +34,10 @@ class CorruptWeightsError(SRStudioError):
     """A weights file cannot be parsed, fails its checksum or is an unsafe pickle."""
 
 
+class UnsupportedOnThisCPUError(SRStudioError):
+    """A model cannot run at its published quality on this machine's CPU (int8 kernels without VNNI)."""
+
+
 class TrainingConfigError(SRStudioError):
     """A training run cannot start as configured (unknown preset or key, no data, a run folder in use)."""
 

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import csv
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from conftest import clear_model_caches
 
+from sr_core.compare import model_choices
+from sr_core.device import cpu_int8_products_saturate
+from sr_core.errors import UnsupportedOnThisCPUError
 from sr_core.evaluation import evaluate_model, image_files
+from sr_core.inference import refusal_on_this_cpu
+from sr_core.quant.int8_models import scores_for_this_cpu
 from sr_core.registry import get_spec
 from sr_core.weights import read_manifest, sha256_file
 
@@ -33,12 +42,41 @@ def test_every_bundled_file_matches_its_manifest_entry_and_the_folder_stays_unde
 @pytest.mark.skipif(not SET5.is_dir(), reason=f"Set5 not found in {SET5}")
 @pytest.mark.parametrize("name", sorted(MANIFEST))
 def test_manifest_scores_are_what_evaluate_measures_on_set5(name, monkeypatch):
+    """Each model scores as the manifest says for this kind of CPU; an int8 model that would lose its quality on
+    this CPU's kernels (no VNNI) is refused with a message and left out of the app's lists."""
     monkeypatch.setenv("SR_STUDIO_WEIGHTS_DIR", str(WEIGHTS))
     clear_model_caches()
     entry = MANIFEST[name]
+    if refusal_on_this_cpu(name):
+        with pytest.raises(UnsupportedOnThisCPUError, match=f"use {get_spec(name).quantized_from}$"):
+            evaluate_model(name, image_files(SET5))
+        assert name not in [choice for _, choice in model_choices()]
+        return
+    expected = scores_for_this_cpu(entry.scores) if get_spec(name).quantized_from else entry.scores
     score = evaluate_model(name, image_files(SET5))
     # A compiled int8 graph (Inductor's generated kernels) need not reproduce bit for bit: srresnet-int8's
     # Set5 PSNR moved by 1.3e-3 dB between two runs here. The float networks reproduce to the printed digit.
     psnr_tolerance, ssim_tolerance = (1e-2, 2e-4) if get_spec(name).quantized_from else (1e-3, 1e-4)
-    assert score.psnr == pytest.approx(entry.scores["set5_psnr_y"], abs=psnr_tolerance)
-    assert score.ssim == pytest.approx(entry.scores["set5_ssim_y"], abs=ssim_tolerance)
+    assert score.psnr == pytest.approx(expected["set5_psnr_y"], abs=psnr_tolerance)
+    assert score.ssim == pytest.approx(expected["set5_ssim_y"], abs=ssim_tolerance)
+
+
+@pytest.mark.skipif(not SET5.is_dir(), reason=f"Set5 not found in {SET5}")
+@pytest.mark.skipif(cpu_int8_products_saturate(), reason="this CPU has no VNNI: the test above runs its int8 kernels")
+def test_on_a_cpu_without_vnni_int8_models_score_as_the_manifest_says_or_are_refused(tmp_path):
+    """oneDNN capped at AVX2 runs the saturating int8 kernels of a CPU without VNNI, so a VNNI machine checks them too."""
+    capped = {**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2", "SR_STUDIO_WEIGHTS_DIR": str(WEIGHTS)}
+    kept, refused = "srresnet-int8", "swiftsrgan_psnr-int8"
+    csv_file = tmp_path / "set5.csv"
+    evaluate = subprocess.run([sys.executable, "-m", "sr_core", "evaluate", "--models", f"{kept},{refused}",
+                               "--data", str(SET5), "--csv", str(csv_file)],
+                              cwd=REPO, env=capped, capture_output=True, text=True, timeout=900)
+    assert evaluate.returncode == 0, evaluate.stderr[-2000:]
+    assert f"skipped {refused}: {refused} would lose" in evaluate.stderr and "use swiftsrgan_psnr" in evaluate.stderr
+    mean = next(row for row in csv.DictReader(csv_file.open()) if row["model"] == kept and row["image"] == "mean")
+    assert float(mean["psnr_y"]) == pytest.approx(MANIFEST[kept].scores["no_vnni_set5_psnr_y"], abs=1e-2)
+    assert float(mean["ssim_y"]) == pytest.approx(MANIFEST[kept].scores["no_vnni_set5_ssim_y"], abs=2e-4)
+    listing = subprocess.run([sys.executable, "-m", "sr_core", "models"], cwd=REPO, env=capped, capture_output=True,
+                             text=True, timeout=300)
+    rows = {line.split()[0]: line for line in listing.stdout.splitlines()[1:]}
+    assert "not on this CPU" in rows[refused] and "not on this CPU" not in rows[kept]

@@ -14,7 +14,7 @@ from sr_core.errors import WeightsMismatchError, WeightsNotFoundError
 from sr_core.inference import load_model, model_has_weights
 from sr_core.interpolation import check_interpolable, interpolation_pairs
 from sr_core.quant.errors import CompilerMissingError
-from sr_core.quant.int8_models import int8_graph, observer_state, publish_int8, save_ranges
+from sr_core.quant.int8_models import int8_graph, observer_state, publish_int8, save_ranges, scores_for_this_cpu
 from sr_core.quant.ptq import calibrate, convert
 from sr_core.quant.sr import float_sr_network
 from sr_core.registry import build_model, get_spec, sr_model_names
@@ -88,7 +88,8 @@ def test_published_ranges_are_recorded_against_the_float_weights_they_were_calib
     assert entry.sha256 == sha256_file(folder / entry.file)
     assert entry.training["float_sha256"] == float_entry.sha256
     assert entry.training["calibration"] == "test batches"
-    assert {"hr_psnr_y", "hr_ssim_y", "hr_detail_ratio", "hr_colour_shift_max"} <= set(entry.scores)
+    assert {"no_vnni_hr_psnr_y", "no_vnni_hr_ssim_y", "no_vnni_hr_colour_shift_max"} <= set(entry.scores)
+    assert {"hr_psnr_y", "hr_ssim_y", "hr_detail_ratio", "hr_colour_shift_max"} <= set(scores_for_this_cpu(entry.scores))
     assert model_has_weights("swiftsrgan-int8")
 
 

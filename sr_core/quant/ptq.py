@@ -42,8 +42,13 @@ def load_torchao() -> None:
         pytree_log.setLevel(level)
 
 
-def quantization_config(bits: int = 8, qat: bool = False):  # -> torchao QuantizationConfig
+def quantization_config(bits: int = 8, qat: bool = False, reduce_range: bool = False):  # -> torchao QuantizationConfig
     """PyTorch's x86 int8 config with activations in [0, 2^bits - 1] and weights in [-2^(bits-1), 2^(bits-1) - 1].
+
+    ``reduce_range`` keeps activations in [0, 2^(bits-1) - 1], one bit less (PyTorch's
+    ``reduce_range``): x86 CPUs without VNNI add each pair of u8 x s8 products in saturating int16,
+    and 127 * 128 * 2 is the largest pair sum that cannot saturate (see
+    :func:`sr_core.device.cpu_int8_products_saturate`).
 
     PTQ observes activations with a histogram (the range that minimises the rounding error)
     and weights per output channel. For QAT (``qat``) the same observers sit inside plain
@@ -59,7 +64,7 @@ def quantization_config(bits: int = 8, qat: bool = False):  # -> torchao Quantiz
     if not MIN_BITS <= bits <= MAX_BITS:
         raise QuantSettingError(f"bit width must be {MIN_BITS}-{MAX_BITS}, not {bits}")
     config = get_default_x86_inductor_quantization_config()
-    activation = dataclasses.replace(config.input_activation, quant_min=0, quant_max=2**bits - 1)
+    activation = dataclasses.replace(config.input_activation, quant_min=0, quant_max=2 ** (bits - reduce_range) - 1)
     weight = dataclasses.replace(config.weight, quant_min=-(2 ** (bits - 1)), quant_max=2 ** (bits - 1) - 1)
     if qat:
         activation = dataclasses.replace(activation, observer_or_fake_quant_ctr=FakeQuantize.with_args(
@@ -81,12 +86,12 @@ def freeze_activation_ranges(model: nn.Module) -> None:
             module.disable_observer()
 
 
-def quantizer(bits: int = 8, qat: bool = False):  # -> X86InductorQuantizer
+def quantizer(bits: int = 8, qat: bool = False, reduce_range: bool = False):  # -> X86InductorQuantizer
     """The x86 quantizer annotating every conv, linear, add and pool with :func:`quantization_config`."""
     load_torchao()
     from torchao.quantization.pt2e.quantizer.x86_inductor_quantizer import X86InductorQuantizer
 
-    return X86InductorQuantizer().set_global(quantization_config(bits, qat))
+    return X86InductorQuantizer().set_global(quantization_config(bits, qat, reduce_range))
 
 
 def export_network(network: nn.Module, example: torch.Tensor) -> torch.fx.GraphModule:
@@ -99,12 +104,17 @@ def export_network(network: nn.Module, example: torch.Tensor) -> torch.fx.GraphM
     return torch.export.export(copy.deepcopy(network).eval(), (example,), dynamic_shapes=(dims,)).module()
 
 
-def prepare_static(network: nn.Module, example: torch.Tensor, bits: int = 8) -> torch.fx.GraphModule:
-    """``network`` (float, eval mode) exported with free shapes and annotated for ``bits``-bit PTQ: observers, no data seen yet."""
+def prepare_static(network: nn.Module, example: torch.Tensor, bits: int = 8,
+                   reduce_range: bool = False) -> torch.fx.GraphModule:
+    """``network`` (float, eval mode) exported with free shapes and annotated for ``bits``-bit PTQ: observers, no data seen yet.
+
+    The observers' state (histograms, min/max) does not depend on ``reduce_range``; only the
+    scales that :func:`convert` derives from it do.
+    """
     load_torchao()
     from torchao.quantization.pt2e.quantize_pt2e import prepare_pt2e
 
-    return prepare_pt2e(export_network(network, example), quantizer(bits))
+    return prepare_pt2e(export_network(network, example), quantizer(bits, reduce_range=reduce_range))
 
 
 def convert(prepared: torch.fx.GraphModule) -> torch.fx.GraphModule:
