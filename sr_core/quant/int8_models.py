@@ -162,9 +162,12 @@ def measured_scores(name: str, folders: list[Path]) -> dict[str, float]:
     """The manifest scores of ``name`` on ``folders`` as this process's int8 kernels compute them."""
     from sr_core.evaluation import evaluate_model, image_files, manifest_scores
 
+    entry = find_weights(name)
+    # The ranges file is named, so an unscored model is not refused before it is scored.
+    ranges_file = str(weights_dir() / entry.file) if entry else None
     scores: dict[str, float] = {}
     for folder in folders:
-        scores.update(manifest_scores(evaluate_model(name, image_files(folder)), folder))
+        scores.update(manifest_scores(evaluate_model(name, image_files(folder), ranges_file), folder))
     return scores
 
 
