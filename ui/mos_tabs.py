@@ -141,17 +141,17 @@ def _shown(view: TrialView) -> tuple[Any, ...]:
     """
     finished = view.trial is None
     return (gr.Column(visible=finished), gr.Column(visible=True), f"**{view.progress}**", view.prompt, view.pixels,
-            _trial_number(view.trial), gr.Row(visible=not finished))
+            view.trial, gr.Row(visible=not finished))
 
 
-def _trial_number(trial: int | None) -> gr.Number:
-    """The trial on screen, which the score buttons send back (a replay of it is a double click).
+def _trial_number() -> gr.Number:
+    """The hidden box of the trial on screen, which the score buttons send back (a replay of it is a double click).
 
     It sits outside the columns the handlers show and hide: Gradio 6 re-renders a column's
     children when an update re-sends its visibility, and a ``visible="hidden"`` child came back
     visible, an editable box under the stimulus.
     """
-    return gr.Number(trial, precision=0, visible="hidden", elem_id="mos-trial")
+    return gr.Number(None, precision=0, visible="hidden", elem_id="mos-trial")
 
 
 def _score_handler(score: int):
@@ -170,7 +170,7 @@ def build_rate_tab() -> None:
         saved = gr.BrowserState(None, storage_key=BROWSER_STORAGE_KEY, secret=BROWSER_STORAGE_KEY)
         gr.HTML("", js_on_load=KEYBOARD_AND_LAYOUT_JS, padding=False)
         gr.Markdown(INSTRUCTIONS)
-        trial = _trial_number(None)
+        trial = _trial_number()
         with gr.Column(visible=True) as intro:
             nickname = gr.Textbox(label="Nickname (optional; leave empty to stay anonymous)", max_length=40,
                                   elem_id="mos-nickname")
