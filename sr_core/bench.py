@@ -279,8 +279,8 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``bench``."""
-    bench = subparsers.add_parser("bench", help="latency, MACs and speed-up of every model on this device")
+    """Register ``bench`` (its one-line help is in :data:`sr_core.cli.COMMANDS`)."""
+    bench = subparsers.add_parser("bench")
     bench.add_argument("--models", default="", help="comma-separated names (default: every SR model)")
     bench.add_argument("--sizes", default="128,270p", help=f"comma-separated from {', '.join(SIZES)}")
     bench.add_argument("--repeats", type=int, default=3)

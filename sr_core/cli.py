@@ -2,34 +2,61 @@
 
 Exit codes: 0 success, 1 an unexpected failure (a bug: traceback shown), 2 bad input or
 configuration (one line on stderr, no traceback).
+
+Start-up is part of the interface: ``--help`` must not wait for torch, nor ``upscale`` for the
+GAN lab. So :data:`COMMANDS` names each command's module, a command group's module is imported
+only when one of its commands runs, and the handlers here import their machinery when called.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import importlib
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sr_core.errors import SRStudioError, UnsupportedOnThisCPUError, WeightsNotFoundError
-from sr_core.evaluation import ModelScore, evaluate_model, image_files
-from sr_core.figures import comparison_strip, save_comparison_strip
 from sr_core.files import atomic_target
-from sr_core.frames import upscale_frames
 from sr_core.imaging import open_image, pixel_cap_from_env, save_image
-from sr_core.inference import (
-    AUTO_MODEL,
-    bundled_arch_kwargs,
-    model_for_weights,
-    model_has_weights,
-    refusal_on_this_cpu,
-    upscale_image,
-)
-from sr_core.models.blocks import count_parameters
-from sr_core.registry import all_specs, get_spec, sr_model_names
+
+if TYPE_CHECKING:
+    from sr_core.evaluation import ModelScore
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
+AUTO_MODEL = "auto"
+"""The ``--model`` that lets a weights file decide the model (:func:`sr_core.inference.model_for_weights`)."""
+
+
+@dataclass(frozen=True)
+class Command:
+    """One ``python -m sr_core`` command: the module whose ``add_commands`` defines it, and its one-line help."""
+
+    module: str
+    help: str
+
+
+CORE = __name__
+COMMANDS: dict[str, Command] = {
+    "upscale": Command(CORE, "upscale one image x4"),
+    "upscale-frames": Command(CORE, "upscale every image of a folder as a stream (video frames)"),
+    "figure": Command(CORE, "one crop of an image through every model, side by side (PNG)"),
+    "evaluate": Command(CORE, "PSNR/SSIM of models on a folder of HR images"),
+    "models": Command(CORE, "list models, parameter counts and bundled weights"),
+    "train": Command("sr_core.train.cli", "train an SR model from a preset (paper hyper-parameters)"),
+    "export": Command("sr_core.train.cli", "write a run's generator as fp16 safetensors with provenance"),
+    "publish": Command("sr_core.train.cli", "bundle a run's generator as the app's weights, scored and in the manifest"),
+    "bench": Command("sr_core.bench", "latency, MACs and speed-up of every model on this device"),
+    "gan-train": Command("sr_core.gan.cli", "train a GAN: 1-D, sine waves, DCGAN, WGAN(-GP), ACGAN, InfoGAN"),
+    "gan-eval": Command("sr_core.gan.cli", "FD/KID (MNIST-classifier features) and accuracy of GAN runs"),
+    "mos-prepare": Command("sr_core.mos.cli", "prepare (or check) a MOS study's stimuli and manifest"),
+    "mos-report": Command("sr_core.mos.cli", "MOS table, tests and rater screening of a ratings CSV"),
+    "zscgan": Command("sr_core.quant.cli", "ZS-CGAN data-free quantization of an MNIST ResNet (Tables 1-2)"),
+    "quantize": Command("sr_core.quant.cli", "int8 PTQ of an SR model, calibrated data-free or on real crops"),
+}
 
 
 class UsageError(SRStudioError):
@@ -37,6 +64,8 @@ class UsageError(SRStudioError):
 
 
 def _upscale(args: argparse.Namespace) -> int:
+    from sr_core.inference import upscale_image
+
     output = Path(args.output)
     if output.suffix.lower() != ".png":
         raise UsageError(f"OUTPUT must be a .png file (lossless), not {output.name!r}")
@@ -57,6 +86,9 @@ def chosen_model(model: str | None, weights_file: str | None, default_model: str
 
     A weights file is never ignored: given to a model that takes none (bicubic) it is refused.
     """
+    from sr_core.inference import model_for_weights
+    from sr_core.registry import get_spec
+
     if model in (None, AUTO_MODEL):
         return model_for_weights(weights_file) if weights_file else default_model
     if weights_file and not get_spec(model).learned:
@@ -67,6 +99,8 @@ def chosen_model(model: str | None, weights_file: str | None, default_model: str
 
 
 def _upscale_frames(args: argparse.Namespace) -> int:
+    from sr_core.frames import upscale_frames
+
     model = chosen_model(args.model, args.weights, args.default_model)
     report = upscale_frames(args.input_dir, args.output_dir, model, args.weights, args.tile, args.pixel_cap)
     for name, reason in report.skipped:
@@ -79,6 +113,9 @@ def _upscale_frames(args: argparse.Namespace) -> int:
 
 
 def _figure(args: argparse.Namespace) -> int:
+    from sr_core.figures import comparison_strip, save_comparison_strip
+    from sr_core.registry import get_spec
+
     names = [name.strip() for name in args.models.split(",") if name.strip()]
     for name in names:
         get_spec(name)
@@ -131,6 +168,9 @@ def write_scores_csv(scores: Sequence[ModelScore], path: Path, data: str) -> Non
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    from sr_core.evaluation import evaluate_model, image_files
+    from sr_core.registry import get_spec
+
     names = [name.strip() for name in args.models.split(",") if name.strip()]
     for name in names:
         get_spec(name)
@@ -154,16 +194,29 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _models(_args: argparse.Namespace) -> int:
-    """Every model at its paper's size; bundled weights of another size say so (``yes (num_block=6)``)."""
+    """Every model at its paper's size; bundled weights of another size say so (``yes (num_block=6)``).
+
+    Networks are built on the meta device: counting 24 M discriminator parameters needs their shapes, not memory.
+    """
+    import torch
+
+    from sr_core.models.blocks import count_parameters
+    from sr_core.registry import all_specs, sr_model_names
+
     print(f"{'name':<26}{'params':>12}  {'weights':<20} description")
     for spec in all_specs():
         is_generator = spec.name in sr_model_names()
         weights = _weights_note(spec.name) if spec.learned and is_generator else "-"
-        print(f"{spec.name:<26}{count_parameters(spec.build()):>12,}  {weights:<20} {spec.description}")
+        with torch.device("meta"):
+            parameters = count_parameters(spec.build())
+        print(f"{spec.name:<26}{parameters:>12,}  {weights:<20} {spec.description}")
     return EXIT_OK
 
 
 def _weights_note(name: str) -> str:
+    from sr_core.inference import bundled_arch_kwargs, model_has_weights, refusal_on_this_cpu
+    from sr_core.registry import get_spec
+
     if not model_has_weights(name):
         return "no"
     if refusal_on_this_cpu(name):
@@ -184,24 +237,59 @@ def _add_model_options(command: argparse.ArgumentParser, default_model: str, ove
                          help=f"{over_cap} with more pixels (env SR_STUDIO_PIXEL_CAP)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every ``python -m sr_core`` command."""
-    parser = argparse.ArgumentParser(prog="python -m sr_core", description="SR Studio: x4 super-resolution tools")
-    commands = parser.add_subparsers(dest="command", required=True)
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The parser of every ``python -m sr_core`` command, able to parse ``argv``.
 
-    upscale = commands.add_parser("upscale", help="upscale one image x4")
+    Every command is listed in ``--help``; a command group's module is imported (and its
+    commands given their options) only when ``argv`` runs one of its commands.
+    """
+    parser = argparse.ArgumentParser(prog="python -m sr_core", description="SR Studio: x4 super-resolution tools")
+    commands = _DescribedCommands(parser.add_subparsers(dest="command", required=True))
+    _add_core_commands(commands)
+    chosen = COMMANDS.get(_command_in(argv))
+    for module in dict.fromkeys(command.module for command in COMMANDS.values() if command.module != CORE):
+        if chosen is not None and chosen.module == module:
+            importlib.import_module(module).add_commands(commands)
+        else:
+            for name in _commands_of(module):
+                commands.add_parser(name, add_help=False)
+    return parser
+
+
+class _DescribedCommands:
+    """The parser's subcommands, each given the one-line help :data:`COMMANDS` has for it."""
+
+    def __init__(self, subparsers: argparse._SubParsersAction) -> None:
+        self._subparsers = subparsers
+
+    def add_parser(self, name: str, **options: Any) -> argparse.ArgumentParser:
+        return self._subparsers.add_parser(name, help=COMMANDS[name].help, **options)
+
+
+def _command_in(argv: Sequence[str]) -> str:
+    """The command ``argv`` runs: its first word that is not an option (the top level takes only -h)."""
+    return next((word for word in argv if not word.startswith("-")), "")
+
+
+def _commands_of(module: str) -> list[str]:
+    return [name for name, command in COMMANDS.items() if command.module == module]
+
+
+def _add_core_commands(commands: _DescribedCommands) -> None:
+    """The commands defined here: upscaling, figures, evaluation and the model list."""
+    upscale = commands.add_parser("upscale")
     upscale.add_argument("input")
     upscale.add_argument("output", help="a .png path")
     _add_model_options(upscale, default_model="bicubic", over_cap="refuse inputs")
     upscale.set_defaults(handler=_upscale)
 
-    frames = commands.add_parser("upscale-frames", help="upscale every image of a folder as a stream (video frames)")
+    frames = commands.add_parser("upscale-frames")
     frames.add_argument("input_dir", help="folder of frames, taken in name order")
     frames.add_argument("output_dir", help="folder for the x4 PNG frames (same names)")
     _add_model_options(frames, default_model="swiftsrgan", over_cap="skip frames")
     frames.set_defaults(handler=_upscale_frames)
 
-    figure = commands.add_parser("figure", help="one crop of an image through every model, side by side (PNG)")
+    figure = commands.add_parser("figure")
     figure.add_argument("image", help="an HR image, treated as ground truth")
     figure.add_argument("output", help="a .png path")
     figure.add_argument("--models", default="bicubic,srcnn,srresnet,srgan,esrgan_psnr,esrgan,swiftsrgan")
@@ -210,7 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     figure.add_argument("--factor", type=int, default=3, help="nearest-neighbour enlargement of the crop")
     figure.set_defaults(handler=_figure)
 
-    evaluate = commands.add_parser("evaluate", help="PSNR/SSIM of models on a folder of HR images")
+    evaluate = commands.add_parser("evaluate")
     evaluate.add_argument("--models", default="bicubic", help="comma-separated model names")
     evaluate.add_argument("--data", required=True, help="folder of HR images (e.g. Set5)")
     evaluate.add_argument("--csv", help="write per-image scores to this CSV")
@@ -218,29 +306,14 @@ def build_parser() -> argparse.ArgumentParser:
                           help="evaluate NAME with FILE instead of its bundled weights (repeatable)")
     evaluate.set_defaults(handler=_evaluate)
 
-    models = commands.add_parser("models", help="list models, parameter counts and bundled weights")
+    models = commands.add_parser("models")
     models.set_defaults(handler=_models)
-
-    for add_commands in _plugin_commands():
-        add_commands(commands)
-    return parser
-
-
-def _plugin_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
-    """Command groups that live beside their subsystems (training, MOS, GAN lab, ...)."""
-    from sr_core.bench import add_commands as add_bench_commands
-    from sr_core.gan.cli import add_commands as add_gan_commands
-    from sr_core.mos.cli import add_commands as add_mos_commands
-    from sr_core.quant.cli import add_commands as add_quant_commands
-    from sr_core.train.cli import add_commands as add_train_commands
-
-    return [add_train_commands, add_bench_commands, add_gan_commands, add_mos_commands, add_quant_commands]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; user errors become one line on stderr and exit code 2."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv).parse_args(argv)
     try:
         return args.handler(args)
     except SRStudioError as error:

@@ -184,10 +184,6 @@ def model_has_weights(name: str) -> bool:
     return not spec.learned or hub.weights_available(name)
 
 
-AUTO_MODEL = "auto"
-"""The ``--model`` of the CLI that lets a weights file decide the model (:func:`model_for_weights`)."""
-
-
 def model_for_weights(weights_file: str | Path) -> str:
     """The SR model a weights file holds: the one its metadata names (files SR Studio wrote), else the first
     float model of the architecture its keys show.

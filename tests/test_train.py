@@ -164,7 +164,8 @@ def main_config(extra: list[str]) -> TrainConfig:
     from sr_core.cli import build_parser
     from sr_core.train.cli import run_config
 
-    return run_config(build_parser().parse_args(["train", "--out", "unused", "--data", "hr", *extra]), None)
+    argv = ["train", "--out", "unused", "--data", "hr", *extra]
+    return run_config(build_parser(argv).parse_args(argv), None)
 
 
 def test_unknown_setting_is_a_one_line_error_with_exit_code_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

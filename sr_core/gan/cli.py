@@ -79,8 +79,8 @@ def _gan_eval(args: argparse.Namespace) -> int:
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``gan-train`` and ``gan-eval``."""
-    trainer = subparsers.add_parser("gan-train", help="train a GAN: 1-D, sine waves, DCGAN, WGAN(-GP), ACGAN, InfoGAN")
+    """Register ``gan-train`` and ``gan-eval`` (their one-line help is in :data:`sr_core.cli.COMMANDS`)."""
+    trainer = subparsers.add_parser("gan-train")
     trainer.add_argument("--model", required=True, choices=gan_names())
     trainer.add_argument("--disc", default=None,
                          help="discriminator body: cnn (classical) or capsule for the image GANs (default: the first)")
@@ -110,7 +110,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     trainer.add_argument("--cache", help="folder for the MNIST feature classifier (default: the run's parent)")
     trainer.set_defaults(handler=_gan_train)
 
-    evaluator = subparsers.add_parser("gan-eval", help="FD/KID (MNIST-classifier features) and accuracy of GAN runs")
+    evaluator = subparsers.add_parser("gan-eval")
     evaluator.add_argument("runs", nargs="+", help="run folders written by gan-train")
     evaluator.add_argument("--markdown", help="also write the comparison table to this file")
     evaluator.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")

@@ -26,10 +26,11 @@ def default_init_weights(module: nn.Module, scale: float = 1.0) -> None:
     """Kaiming-normal init scaled by ``scale``, zero bias.
 
     ESRGAN scales its residual-dense convolutions by 0.1 so that a deep stack of residual
-    blocks starts close to the identity and trains stably without batch norm.
+    blocks starts close to the identity and trains stably without batch norm. A network built on
+    the meta device (to count its parameters) has no values to initialise and is left alone.
     """
     for layer in module.modules():
-        if isinstance(layer, (nn.Conv2d, nn.Linear)):
+        if isinstance(layer, (nn.Conv2d, nn.Linear)) and not layer.weight.is_meta:
             nn.init.kaiming_normal_(layer.weight)
             layer.weight.data.mul_(scale)
             if layer.bias is not None:

@@ -94,8 +94,8 @@ def _prepare(args: argparse.Namespace) -> int:
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``mos-prepare`` and ``mos-report``."""
-    prepare = subparsers.add_parser("mos-prepare", help="prepare (or check) a MOS study's stimuli and manifest")
+    """Register ``mos-prepare`` and ``mos-report`` (their one-line help is in :data:`sr_core.cli.COMMANDS`)."""
+    prepare = subparsers.add_parser("mos-prepare")
     prepare.add_argument("--images", help=f"folder of HR images (default {settings.MOS_STUDY.name}, else assets/)")
     prepare.add_argument("--methods", default=",".join(DEFAULT_METHODS),
                          help="comma-separated method names; hr is the hidden reference")
@@ -106,7 +106,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                          help="fail when a method has no weights instead of leaving it out of the study")
     prepare.set_defaults(handler=_prepare)
 
-    report = subparsers.add_parser("mos-report", help="MOS table, tests and rater screening of a ratings CSV")
+    report = subparsers.add_parser("mos-report")
     report.add_argument("csv", help="a ratings CSV (header starting timestamp,study_id,...)")
     report.add_argument("--exclude-flagged", action="store_true",
                         help="leave out raters flagged by the screening (their rows stay in the CSV)")

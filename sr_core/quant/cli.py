@@ -162,8 +162,8 @@ def _publish(args: argparse.Namespace, prepared: dict, passing: list[str], repor
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``zscgan`` and ``quantize``."""
-    zscgan = subparsers.add_parser("zscgan", help="ZS-CGAN data-free quantization of an MNIST ResNet (Tables 1-2)")
+    """Register ``zscgan`` and ``quantize`` (their one-line help is in :data:`sr_core.cli.COMMANDS`)."""
+    zscgan = subparsers.add_parser("zscgan")
     zscgan.add_argument("--data", required=True, help="folder with MNIST's IDX files (t10k-* at least)")
     zscgan.add_argument("--out", required=True, help="run folder: networks, results.csv, tables.md, sample grids")
     zscgan.add_argument("--teacher-epochs", type=int, default=3)
@@ -182,7 +182,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     zscgan.add_argument("--seed", type=int, default=0)
     zscgan.set_defaults(handler=_zscgan)
 
-    quantize = subparsers.add_parser("quantize", help="int8 PTQ of an SR model, calibrated data-free or on real crops")
+    quantize = subparsers.add_parser("quantize")
     quantize.add_argument("--model", required=True, help="an SR model with batch norm: srresnet, srgan, swiftsrgan ...")
     quantize.add_argument("--weights", help="a .safetensors or .pth file instead of the bundled weights")
     quantize.add_argument("--calib", action="append", metavar="data-free|DIR",

@@ -111,8 +111,8 @@ def _publish(args: argparse.Namespace) -> int:
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``train``, ``export`` and ``publish`` on the ``python -m sr_core`` parser."""
-    trainer = subparsers.add_parser("train", help="train an SR model from a preset (paper hyper-parameters)")
+    """Register ``train``, ``export`` and ``publish`` (their one-line help is in :data:`sr_core.cli.COMMANDS`)."""
+    trainer = subparsers.add_parser("train")
     trainer.add_argument("--preset", choices=list(PRESETS), help="the paper's recipe to start from")
     trainer.add_argument("--data", nargs="+", help="folders of HR training images (every 20th image validates)")
     trainer.add_argument("--out", required=True, help="run folder: checkpoint last.pt, metrics.csv, report.html")
@@ -135,12 +135,12 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     trainer.add_argument("--no-progress", action="store_true", help="no progress bar")
     trainer.set_defaults(handler=_train)
 
-    exporter = subparsers.add_parser("export", help="write a run's generator as fp16 safetensors with provenance")
+    exporter = subparsers.add_parser("export")
     exporter.add_argument("checkpoint", help="a run folder or its checkpoint file (RUN_DIR/last.pt)")
     exporter.add_argument("output", help="the .safetensors file to write")
     exporter.set_defaults(handler=_export)
 
-    publisher = subparsers.add_parser("publish", help="bundle a run's generator as the app's weights, scored and in the manifest")
+    publisher = subparsers.add_parser("publish")
     publisher.add_argument("run", help="a run folder or its checkpoint file")
     publisher.add_argument("--eval", nargs="*", default=[], metavar="DIR", help="HR folders to score it on (e.g. Set5 Set14)")
     publisher.add_argument("--weights-dir", dest="weights_dir", help="the weights folder (default: SR_STUDIO_WEIGHTS_DIR or weights/)")
