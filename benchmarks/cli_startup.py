@@ -26,15 +26,15 @@ BASELINE = ("import torch", [sys.executable, "-c", "import torch"])
 
 
 def commands(workdir: Path) -> list[tuple[str, list[str]]]:
-    """(label, argv) of each command timed: ``--help``, ``models`` and a 128x128 bicubic upscale."""
-    image = workdir / "in128.png"
-    Image.fromarray(np.random.default_rng(0).integers(0, 256, (128, 128, 3), dtype=np.uint8)).save(image)
+    """(label, argv) of each command timed: ``--help``, ``models``, a 128x128 bicubic and a 192x192 swiftsrgan upscale."""
     cli = [sys.executable, "-m", "sr_core"]
-    return [
-        ("--help", [*cli, "--help"]),
-        ("models", [*cli, "models"]),
-        ("upscale 128px bicubic", [*cli, "upscale", str(image), str(workdir / "out.png"), "--model", "bicubic"]),
-    ]
+    timed = [("--help", [*cli, "--help"]), ("models", [*cli, "models"])]
+    for side, model in ((128, "bicubic"), (192, "swiftsrgan")):
+        image = workdir / f"in{side}.png"
+        pixels = np.random.default_rng(side).integers(0, 256, (side, side, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(image)
+        timed.append((f"upscale {side}px {model}", [*cli, "upscale", str(image), str(workdir / "out.png"), "--model", model]))
+    return timed
 
 
 def wall_seconds(argv: list[str]) -> float:
