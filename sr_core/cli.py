@@ -44,7 +44,7 @@ COMMANDS: dict[str, Command] = {
     "upscale": Command(CORE, "upscale one image x4"),
     "upscale-frames": Command(CORE, "upscale every image of a folder as a stream (video frames)"),
     "figure": Command(CORE, "one crop of an image through every model, side by side (PNG)"),
-    "evaluate": Command(CORE, "PSNR/SSIM of models on a folder of HR images"),
+    "evaluate": Command(CORE, "PSNR/SSIM/LPIPS of models on a folder of HR images"),
     "models": Command(CORE, "list models, parameter counts and bundled weights"),
     "train": Command("sr_core.train.cli", "train an SR model from a preset (paper hyper-parameters)"),
     "export": Command("sr_core.train.cli", "write a run's generator as fp16 safetensors with provenance"),
@@ -141,30 +141,35 @@ def _parse_weights_overrides(pairs: Sequence[str]) -> dict[str, str]:
 
 
 def format_table(scores: Sequence[ModelScore]) -> str:
-    """The papers' table layout (mean PSNR, SSIM, seconds per image) plus mean detail ratio and worst colour shift."""
-    lines = [f"{'model':<18}{'PSNR (dB)':>10}{'SSIM':>9}{'detail':>8}{'colour':>8}{'s/image':>10}{'params':>12}"]
+    """The papers' table layout (mean PSNR, SSIM, seconds per image) plus mean LPIPS (AlexNet, "-" without its
+    package), mean detail ratio, worst colour shift and median stripe score."""
+    lines = [f"{'model':<18}{'PSNR (dB)':>10}{'SSIM':>9}{'LPIPS':>8}{'detail':>8}{'colour':>8}{'stripes':>8}"
+             f"{'s/image':>10}{'params':>12}"]
     for score in scores:
+        lpips = "-" if score.lpips is None else f"{score.lpips:.4f}"
         lines.append(
-            f"{score.model:<18}{score.psnr:>10.2f}{score.ssim:>9.4f}{score.detail:>8.2f}{score.colour_shift:>8.2f}"
-            f"{score.seconds_per_image:>10.3f}{score.parameters:>12,}"
+            f"{score.model:<18}{score.psnr:>10.2f}{score.ssim:>9.4f}{lpips:>8}{score.detail:>8.2f}"
+            f"{score.colour_shift:>8.2f}{score.stripes:>8.2f}{score.seconds_per_image:>10.3f}{score.parameters:>12,}"
         )
     return "\n".join(lines)
 
 
 def write_scores_csv(scores: Sequence[ModelScore], path: Path, data: str) -> None:
-    """One row per (model, image) plus a ``mean`` row per model; written atomically (a full disk keeps the old file)."""
+    """One row per (model, image) plus a ``mean`` row per model; written atomically (a full disk keeps the old file).
+
+    The ``mean`` row's colour shift is the worst image's and its stripe score the median image's, as the table shows;
+    ``lpips`` is empty where LPIPS is unavailable.
+    """
     with atomic_target(path) as temporary, open(temporary, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["data", "model", "image", "psnr_y", "ssim_y", "seconds", "parameters", "detail_ratio",
-                         "colour_shift"])
+                         "colour_shift", "lpips", "stripe_score"])
         for score in scores:
-            for image in score.images:
-                writer.writerow([data, score.model, image.image, f"{image.psnr:.4f}", f"{image.ssim:.5f}",
-                                 f"{image.seconds:.4f}", score.parameters, f"{image.detail:.4f}",
-                                 f"{image.colour_shift:.3f}"])
-            writer.writerow([data, score.model, "mean", f"{score.psnr:.4f}", f"{score.ssim:.5f}",
-                             f"{score.seconds_per_image:.4f}", score.parameters, f"{score.detail:.4f}",
-                             f"{score.colour_shift:.3f}"])
+            rows = [(image.image, image, image.seconds) for image in score.images]
+            for name, row, seconds in [*rows, ("mean", score, score.seconds_per_image)]:
+                writer.writerow([data, score.model, name, f"{row.psnr:.4f}", f"{row.ssim:.5f}", f"{seconds:.4f}",
+                                 score.parameters, f"{row.detail:.4f}", f"{row.colour_shift:.3f}",
+                                 "" if row.lpips is None else f"{row.lpips:.4f}", f"{row.stripes:.3f}"])
 
 
 def _evaluate(args: argparse.Namespace) -> int:

@@ -26,6 +26,10 @@ class WeightsNotFoundError(SRStudioError):
     """A model needs weights and none are bundled or given."""
 
 
+class PackagedNetworkError(WeightsNotFoundError):
+    """An ImageNet feature network's package is missing or its file is not the pinned one (the message says how to install it)."""
+
+
 class WeightsMismatchError(SRStudioError):
     """A weights file does not fit the architecture (missing, unexpected or mis-shaped keys)."""
 

@@ -20,7 +20,8 @@ import torch
 from sr_core.errors import InvalidImageError
 from sr_core.imaging import make_lr, open_image, pixel_cap_from_env, to_float, to_uint8
 from sr_core.inference import auto_tile_size, batch_to_image, image_to_batch, load_model, upscale_tensor
-from sr_core.metrics import colour_shift, detail_ratio, psnr_y, ssim_y
+from sr_core.lpips import lpips_or_none
+from sr_core.metrics import colour_shift, detail_ratio, psnr_y, ssim_y, stripe_score
 from sr_core.registry import SCALE
 
 IMAGE_SUFFIXES = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
@@ -38,6 +39,8 @@ class ImageScore:
     seconds: float
     detail: float
     colour_shift: float
+    lpips: float | None  # None where the LPIPS network's package is not installed
+    stripes: float
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,17 @@ class ModelScore:
         return float(np.max([score.colour_shift for score in self.images]))
 
     @property
+    def lpips(self) -> float | None:
+        """Mean LPIPS (AlexNet), or None without the LPIPS network."""
+        values = [score.lpips for score in self.images]
+        return None if None in values else float(np.mean(values))
+
+    @property
+    def stripes(self) -> float:
+        """The median image's stripe score: a periodic artefact shows in most images, one striped photo does not."""
+        return float(np.median([score.stripes for score in self.images]))
+
+    @property
     def seconds_per_image(self) -> float:
         return float(np.mean([score.seconds for score in self.images]))
 
@@ -73,8 +87,12 @@ class ModelScore:
 def manifest_scores(score: ModelScore, data_folder: str | Path) -> dict[str, float]:
     """``score`` as the weights manifest records it: ``{"set5_psnr_y": 29.97, "set5_ssim_y": ...}``."""
     data = Path(data_folder).name.lower()
-    return {f"{data}_psnr_y": round(score.psnr, 4), f"{data}_ssim_y": round(score.ssim, 5),
-            f"{data}_detail_ratio": round(score.detail, 4), f"{data}_colour_shift_max": round(score.colour_shift, 3)}
+    scores = {f"{data}_psnr_y": round(score.psnr, 4), f"{data}_ssim_y": round(score.ssim, 5),
+              f"{data}_detail_ratio": round(score.detail, 4), f"{data}_colour_shift_max": round(score.colour_shift, 3),
+              f"{data}_stripe_score": round(score.stripes, 3)}
+    if score.lpips is not None:
+        scores[f"{data}_lpips"] = round(score.lpips, 4)
+    return scores
 
 
 def image_files(folder: str | Path) -> list[Path]:
@@ -97,6 +115,7 @@ def score_network(network: Callable[[torch.Tensor], torch.Tensor], hr_files: lis
     """The protocol's scores of any x4 network taking float NCHW in [0, 1] (a quantized graph too) on ``device`` (CPU)."""
     device = device or torch.device("cpu")
     tile = auto_tile_size(device)
+    perceptual_distance = lpips_or_none()
     scores = []
     for path in hr_files:
         hr_uint8 = to_uint8(open_image(path, pixel_cap=pixel_cap_from_env()).rgb)
@@ -109,6 +128,8 @@ def score_network(network: Callable[[torch.Tensor], torch.Tensor], hr_files: lis
         scores.append(ImageScore(
             path.stem, psnr_y(sr_uint8, hr_cropped), ssim_y(sr_uint8, hr_cropped), seconds,
             detail_ratio(sr_uint8, hr_cropped), colour_shift(sr_uint8, hr_cropped),
+            perceptual_distance(to_float(sr_uint8), to_float(hr_cropped)) if perceptual_distance else None,
+            stripe_score(sr_uint8),
         ))
     return tuple(scores)
 

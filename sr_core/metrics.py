@@ -84,6 +84,34 @@ def colour_shift(sr_uint8: np.ndarray, hr_uint8: np.ndarray, border: int = 4) ->
     return float(np.max(np.abs(sr.mean(axis=(0, 1)) - hr.mean(axis=(0, 1)))))
 
 
+STRIPE_PERIODS = (4, 2)  # the x4 grid's periods in pixels: 1/4 and 1/2 cycle per pixel
+STRIPE_NEIGHBOURS = 3
+
+
+def stripe_score(rgb_uint8: np.ndarray) -> float:
+    """How strongly an image repeats with the x4 grid's periods: 1.0-1.1 for natural photos.
+
+    A sub-pixel upsampler that has not learnt to blend its four phases leaves stripes of period 4
+    (or 2) pixels. In the power spectrum of the mean-removed luma, summed over rows (one energy
+    per horizontal frequency) and over columns (vertical), the energy at 1/4 and 1/2 cycle per
+    pixel is divided by the mean of its six nearest bins (+-1..3); the score is the largest of
+    the four ratios.
+    """
+    luma = rgb_to_y(rgb_uint8)
+    if min(luma.shape) < 4 * STRIPE_NEIGHBOURS:
+        raise ValueError(f"the stripe score needs at least {4 * STRIPE_NEIGHBOURS} px a side, got {luma.shape[::-1]}")
+    power = np.abs(np.fft.fft2(luma - luma.mean())) ** 2
+    ratios = []
+    for energy in (power.sum(axis=0), power.sum(axis=1)):  # per horizontal, then per vertical frequency
+        size = energy.size
+        for period in STRIPE_PERIODS:
+            peak = round(size / period)
+            neighbours = [energy[(peak + offset) % size] for offset in range(-STRIPE_NEIGHBOURS, STRIPE_NEIGHBOURS + 1)
+                          if offset]
+            ratios.append(float(energy[peak] / max(np.mean(neighbours), np.finfo(float).tiny)))
+    return max(ratios)
+
+
 def crop_border(image: np.ndarray, border: int) -> np.ndarray:
     """Remove ``border`` pixels from each side of an HxW[xC] image; raise if nothing is left."""
     if border < 0:

