@@ -2,11 +2,14 @@
 
 Runs :func:`sr_core.train.loop.train_step` (generator update, discriminator update, loss
 terms, optimiser steps) on random batches, so the figures measure the models and losses, not
-data loading. Content losses use untrained feature networks (same cost as ImageNet weights,
-and no download). On a machine with CUDA the GPU rows are added, in the preset's precision.
+data loading. Content losses use the packaged ImageNet networks the GAN presets train with
+offline (VGG16, EfficientNet-Lite0); ``--features random`` times torchvision's VGG19 /
+MobileNetV2 instead (untrained, same cost as trained). On a machine with CUDA the GPU rows are
+added, in the preset's precision.
 
     python -m benchmarks.train_throughput                       # every preset, batch 4, 64 px crops
     python -m benchmarks.train_throughput --presets srresnet --batch-size 16 --hr-crop 96 --threads 1
+    python -m benchmarks.train_throughput --presets srgan --batch-size 16 --hr-crop 96 --threads 2  # VGG16 loss
 """
 
 from __future__ import annotations
@@ -50,17 +53,19 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3, help="timed steps per row (median reported)")
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
+    parser.add_argument("--features", default="packaged", help="content-loss networks: packaged or random")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
-    print(f"batch {args.batch_size}, HR crop {args.hr_crop} px, CPU threads {torch.get_num_threads()}")
+    print(f"batch {args.batch_size}, HR crop {args.hr_crop} px, CPU threads {torch.get_num_threads()}, "
+          f"features {args.features}")
     print(f"{'preset':<22}{'device':<8}{'layout':<16}{'steps/s':>9}{'images/s':>10}")
     for name in args.presets.split(","):
         for device in devices:
             for channels_last in (False, True):
                 config = replace(
-                    preset(name), batch_size=args.batch_size, hr_crop=args.hr_crop, features="random",
+                    preset(name), batch_size=args.batch_size, hr_crop=args.hr_crop, features=args.features,
                     channels_last=channels_last,
                 )
                 seconds = measure(config, device, args.steps, args.warmup)

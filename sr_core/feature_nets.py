@@ -263,6 +263,17 @@ class EfficientNetLite0(nn.Module):
         return self._fc(self.head_features(image).mean(dim=(2, 3)))
 
 
+class LiteFeatures(nn.Module):
+    """EfficientNet-Lite0 as a feature extractor: its last block's map, or with ``head`` its 1280-channel head."""
+
+    def __init__(self, network: EfficientNetLite0, head: bool) -> None:
+        super().__init__()
+        self.network, self.head = network, head
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.network.head_features(image) if self.head else self.network.features(image)
+
+
 def efficientnet_lite0() -> EfficientNetLite0:
     """The packaged ImageNet EfficientNet-Lite0, frozen, in eval mode."""
     network = EfficientNetLite0()

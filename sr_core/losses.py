@@ -14,12 +14,15 @@ SRGAN and Swift-SRGAN (their networks end in a sigmoid) and raw logits for ESRGA
 - :class:`GANLoss`: the standard GAN; the generator minimises -log D(G(x)).
 - :class:`RelativisticAverageGANLoss`: ESRGAN's RaGAN, in its generator and discriminator forms.
 
-Frozen feature networks come from :func:`feature_network`, which takes ImageNet weights
-through torchvision's weights API and never falls back silently to anything else.
+Frozen feature networks come from :func:`vgg_loss_features` and :func:`mobilenet_content_loss`:
+torchvision's VGG19 / MobileNetV2 ImageNet weights (the papers' networks) where torchvision can
+fetch them, else the packaged stand-ins of :mod:`sr_core.feature_nets` (VGG16, EfficientNet-Lite0),
+said on stderr and recorded in the run's metadata; never random features unless asked for.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import torch
@@ -28,6 +31,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from sr_core.errors import WeightsMismatchError, WeightsNotFoundError
+from sr_core.feature_nets import PACKAGED_SOURCE, VGG16_CONV_INDEX, LiteFeatures, efficientnet_lite0, packaged_stack
 from sr_core.weights import read_state_dict, sha256_file
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -37,6 +41,9 @@ SRGAN_FEATURE_SCALE = 1.0 / 12.75
 
 VGG19_CONV_INDEX = {"22": 7, "54": 34}
 """Index of conv2_2 and conv5_4 in torchvision's ``vgg19().features``; the ReLU after each is the next index."""
+VGG16_STAND_IN_INDEX = {"22": VGG16_CONV_INDEX["22"], "54": VGG16_CONV_INDEX["53"]}
+"""The VGG16 layer standing in for each VGG19 one: conv2_2 for conv2_2, conv5_3 (block 5's last) for conv5_4."""
+STAND_INS = {"vgg19": "vgg16", "mobilenet_v2": "efficientnet_lite0"}
 
 MOBILENET_V2_PAPER_BLOCKS = 17
 """Swift-SRGAN's paper takes the output of block 16, ``mobilenet_v2().features[16]``: the first 17 modules."""
@@ -133,7 +140,8 @@ class FeatureLoss(nn.Module):
 class PerceptualLoss(FeatureLoss):
     """VGG19 feature distance at phi(2,2) or phi(5,4), before or after that conv's ReLU.
 
-    ``vgg_features`` is torchvision's ``vgg19().features`` (see :func:`feature_network`).
+    ``vgg_features`` is torchvision's ``vgg19().features`` (see :func:`feature_network`), or the
+    packaged VGG16 stack with ``conv_index=VGG16_STAND_IN_INDEX`` (see :func:`vgg_loss_features`).
     SRGAN: layer "54", after activation, MSE, ``feature_scale=SRGAN_FEATURE_SCALE``.
     ESRGAN: layer "54", before activation (sharper, denser features), L1, scale 1.
     """
@@ -146,10 +154,11 @@ class PerceptualLoss(FeatureLoss):
         imagenet_norm: bool = True,
         feature_scale: float = 1.0,
         criterion: str = "mse",
+        conv_index: dict[str, int] = VGG19_CONV_INDEX,
     ) -> None:
-        if layer not in VGG19_CONV_INDEX:
-            raise ValueError(f"VGG19 layer must be one of {', '.join(VGG19_CONV_INDEX)}, not {layer!r}")
-        last = VGG19_CONV_INDEX[layer] + (0 if before_activation else 1)
+        if layer not in conv_index:
+            raise ValueError(f"VGG19 layer must be one of {', '.join(conv_index)}, not {layer!r}")
+        last = conv_index[layer] + (0 if before_activation else 1)
         super().__init__(vgg_features[: last + 1], imagenet_norm, feature_scale, criterion)
 
 
@@ -237,6 +246,52 @@ class RelativisticAverageGANLoss(nn.Module):
         return float(torch.sigmoid(real - fake.mean()).mean()), float(torch.sigmoid(fake - real.mean()).mean())
 
 
+def vgg_loss_features(source: str) -> tuple[nn.Sequential, dict[str, int], str]:
+    """The VGG stack of the perceptual loss, its layer index table and where its weights came from.
+
+    ``source`` as :func:`feature_network` takes it, plus ``"packaged"``: the VGG16 stand-in at
+    once. ``"imagenet"`` is torchvision's VGG19 where it can be fetched, else the stand-in.
+    """
+    if _torchvision_can_supply("vgg19", source):
+        features, description = feature_network("vgg19", source)
+        return features, VGG19_CONV_INDEX, description
+    return packaged_stack("vgg16"), VGG16_STAND_IN_INDEX, _stand_in_description("vgg19")
+
+
+def mobilenet_content_loss(source: str, mode: str = "paper") -> tuple[FeatureLoss, str]:
+    """Swift-SRGAN's content loss and where its network came from: MobileNetV2 (see :func:`vgg_loss_features`
+    for ``source``), or the packaged EfficientNet-Lite0 standing in for it: its last block's 320-channel map in
+    ``"paper"`` mode (as MobileNetV2's block 16), its 1280-channel head in ``"released"`` mode (the whole stack)."""
+    if _torchvision_can_supply("mobilenet_v2", source):
+        features, description = feature_network("mobilenet_v2", source)
+        return MobileNetV2ContentLoss(features, mode=mode), description
+    if mode not in ("paper", "released"):
+        raise ValueError(f"mode must be 'paper' or 'released', not {mode!r}")
+    lite = LiteFeatures(efficientnet_lite0(), head=mode == "released")
+    return FeatureLoss(lite, imagenet_norm=False, feature_scale=1.0, criterion="mse"), _stand_in_description("mobilenet_v2")
+
+
+def _torchvision_can_supply(name: str, source: str) -> bool:
+    """Whether ``source`` is torchvision's ``name`` (random, a file, or fetchable ImageNet weights); a failed fetch
+    is said on stderr, and the packaged stand-in is used instead."""
+    if source == "packaged":
+        return False
+    if source != "imagenet":
+        return True
+    try:
+        _feature_weights(name, source)
+    except WeightsNotFoundError:
+        print(f"note: torchvision cannot fetch {name}'s ImageNet weights here; using the packaged ImageNet "
+              f"{STAND_INS[name]} in its place (--features packaged skips the attempt)", file=sys.stderr)
+        return False
+    return True
+
+
+def _stand_in_description(name: str) -> str:
+    stand_in = STAND_INS[name]
+    return f"packaged:{stand_in}:{PACKAGED_SOURCE[stand_in]} (stand-in for {name})"
+
+
 def feature_network(name: str, source: str) -> tuple[nn.Sequential, str]:
     """The ``features`` stack of torchvision's ``name`` (vgg19, mobilenet_v2) and a note of where its weights came from.
 
@@ -279,5 +334,6 @@ def _feature_weights(name: str, source: str) -> tuple[dict[str, torch.Tensor], s
             ) from None
     path = Path(source)
     if not path.is_file():
-        raise WeightsNotFoundError(f"--features must be 'imagenet', 'random' or a weights file; {source!r} is none of them")
+        raise WeightsNotFoundError(f"--features must be 'imagenet', 'packaged', 'random' or a weights file; "
+                                   f"{source!r} is none of them")
     return read_state_dict(path), f"file:{path.name}:sha256:{sha256_file(path)}"

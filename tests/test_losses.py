@@ -20,7 +20,21 @@ from sr_core.losses import (
     RelativisticAverageGANLoss,
     TotalVariationLoss,
     feature_network,
+    mobilenet_content_loss,
+    vgg_loss_features,
 )
+from sr_core.train.objective import GeneratorObjective
+from sr_core.train.presets import preset
+
+
+@pytest.fixture
+def offline(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No torchvision weights in the cache and none fetchable: the machines SR Studio is built on."""
+    def refuse(*_args, **_kwargs) -> None:
+        raise urllib.error.URLError("Name or service not known")
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", refuse)
 
 
 @pytest.fixture(scope="module")
@@ -200,3 +214,31 @@ def test_feature_file_of_another_network_is_refused(tmp_path) -> None:
 def test_feature_source_that_is_no_known_word_nor_file_is_refused() -> None:
     with pytest.raises(WeightsNotFoundError, match="imagenet"):
         feature_network("mobilenet_v2", "imagnet")
+
+
+@pytest.mark.parametrize(("preset_name", "last_layer", "network"), [
+    ("srgan", nn.ReLU, "vgg16"),  # relu5_3, after activation
+    ("esrgan", nn.Conv2d, "vgg16"),  # conv5_3, before activation
+    ("swiftsrgan", None, "efficientnet_lite0"),
+])
+def test_offline_the_gan_presets_train_on_the_packaged_imagenet_stand_ins_and_say_so(
+    offline, preset_name, last_layer, network, capsys
+) -> None:
+    objective = GeneratorObjective(preset(preset_name))
+    assert objective.features.startswith(f"packaged:{network}:") and "stand-in for" in objective.features
+    assert "packaged ImageNet" in capsys.readouterr().err
+    if last_layer is not None:
+        stack = objective.content.features
+        assert isinstance(stack[-1], last_layer) and len(stack) == 30 - (last_layer is nn.Conv2d)
+    sr, hr = torch.rand(1, 3, 32, 32, requires_grad=True), torch.rand(1, 3, 32, 32)
+    objective.total(objective(sr, hr)).backward()
+    assert sr.grad.abs().sum() > 0
+
+
+def test_packaged_features_skip_torchvision_and_take_the_lite_block_or_head_for_swiftsrgan(offline) -> None:
+    _, index, source = vgg_loss_features("packaged")
+    assert index == {"22": 7, "54": 28} and source.startswith("packaged:vgg16:")
+    image = torch.rand(1, 3, 64, 64)
+    paper, _ = mobilenet_content_loss("packaged", "paper")
+    released, _ = mobilenet_content_loss("packaged", "released")
+    assert paper.extract(image).shape[1] == 320 and released.extract(image).shape[1] == 1280

@@ -271,8 +271,10 @@ def test_publish_bundles_a_run_with_the_scores_evaluate_prints(tiny_data: Path, 
     hr_folder = tiny_data.name.lower()
     assert float(printed[1]) == pytest.approx(entry.scores[f"{hr_folder}_psnr_y"], abs=0.0051)
     assert float(printed[2]) == pytest.approx(entry.scores[f"{hr_folder}_ssim_y"], abs=0.000051)
-    assert float(printed[3]) == pytest.approx(entry.scores[f"{hr_folder}_detail_ratio"], abs=0.0051)
-    assert float(printed[4]) == pytest.approx(entry.scores[f"{hr_folder}_colour_shift_max"], abs=0.0051)
+    assert float(printed[3]) == pytest.approx(entry.scores[f"{hr_folder}_lpips"], abs=0.000051)
+    assert float(printed[4]) == pytest.approx(entry.scores[f"{hr_folder}_detail_ratio"], abs=0.0051)
+    assert float(printed[5]) == pytest.approx(entry.scores[f"{hr_folder}_colour_shift_max"], abs=0.0051)
+    assert float(printed[6]) == pytest.approx(entry.scores[f"{hr_folder}_stripe_score"], abs=0.0051)
 
 
 def test_a_fine_tuned_run_publishes_every_stage_back_to_the_first(tiny_data: Path, tmp_path: Path) -> None:

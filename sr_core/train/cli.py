@@ -120,7 +120,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     trainer.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
     trainer.add_argument("--config", help="a YAML file of setting: value lines")
     trainer.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting (repeatable)")
-    trainer.add_argument("--features", help="content-loss network weights: imagenet (default), random, or a file")
+    trainer.add_argument("--features", help="content-loss network: imagenet (default: torchvision's VGG19/MobileNetV2 where it can fetch them, else the packaged VGG16/EfficientNet-Lite0), packaged (those at once), random (smoke tests), or a torchvision weights file")
     trainer.add_argument("--init-from", dest="init_from", help="start the generator from a run folder or weights file")
     trainer.add_argument("--batch-size", dest="batch_size", type=int, help="global batch, split over processes")
     trainer.add_argument("--hr-crop", dest="hr_crop", type=int, help="HR crop side in px (multiple of 4)")

@@ -8,12 +8,12 @@ from torch import nn
 from sr_core.losses import (
     GANLoss,
     LowFrequencyLoss,
-    MobileNetV2ContentLoss,
     PerceptualLoss,
     PixelLoss,
     RelativisticAverageGANLoss,
     TotalVariationLoss,
-    feature_network,
+    mobilenet_content_loss,
+    vgg_loss_features,
 )
 from sr_core.train.presets import TrainConfig
 
@@ -63,17 +63,17 @@ def _content_loss(config: TrainConfig) -> tuple[nn.Module | None, str]:
     if config.content_loss == "none":
         return None, "none"
     if config.content_loss == "vgg":
-        vgg_features, source = feature_network("vgg19", config.features)
+        vgg_features, conv_index, source = vgg_loss_features(config.features)
         loss = PerceptualLoss(
             vgg_features,
             layer=config.vgg_layer,
             before_activation=config.vgg_before_activation,
             feature_scale=config.feature_scale,
             criterion=config.content_criterion,
+            conv_index=conv_index,
         )
         return loss, source
-    mobilenet_features, source = feature_network("mobilenet_v2", config.features)
-    return MobileNetV2ContentLoss(mobilenet_features, mode=config.mobilenet_mode), source
+    return mobilenet_content_loss(config.features, mode=config.mobilenet_mode)
 
 
 def adversarial_loss(config: TrainConfig) -> GANLoss | RelativisticAverageGANLoss | None:

@@ -64,7 +64,7 @@ class TrainConfig:
     vgg_before_activation: bool = False
     feature_scale: float = 1.0
     mobilenet_mode: str = "paper"
-    features: str = "imagenet"  # weights of the content loss network: imagenet, random or a file
+    features: str = "imagenet"  # content loss network: imagenet (torchvision, else packaged), packaged, random or a file
     tv_weight: float = 0.0
     lowpass_weight: float = 0.0
     adversarial: str = "none"
