@@ -49,6 +49,7 @@ COMMANDS: dict[str, Command] = {
     "train": Command("sr_core.train.cli", "train an SR model from a preset (paper hyper-parameters)"),
     "export": Command("sr_core.train.cli", "write a run's generator as fp16 safetensors with provenance"),
     "publish": Command("sr_core.train.cli", "bundle a run's generator as the app's weights, scored and in the manifest"),
+    "rescore": Command("sr_core.train.cli", "measure the bundled weights' manifest scores again (after a metric is added)"),
     "bench": Command("sr_core.bench", "latency, MACs and speed-up of every model on this device"),
     "gan-train": Command("sr_core.gan.cli", "train a GAN: 1-D, sine waves, DCGAN, WGAN(-GP), ACGAN, InfoGAN"),
     "gan-eval": Command("sr_core.gan.cli", "FD/KID (MNIST-classifier features) and accuracy of GAN runs"),

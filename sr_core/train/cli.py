@@ -26,8 +26,8 @@ from sr_core.train.checkpoint import CHECKPOINT_NAME, checkpoint_file, load_chec
 from sr_core.train.distributed import process_group
 from sr_core.train.loop import train
 from sr_core.train.presets import PRESETS, TrainConfig, from_record, load_yaml, parse_set_pairs, preset, with_overrides
-from sr_core.train.publish import export_metadata, publish_run
-from sr_core.weights import save_weights
+from sr_core.train.publish import export_metadata, publish_run, rescore_bundled
+from sr_core.weights import read_manifest, save_weights
 
 # Flags that set one configuration field each (argparse dest == field name).
 FLAG_FIELDS = (
@@ -110,8 +110,15 @@ def _publish(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rescore(args: argparse.Namespace) -> int:
+    names = [name.strip() for name in args.models.split(",") if name.strip()] or list(read_manifest())
+    for entry in rescore_bundled(names, args.eval):
+        print(f"{entry.model}: " + ", ".join(f"{key} {value}" for key, value in entry.scores.items()))
+    return 0
+
+
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``train``, ``export`` and ``publish`` (their one-line help is in :data:`sr_core.cli.COMMANDS`)."""
+    """Register ``train``, ``export``, ``publish`` and ``rescore`` (their one-line help is in :data:`sr_core.cli.COMMANDS`)."""
     trainer = subparsers.add_parser("train")
     trainer.add_argument("--preset", choices=list(PRESETS), help="the paper's recipe to start from")
     trainer.add_argument("--data", nargs="+", help="folders of HR training images (every 20th image validates)")
@@ -145,3 +152,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     publisher.add_argument("--eval", nargs="*", default=[], metavar="DIR", help="HR folders to score it on (e.g. Set5 Set14)")
     publisher.add_argument("--weights-dir", dest="weights_dir", help="the weights folder (default: SR_STUDIO_WEIGHTS_DIR or weights/)")
     publisher.set_defaults(handler=_publish)
+
+    rescorer = subparsers.add_parser("rescore")
+    rescorer.add_argument("--eval", nargs="+", required=True, metavar="DIR", help="HR folders (e.g. Set5 Set14)")
+    rescorer.add_argument("--models", default="", help="comma-separated bundled models (default: every one)")
+    rescorer.set_defaults(handler=_rescore)

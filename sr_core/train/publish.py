@@ -8,10 +8,12 @@ entry, so the manifest's figures are the ones ``evaluate`` prints and say how th
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
 
+from sr_core.errors import WeightsNotFoundError
 from sr_core.evaluation import evaluate_model, image_files, manifest_scores
 from sr_core.registry import build_model
 from sr_core.train.checkpoint import checkpoint_file, load_checkpoint
@@ -136,3 +138,34 @@ def publish_run(run: str | Path, eval_folders: list[str | Path], folder: str | P
     )
     write_manifest({**read_manifest(target), config.model: entry}, target)
     return entry
+
+
+def rescore_bundled(names: list[str], eval_folders: list[str | Path]) -> list[WeightsEntry]:
+    """Re-measure the manifest scores of bundled models on ``eval_folders`` with today's metrics.
+
+    When a metric joins the protocol (LPIPS, the stripe score), the shipped files stay as they
+    are and only their scores are measured again, by the function ``evaluate`` prints from; an
+    int8 model is scored as both kinds of CPU run it. Each entry is written as soon as it is
+    measured, so an interrupted rescore keeps what it finished.
+    """
+    from sr_core.quant.int8_models import scores_on_both_kinds_of_cpu
+    from sr_core.registry import get_spec
+
+    manifest, rescored = read_manifest(), []
+    folders = [Path(folder) for folder in eval_folders]
+    for name in names:
+        if name not in manifest:
+            raise WeightsNotFoundError(f"{name!r} is not in the manifest of {weights_dir()}; bundled: {', '.join(manifest)}")
+        entry = manifest[name]
+        if get_spec(name).quantized_from:
+            scores = scores_on_both_kinds_of_cpu(name, folders)
+        else:
+            scores = {}
+            for folder in folders:
+                scored = evaluate_model(name, image_files(folder), str(weights_dir() / entry.file))
+                scores.update(manifest_scores(scored, folder))
+        entry = dataclasses.replace(entry, scores={**entry.scores, **scores})
+        manifest = {**read_manifest(), name: entry}
+        write_manifest(manifest)
+        rescored.append(entry)
+    return rescored
