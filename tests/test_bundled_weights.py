@@ -59,6 +59,8 @@ def test_manifest_scores_are_what_evaluate_measures_on_set5(name, monkeypatch):
     psnr_tolerance, ssim_tolerance = (1e-2, 2e-4) if get_spec(name).quantized_from else (1e-3, 1e-4)
     assert score.psnr == pytest.approx(expected["set5_psnr_y"], abs=psnr_tolerance)
     assert score.ssim == pytest.approx(expected["set5_ssim_y"], abs=ssim_tolerance)
+    assert score.lpips == pytest.approx(expected["set5_lpips"], abs=10 * ssim_tolerance)
+    assert score.stripes == pytest.approx(expected["set5_stripe_score"], abs=100 * ssim_tolerance)
 
 
 @pytest.mark.skipif(not SET5.is_dir(), reason=f"Set5 not found in {SET5}")
