@@ -39,7 +39,7 @@ class ImageScore:
     seconds: float
     detail: float
     colour_shift: float
-    lpips: float | None  # None where the LPIPS network's package is not installed
+    lpips: float | None  # None where the LPIPS network's package is not installed, or the image is too small for it
     stripes: float
 
 
@@ -70,9 +70,9 @@ class ModelScore:
 
     @property
     def lpips(self) -> float | None:
-        """Mean LPIPS (AlexNet), or None without the LPIPS network."""
-        values = [score.lpips for score in self.images]
-        return None if None in values else float(np.mean(values))
+        """Mean LPIPS (AlexNet) over the images large enough for it, or None where no image has one."""
+        values = [score.lpips for score in self.images if score.lpips is not None]
+        return float(np.mean(values)) if values else None
 
     @property
     def stripes(self) -> float:

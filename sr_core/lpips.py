@@ -24,6 +24,9 @@ from sr_core.errors import PackagedNetworkError
 from sr_core.feature_nets import ALEXNET_LPIPS_TAPS, VGG16_LPIPS_TAPS, lpips_heads, packaged_stack, taps
 
 LPIPS_NETWORKS = {"alex": "alexnet", "vgg": "vgg16"}
+# The smallest image side each backbone's pooling stack can take: LPIPS is undefined below it
+# (AlexNet's stride-4 conv and two 3x3 max-pools need 31 px; VGG16's four 2x2 pools, 16 px).
+MIN_SIDE = {"alex": 31, "vgg": 16}
 DEFAULT_NETWORK = "alex"
 # The scaling layer of LPIPS v0.1: inputs in [-1, 1] are shifted and scaled to ImageNet's statistics.
 SHIFT = (-0.030, -0.088, -0.188)
@@ -72,10 +75,16 @@ def lpips_network(network: str = DEFAULT_NETWORK) -> LPIPS:
     return LPIPS(network)
 
 
-def lpips_distance(sr: np.ndarray, hr: np.ndarray, network: str = DEFAULT_NETWORK) -> float:
-    """LPIPS of two HxWx3 float RGB images in [0, 1] (same shape), on the whole image."""
+def lpips_distance(sr: np.ndarray, hr: np.ndarray, network: str = DEFAULT_NETWORK) -> float | None:
+    """LPIPS of two HxWx3 float RGB images in [0, 1] (same shape), on the whole image.
+
+    None for images with a side under :data:`MIN_SIDE` (the network cannot see them): padding
+    would score the padding, so such an image simply has no LPIPS.
+    """
     if sr.shape != hr.shape or sr.ndim != 3 or sr.shape[2] != 3:
         raise ValueError(f"LPIPS compares two HxWx3 images of one shape, got {sr.shape} and {hr.shape}")
+    if min(sr.shape[:2]) < MIN_SIDE[network]:
+        return None
     to_batch = lambda image: torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)[None]
     with torch.inference_mode():
         return float(lpips_network(network)(to_batch(sr), to_batch(hr))[0])
@@ -91,7 +100,7 @@ def lpips_unavailable_reason(network: str = DEFAULT_NETWORK) -> str | None:
 
 
 @functools.cache
-def lpips_or_none(network: str = DEFAULT_NETWORK) -> Callable[[np.ndarray, np.ndarray], float] | None:
+def lpips_or_none(network: str = DEFAULT_NETWORK) -> Callable[[np.ndarray, np.ndarray], float | None] | None:
     """``lpips_distance`` of ``network``, or None (logged once) where LPIPS is unavailable: scores then show it as such."""
     reason = lpips_unavailable_reason(network)
     if reason:

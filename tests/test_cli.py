@@ -83,9 +83,10 @@ def test_evaluate_prints_a_papers_style_table_and_writes_csv(tmp_path, capsys):
     assert "PSNR" in captured.out and "bicubic" in captured.out and "nearest" in captured.out
     assert "skipped srresnet" in captured.err
     rows = csv_path.read_text().splitlines()
-    # The first seven columns are a contract; the GAN checks were appended after them.
-    assert rows[0] == "data,model,image,psnr_y,ssim_y,seconds,parameters,detail_ratio,colour_shift"
+    # The first seven columns are a contract; the GAN checks, LPIPS and the stripe score were appended after them.
+    assert rows[0] == "data,model,image,psnr_y,ssim_y,seconds,parameters,detail_ratio,colour_shift,lpips,stripe_score"
     assert len(rows) == 1 + 2 * 3
+    assert all(row.split(",")[9] == "" for row in rows[1:]), "24 px is under AlexNet-LPIPS's 31 px: no LPIPS, no crash"
     nearest_mean = next(row.split(",") for row in rows if row.startswith(f"{data},nearest,mean"))
     bicubic_mean = next(row.split(",") for row in rows if row.startswith(f"{data},bicubic,mean"))
     assert float(nearest_mean[7]) > float(bicubic_mean[7]), "nearest's blocky edges carry more high frequencies"

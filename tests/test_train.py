@@ -17,6 +17,7 @@ from PIL import Image
 from sr_core.cli import main
 from sr_core.errors import TrainingConfigError
 from sr_core.registry import build_model, get_spec
+from sr_core.train import loop
 from sr_core.train.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from sr_core.train.distributed import process_group
 from sr_core.train.loop import train
@@ -168,6 +169,10 @@ def main_config(extra: list[str]) -> TrainConfig:
     return run_config(build_parser(argv).parse_args(argv), None)
 
 
+def test_set_amp_off_means_the_word_although_yaml_reads_off_as_false() -> None:
+    assert with_overrides(preset("srresnet"), parse_set_pairs(["amp=off"]), "--set").amp == "off"
+
+
 def test_unknown_setting_is_a_one_line_error_with_exit_code_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     code = main(["train", "--preset", "srresnet", "--data", str(tmp_path), "--out", str(tmp_path / "run"), "--set", "lrr=1"])
     assert code == 2
@@ -227,12 +232,12 @@ def test_cli_trains_and_exports_safetensors_that_load_into_a_fresh_model(tiny_da
 
 
 def train_in_subprocess(launcher: list[str], data: Path, run_dir: Path) -> None:
-    """``python -m sr_core train`` on tiny esrgan_psnr (no batch norm: DDP must match one process exactly)."""
+    """``python -m sr_core train`` on tiny esrgan_psnr (no batch norm, float32: DDP must match one process exactly)."""
     command = [
         *launcher, "-m", "sr_core", "train", "--preset", "esrgan_psnr", "--data", str(data), "--out", str(run_dir),
         "--steps", "3", "--batch-size", "4", "--hr-crop", "32", "--workers", "0", "--device", "cpu", "--threads", "1",
         "--set", "model_kwargs={num_block: 1, num_feat: 8, num_grow_ch: 4}", "--set", "val_every=5",
-        "--set", "channels_last=false", "--no-progress",
+        "--set", "channels_last=false", "--set", "amp=off", "--no-progress",
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=240, cwd=Path(__file__).parents[1], check=False)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -313,3 +318,12 @@ def test_fine_tuning_an_unlisted_weights_file_names_it_as_the_first_stage(tiny_d
 
     stages = read_manifest(weights)["srresnet"].training["stages"]
     assert stages[0] == {"init_from": "srresnet.safetensors"} and stages[1]["steps"] == 3
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_cpu_runs_autocast_to_bf16_only_where_the_cpu_has_it_in_hardware(native: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(loop, "cpu_has_native_bf16", lambda: native)
+    cpu = torch.device("cpu")
+    expected = torch.bfloat16 if native else None
+    assert loop.autocast_dtype("auto", cpu) is expected and loop.autocast_dtype("bf16", cpu) is expected
+    assert loop.autocast_dtype("off", cpu) is None and loop.autocast_dtype("fp16", cpu) is None

@@ -85,7 +85,7 @@ class TrainConfig:
     plateau_patience: int = 10
 
     # Engineering.
-    amp: str = "auto"  # CUDA only: auto = bf16 where supported, else fp16 with a grad scaler
+    amp: str = "auto"  # auto: CUDA bf16 where supported, else fp16 with a grad scaler; CPU bf16 only where native
     channels_last: bool = True
     device: str | None = None  # default: CUDA if available, else CPU (DDP: cuda:LOCAL_RANK)
     threads: int = 0  # CPU threads per process (0: torch's default)
@@ -213,6 +213,9 @@ def _convert(key: str, value: Any, source: str) -> Any:
                 raise ValueError("expected a mapping such as {conv3: 0.1}")
             return dict(value)
         optional = type(None) in get_args(declared)
+        if isinstance(value, bool):
+            # YAML 1.1 reads a bare off/no as false and on/yes as true: amp=off means the word.
+            return "off" if not value else "on"
         return None if value is None and optional else str(value)
     except (TypeError, ValueError) as error:
         raise TrainingConfigError(f"{source}: {key}={value!r} is not valid ({error})") from None
