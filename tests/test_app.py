@@ -85,3 +85,20 @@ def test_upscale_endpoint_returns_the_lossless_png_through_gradio_client(upload,
     _, file_path, _ = client.predict(handle_file(str(sixteen_bit)), "bicubic", False, api_name="/upscale")
     with Image.open(file_path) as served:
         assert served.mode.startswith("I;16") and served.size == (80, 64)
+
+
+def test_compare_endpoint_gives_lpips_beside_psnr_and_ssim_through_gradio_client(tmp_path, tiny_weights, running_app):
+    from gradio_client import Client, handle_file
+
+    upload = tmp_path / "lpips sized.png"
+    Image.fromarray((np.random.default_rng(3).random((40, 48, 3)) * 255).astype(np.uint8)).save(upload)
+    client = Client(running_app(), download_files=str(tmp_path / "downloads"), verbose=False, analytics_enabled=False)
+    gallery, table, chart, _, downloads, *_ = client.predict(handle_file(str(upload)), compare.GROUND_TRUTH,
+                                                             ["bicubic"], api_name="/compare")
+    expected = list(compare.compare_stream(upload, compare.GROUND_TRUTH, ["bicubic"], tmp_path))[-1].outputs[1]
+    assert table["headers"] == compare.METRIC_COLUMNS
+    row = dict(zip(table["headers"], table["data"][0]))
+    assert row["LPIPS"] == pytest.approx(expected.lpips, abs=1e-4)
+    assert row["PSNR (dB)"] == pytest.approx(expected.psnr, abs=0.01)
+    assert compare.LPIPS_PANEL in chart["plot"] and f"LPIPS {expected.lpips:.3f}" in gallery[1]["caption"]
+    assert "LPIPS" in open(downloads[1]).readline()

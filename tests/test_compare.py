@@ -175,21 +175,24 @@ def test_choosing_no_model_is_refused(upload, tmp_path):
 
 def test_metrics_table_lists_every_model_with_its_status():
     outputs = [CompareOutput(REFERENCE, None, REFERENCE),
-               CompareOutput("bicubic", None, DONE, 0.0123, 0, 28.123456, 0.812345),
+               CompareOutput("bicubic", None, DONE, 0.0123, 0, 28.123456, 0.812345, 0.3412345),
                CompareOutput("esrgan", None, NO_WEIGHTS)]
     table = compare.metrics_table(outputs)
     assert list(table.columns) == compare.METRIC_COLUMNS
     assert table["model"].tolist() == ["bicubic", "esrgan"]
     assert table.loc[0, "PSNR (dB)"] == 28.12 and table.loc[0, "SSIM"] == 0.8123
+    assert table.loc[0, "LPIPS"] == 0.3412 and pd.isna(table.loc[1, "LPIPS"])
     assert pd.isna(table.loc[1, "PSNR (dB)"]) and table.loc[1, "status"] == NO_WEIGHTS
-    assert compare.metrics_table(outputs, digits=False).loc[0, "PSNR (dB)"] == 28.123456
+    assert compare.metrics_table(outputs, digits=False).loc[0, "LPIPS"] == 0.3412345
 
 
 def test_metrics_chart_has_psnr_ssim_and_seconds_panels_with_a_reference():
-    outputs = [CompareOutput("bicubic", None, DONE, 0.01, 0, 28.1, 0.81), CompareOutput("esrgan", None, NO_WEIGHTS)]
+    outputs = [CompareOutput("bicubic", None, DONE, 0.01, 0, 28.1, 0.81, 0.34),
+               CompareOutput("esrgan", None, NO_WEIGHTS)]
     figure = compare.metrics_chart(outputs)
-    assert [trace.name for trace in figure.data] == ["PSNR (dB)", "SSIM", "seconds"]
+    assert [trace.name for trace in figure.data] == ["PSNR (dB)", "SSIM", compare.LPIPS_PANEL, "seconds"]
     assert list(figure.data[0].x) == ["bicubic", "esrgan"] and figure.data[0].text[1] == "n/a"
+    assert list(figure.data[2].y) == [0.34, None] and figure.data[2].text[1] == "n/a"
     no_reference = compare.metrics_chart([CompareOutput("bicubic", None, DONE, 0.01, 0)])
     assert [trace.name for trace in no_reference.data] == ["seconds"]
 
@@ -202,6 +205,54 @@ def test_downloads_hold_every_real_output_and_the_full_precision_csv(upload, tmp
     csv = pd.read_csv(csv_path)
     assert csv["model"].tolist() == ["bicubic", "esrgan"]
     assert csv.loc[0, "PSNR (dB)"] == pytest.approx(final.outputs[1].psnr)
+
+
+@pytest.fixture
+def lpips_sized_upload(tmp_path):
+    """A 48x40 RGB PNG: large enough for AlexNet LPIPS (31 px a side), with texture."""
+    path = tmp_path / "lpips sized.png"
+    Image.fromarray((np.random.default_rng(3).random((40, 48, 3)) * 255).astype(np.uint8)).save(path)
+    return path
+
+
+def test_a_comparison_scores_lpips_of_every_model_on_the_whole_image_as_evaluate_does(lpips_sized_upload, tmp_path):
+    from sr_core.lpips import lpips_distance
+
+    final = list(compare.compare_stream(lpips_sized_upload, GROUND_TRUTH, ["bicubic", "nearest"], tmp_path))[-1]
+    hr = compare.prepare_input(lpips_sized_upload, GROUND_TRUTH).hr_uint8
+    for output in final.outputs[1:]:
+        expected = lpips_distance(_pixels(output.path) / 255.0, hr / 255.0)
+        assert output.lpips == pytest.approx(expected, abs=1e-6) and output.lpips > 0
+        assert f"LPIPS {output.lpips:.3f}" in output.caption
+    assert final.table["LPIPS"].notna().all() and not any("LPIPS" in notice for notice in final.notices)
+    csv = pd.read_csv(final.downloads[1])
+    assert list(csv.columns) == compare.METRIC_COLUMNS
+    assert csv["LPIPS"].tolist() == pytest.approx([output.lpips for output in final.outputs[1:]])
+    assert list(final.chart.data[2].y) == pytest.approx([output.lpips for output in final.outputs[1:]])
+
+
+def test_an_image_under_alexnets_smallest_side_has_empty_lpips_and_the_notes_say_why(upload, tmp_path):
+    final = list(compare.compare_stream(upload, GROUND_TRUTH, ["bicubic"], tmp_path))[-1]
+    assert final.outputs[1].psnr is not None and final.outputs[1].lpips is None
+    assert final.table["LPIPS"].isna().all()
+    assert any("at least 31x31 px (this one is 32x24)" in notice for notice in final.notices)
+
+
+def test_without_the_lpips_package_the_comparison_shows_lpips_as_unavailable_and_logs_it_once(
+    lpips_missing, lpips_sized_upload, tmp_path, caplog
+):
+    for _ in range(2):
+        final = list(compare.compare_stream(lpips_sized_upload, GROUND_TRUTH, ["bicubic"], tmp_path))[-1]
+        assert final.outputs[1].psnr is not None and final.outputs[1].lpips is None
+        assert final.table["LPIPS"].isna().all() and pd.read_csv(final.downloads[1])["LPIPS"].isna().all()
+        assert any(lpips_missing in notice for notice in final.notices)
+    logged = [record for record in caplog.records if "LPIPS unavailable" in record.getMessage()]
+    assert len(logged) == 1 and lpips_missing in logged[0].getMessage()
+
+
+def test_low_resolution_mode_says_nothing_about_lpips(upload, tmp_path):
+    final = list(compare.compare_stream(upload, LOW_RESOLUTION, ["bicubic"], tmp_path))[-1]
+    assert final.table["LPIPS"].isna().all() and not any("LPIPS" in notice for notice in final.notices)
 
 
 # --- Compare: zoom and slider ---------------------------------------------------------------

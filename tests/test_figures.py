@@ -6,7 +6,9 @@ import numpy as np
 from PIL import Image
 
 from sr_core.cli import main
-from sr_core.figures import LABEL_HEIGHT, comparison_strip
+from sr_core import figures
+from sr_core.compare import DONE, NO_WEIGHTS, CompareOutput
+from sr_core.figures import LABEL_HEIGHT, comparison_strip, tile_label
 
 
 def test_the_strip_holds_one_labelled_tile_per_model_plus_the_hr(tiny_weights, tmp_path):
@@ -27,3 +29,21 @@ def test_figure_command_writes_the_png(tmp_path, capsys):
     assert main(["figure", str(image), str(tmp_path / "strip.png"), "--models", "nearest,bicubic", "--size", "16"]) == 0
     assert Image.open(tmp_path / "strip.png").size == (3 * 48 + 2 * 4, 48 + LABEL_HEIGHT)
     assert main(["figure", str(image), str(tmp_path / "x.png"), "--center", "middle"]) == 2
+
+
+def test_a_tile_label_gives_psnr_and_lpips_and_leaves_out_what_was_not_measured():
+    scored = CompareOutput("esrgan", None, DONE, 0.1, 1, 27.456, 0.71, 0.1234)
+    assert tile_label(scored) == "esrgan\n27.46 dB, LPIPS 0.123"
+    assert tile_label(CompareOutput("srcnn", None, DONE, 0.1, 1, 27.456, 0.71)) == "srcnn\n27.46 dB"
+    assert tile_label(CompareOutput("srgan", None, NO_WEIGHTS)) == f"srgan: {NO_WEIGHTS}"
+
+
+def test_the_strips_labels_carry_each_models_lpips_on_the_whole_image(tmp_path, monkeypatch):
+    image = tmp_path / "hr.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(image)
+    labels = []
+    drawn = figures.labelled_tile
+    monkeypatch.setattr(figures, "labelled_tile", lambda rgb, label: labels.append(label) or drawn(rgb, label))
+    comparison_strip(image, ["nearest", "bicubic"], size=32, factor=2)
+    assert [label.split("\n")[0] for label in labels] == ["nearest", "bicubic", "HR (ground truth)"]
+    assert all(", LPIPS 0." in label for label in labels[:2])
