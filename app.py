@@ -258,10 +258,10 @@ def interpolate(
 def plot_curve(
     path: str | None, mode: str, gan_name: str, progress: gr.Progress = gr.Progress()
 ) -> tuple[pd.DataFrame, go.Figure]:
-    """Interpolate tab: the perception-distortion curve of the upload (table and plot)."""
+    """Interpolate tab: the perception-distortion plane of the upload (per-alpha table and plot)."""
     curve = compare.curve_for_upload(_require_upload(path), mode, gan_name,
                                      progress=lambda fraction, text: progress(fraction, desc=text))
-    return curve.round({"psnr": 2, "ssim": 4}), compare.curve_chart(curve)
+    return curve.round({"psnr": 2, "ssim": 4, "lpips": 4}), compare.curve_chart(curve)
 
 
 def build_interpolate_tab() -> None:
@@ -282,10 +282,10 @@ def build_interpolate_tab() -> None:
         with gr.Row():
             network = _result_image("Network interpolation")
             blended = _result_image("Pixel blend of the two outputs")
-        curve_button = gr.Button("Plot the perception-distortion curve (alpha = 0, 0.2, ..., 1)")
+        curve_button = gr.Button("Plot the perception-distortion plane (alpha = 0, 0.2, ..., 1)")
         with gr.Row():
-            curve_table = gr.Dataframe(label="PSNR / SSIM per alpha", interactive=False)
-            curve_plot = gr.Plot(label="Network vs image interpolation")
+            curve_table = gr.Dataframe(label="PSNR / SSIM / LPIPS per alpha", interactive=False)
+            curve_plot = gr.Plot(label="Network vs image interpolation: LPIPS (perception) against RMSE (distortion)")
 
         gr.on([alpha.release, run.click], interpolate, [image, mode, pair, alpha], [network, blended, caption],
               api_name="interpolate", concurrency_id=MODEL_QUEUE, concurrency_limit=CONCURRENCY)

@@ -48,7 +48,7 @@ from sr_core.interpolation import (
     perception_distortion_curve,
     run_network,
 )
-from sr_core.metrics import psnr_y, ssim_y
+from sr_core.metrics import psnr_y, rmse_from_psnr, ssim_y
 from sr_core.registry import SCALE, sr_model_names
 
 GROUND_TRUTH, LOW_RESOLUTION = "ground truth", "low resolution"
@@ -587,7 +587,32 @@ def curve_for_upload(
 
 
 def curve_chart(curve: pd.DataFrame) -> go.Figure:
-    """PSNR and SSIM against alpha for network and image interpolation, side by side."""
+    """The perception-distortion plane (Blau & Michaeli 2018) of network and image interpolation, as ESRGAN plots it.
+
+    One point per alpha, labelled with it: distortion as RMSE (Y channel, 8-bit levels, the
+    PSNR's own error) across, perception as LPIPS up; both lower is better, so the better
+    trade-offs lie towards the origin. Without LPIPS (its package missing, an image under
+    31 px) the chart falls back to PSNR and SSIM against alpha and its title says so.
+    """
+    if curve["lpips"].isna().all():
+        return _distortion_against_alpha(curve)
+    figure = go.Figure()
+    for (method, points), colour in zip(curve.groupby("interpolation", sort=False), CURVE_COLOURS):
+        figure.add_trace(go.Scatter(
+            x=[rmse_from_psnr(psnr) for psnr in points["psnr"]], y=points["lpips"], mode="lines+markers+text",
+            text=[f"{alpha:.1f}" for alpha in points["alpha"]], textposition="top right",
+            name=f"{method} interpolation", line={"color": colour}, customdata=points[["alpha", "psnr"]],
+            hovertemplate="alpha %{customdata[0]:.2f}: RMSE %{x:.2f} (PSNR %{customdata[1]:.2f} dB), LPIPS %{y:.4f}",
+        ))
+    figure.update_xaxes(title_text="distortion: RMSE of Y in 8-bit levels (lower is better)")
+    figure.update_yaxes(title_text="perception: LPIPS, AlexNet (lower is better)")
+    figure.update_layout(title="Perception-distortion plane; points labelled with alpha (0: PSNR model, 1: GAN)",
+                         height=420, margin={"l": 60, "r": 20, "t": 50, "b": 50})
+    return figure
+
+
+def _distortion_against_alpha(curve: pd.DataFrame) -> go.Figure:
+    """PSNR and SSIM against alpha for network and image interpolation, side by side: the plane without LPIPS."""
     figure = make_subplots(rows=1, cols=2, subplot_titles=["PSNR (dB)", "SSIM"])
     for (method, points), colour in zip(curve.groupby("interpolation", sort=False), CURVE_COLOURS):
         for column, metric in enumerate(("psnr", "ssim"), start=1):
@@ -597,5 +622,7 @@ def curve_chart(curve: pd.DataFrame) -> go.Figure:
                 row=1, col=column,
             )
     figure.update_xaxes(title_text="alpha (0: PSNR model, 1: GAN)")
-    figure.update_layout(height=360, margin={"l": 40, "r": 20, "t": 40, "b": 40})
+    smallest = lpips.MIN_SIDE[lpips.DEFAULT_NETWORK]
+    figure.update_layout(title=f"No LPIPS (its package is missing, or the image is under {smallest} px): "
+                               "distortion against alpha only", height=360, margin={"l": 40, "r": 20, "t": 60, "b": 40})
     return figure

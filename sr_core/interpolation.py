@@ -23,8 +23,9 @@ from torch import nn
 
 from sr_core import weights as weights_io
 from sr_core.errors import WeightsMismatchError
-from sr_core.imaging import to_uint8
+from sr_core.imaging import to_float, to_uint8
 from sr_core.inference import LoadedModel, batch_to_image, image_to_batch, load_model, upscale_tensor
+from sr_core.lpips import lpips_or_none
 from sr_core.metrics import psnr_y, ssim_y
 from sr_core.optimize import inference_form
 from sr_core.registry import all_specs, get_spec
@@ -277,13 +278,15 @@ def perception_distortion_curve(
     device: str | None = None,
     progress: Callable[[float, str], None] | None = None,
 ) -> pd.DataFrame:
-    """PSNR and SSIM (Y channel, protocol border) of network and image interpolation at each alpha.
+    """PSNR and SSIM (Y channel, protocol border) and LPIPS of network and image interpolation at each alpha.
 
     ``lr_rgb`` is the protocol's LR of ``hr_uint8`` as float HxWx3 in [0, 1]. One row per
     (alpha, method) with columns ``alpha``, ``interpolation`` ("network" or "image"),
-    ``psnr``, ``ssim``: the data of the ESRGAN paper's comparison for this image.
-    ``progress(fraction, text)`` is told which alpha runs next.
+    ``psnr``, ``ssim``, ``lpips`` (AlexNet, whole image; NaN where LPIPS is unavailable or the
+    image is under 31 px): the perception-distortion data of the ESRGAN paper's comparison for
+    this image. ``progress(fraction, text)`` is told which alpha runs next.
     """
+    perceptual_distance = lpips_or_none()
     rows = []
     for index, alpha in enumerate(alphas):
         if progress is not None:
@@ -291,6 +294,7 @@ def perception_distortion_curve(
         outputs = interpolate_outputs(lr_rgb, psnr_name, gan_name, alpha, device=device)
         for method, output in ((NETWORK, outputs.network), (IMAGE, outputs.image)):
             output_uint8 = to_uint8(output)
-            rows.append({"alpha": float(alpha), "interpolation": method,
-                         "psnr": psnr_y(output_uint8, hr_uint8), "ssim": ssim_y(output_uint8, hr_uint8)})
-    return pd.DataFrame(rows, columns=["alpha", "interpolation", "psnr", "ssim"])
+            perceptual = perceptual_distance and perceptual_distance(to_float(output_uint8), to_float(hr_uint8))
+            rows.append({"alpha": float(alpha), "interpolation": method, "psnr": psnr_y(output_uint8, hr_uint8),
+                         "ssim": ssim_y(output_uint8, hr_uint8), "lpips": np.nan if perceptual is None else perceptual})
+    return pd.DataFrame(rows, columns=["alpha", "interpolation", "psnr", "ssim", "lpips"])

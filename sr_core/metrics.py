@@ -30,6 +30,15 @@ def psnr_y(sr_uint8: np.ndarray, hr_uint8: np.ndarray, border: int = 4) -> float
     return _psnr(crop_border(rgb_to_y(sr_uint8), border), crop_border(rgb_to_y(hr_uint8), border))
 
 
+def rmse_from_psnr(psnr_db: float) -> float:
+    """The RMSE in 8-bit levels that a PSNR in dB stands for (0 for identical images, ``inf`` dB).
+
+    Blau & Michaeli's perception-distortion plane puts distortion as RMSE on its x axis, so
+    both axes there read "lower is better"; PSNR is the same measurement on a log scale.
+    """
+    return DATA_RANGE * 10.0 ** (-psnr_db / 20.0)
+
+
 def psnr_rgb(sr_uint8: np.ndarray, hr_uint8: np.ndarray, border: int = 4) -> float:
     """PSNR in dB over the R, G and B channels of two uint8 HxWx3 images, ``border`` px cropped per side.
 

@@ -326,7 +326,24 @@ def test_curve_for_upload_needs_a_reference_and_plots_both_methods(upload, tiny_
     told = []
     curve = compare.curve_for_upload(upload, GROUND_TRUTH, "swiftsrgan", progress=lambda f, text: told.append(text))
     assert len(curve) == 12 and told[0] == "alpha = 0.00 (1/6)" and len(told) == 6
+    assert curve["lpips"].isna().all()  # 32x24 is under AlexNet's 31 px: distortion against alpha instead
     figure = compare.curve_chart(curve)
     assert {trace.name for trace in figure.data} == {"network interpolation", "image interpolation"}
-    assert len(figure.data) == 4
+    assert len(figure.data) == 4 and "No LPIPS" in figure.layout.title.text
+
+
+def test_the_curve_is_the_perception_distortion_plane_one_point_per_alpha_labelled(lpips_sized_upload, tiny_weights):
+    from sr_core.metrics import rmse_from_psnr
+
+    tiny_weights("swiftsrgan_psnr", "swiftsrgan")
+    curve = compare.curve_for_upload(lpips_sized_upload, GROUND_TRUTH, "swiftsrgan")
+    assert curve["lpips"].notna().all() and len(curve) == 12
+    figure = compare.curve_chart(curve)
+    assert [trace.name for trace in figure.data] == ["network interpolation", "image interpolation"]
+    for trace, (method, points) in zip(figure.data, curve.groupby("interpolation", sort=False)):
+        assert f"{method} interpolation" == trace.name
+        assert list(trace.x) == pytest.approx([rmse_from_psnr(psnr) for psnr in points["psnr"]])
+        assert list(trace.y) == pytest.approx(points["lpips"].tolist())
+        assert list(trace.text) == ["0.0", "0.2", "0.4", "0.6", "0.8", "1.0"]
+    assert "LPIPS" in figure.layout.yaxis.title.text and "RMSE" in figure.layout.xaxis.title.text
 

@@ -146,7 +146,28 @@ def test_perception_distortion_curve_has_both_methods_at_every_alpha(tiny_weight
     hr = (np.random.default_rng(2).random((32, 32, 3)) * 255).astype(np.uint8)
     hr, lr = make_lr(hr, 4)
     curve = perception_distortion_curve(to_float(lr), hr, "swiftsrgan_psnr", "swiftsrgan", alphas=(0.0, 0.5, 1.0))
-    assert list(curve.columns) == ["alpha", "interpolation", "psnr", "ssim"]
+    assert list(curve.columns) == ["alpha", "interpolation", "psnr", "ssim", "lpips"]
     assert len(curve) == 6 and set(curve["interpolation"]) == {NETWORK, IMAGE}
-    endpoints = curve[curve["alpha"].isin([0.0, 1.0])].pivot(index="alpha", columns="interpolation", values="psnr")
-    assert np.allclose(endpoints[NETWORK], endpoints[IMAGE], atol=0.05)
+    for metric, tolerance in (("psnr", 0.05), ("lpips", 1e-3)):
+        endpoints = curve[curve["alpha"].isin([0.0, 1.0])].pivot(index="alpha", columns="interpolation", values=metric)
+        assert np.allclose(endpoints[NETWORK], endpoints[IMAGE], atol=tolerance)
+
+
+def test_the_curves_lpips_is_each_outputs_alexnet_lpips_against_the_hr(tiny_weights):
+    from sr_core.imaging import to_uint8
+    from sr_core.lpips import lpips_distance
+
+    tiny_weights("swiftsrgan_psnr", "swiftsrgan")
+    hr, lr = make_lr((np.random.default_rng(2).random((32, 36, 3)) * 255).astype(np.uint8), 4)
+    curve = perception_distortion_curve(to_float(lr), hr, "swiftsrgan_psnr", "swiftsrgan", alphas=(0.5,))
+    outputs = interpolate_outputs(to_float(lr), "swiftsrgan_psnr", "swiftsrgan", 0.5)
+    expected = [lpips_distance(to_float(to_uint8(output)), to_float(hr)) for output in (outputs.network, outputs.image)]
+    assert curve["lpips"].tolist() == pytest.approx(expected, abs=1e-6)
+    assert curve["lpips"].tolist()[0] != pytest.approx(expected[1], abs=1e-6)
+
+
+def test_without_lpips_the_curve_keeps_psnr_and_ssim_and_leaves_lpips_empty(tiny_weights, lpips_missing):
+    tiny_weights("swiftsrgan_psnr", "swiftsrgan")
+    hr, lr = make_lr((np.random.default_rng(2).random((32, 32, 3)) * 255).astype(np.uint8), 4)
+    curve = perception_distortion_curve(to_float(lr), hr, "swiftsrgan_psnr", "swiftsrgan", alphas=(0.0, 1.0))
+    assert curve["lpips"].isna().all() and curve["psnr"].notna().all() and curve["ssim"].notna().all()

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from sr_core.imaging import bicubic_resize, make_lr, rgb_to_y
-from sr_core.metrics import colour_shift, detail_ratio, psnr_rgb, psnr_y, ssim_y
+from sr_core.metrics import colour_shift, crop_border, detail_ratio, psnr_rgb, psnr_y, rmse_from_psnr, ssim_y
 
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 # Bicubic x4 as published (SRCNN, VDSR, EDSR tables): (PSNR dB, SSIM) on Y with a 4 px border.
@@ -135,3 +135,12 @@ def test_colour_shift_is_the_largest_change_of_a_channel_mean_in_levels():
     expected = float(np.mean(tinted[4:-4, 4:-4, 2].astype(float) - hr[4:-4, 4:-4, 2]))
     assert colour_shift(tinted, hr) == pytest.approx(expected)
     assert colour_shift(hr, hr) == 0.0
+
+
+def test_rmse_from_psnr_is_the_root_mean_square_error_of_y_that_psnr_measured():
+    rng = np.random.default_rng(4)
+    hr = rng.integers(0, 256, (24, 24, 3), dtype=np.uint8)
+    sr = np.clip(hr.astype(int) + rng.integers(-9, 10, hr.shape), 0, 255).astype(np.uint8)
+    error = crop_border(rgb_to_y(sr), 4) - crop_border(rgb_to_y(hr), 4)
+    assert rmse_from_psnr(psnr_y(sr, hr)) == pytest.approx(np.sqrt(np.mean(error**2)))
+    assert rmse_from_psnr(math.inf) == 0.0
