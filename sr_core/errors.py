@@ -38,6 +38,18 @@ class CorruptWeightsError(SRStudioError):
     """A weights file cannot be parsed, fails its checksum or is an unsafe pickle."""
 
 
+class WeightsTooLargeError(SRStudioError):
+    """A user's model file is over the size cap (``SR_STUDIO_USER_MODEL_MAX_SIZE``); it is not read at all."""
+
+
+class UnknownArchitectureError(WeightsMismatchError):
+    """A user's model file holds tensors of no architecture SR Studio or spandrel recognises (or not an image model)."""
+
+
+class UnsupportedScaleError(SRStudioError):
+    """A model upscales by another factor than the place it is used in needs (Compare and MOS are x4 only)."""
+
+
 class UnsupportedOnThisCPUError(SRStudioError):
     """A model cannot run at its published quality on this machine's CPU (int8 kernels without VNNI)."""
 

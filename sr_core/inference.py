@@ -12,6 +12,7 @@ import functools
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -32,6 +33,9 @@ MIN_TILE, MAX_TILE = 32, 512
 # resolution (the last upsampling stage), times about six live buffers.
 ACTIVATION_BYTES_PER_LR_PIXEL = 64 * SCALE**2 * 4 * 6
 
+Tiling = Literal["supported", "discouraged", "internal"]
+"""Whether a model may be cut into tiles (spandrel's advice for users' models; SR Studio's own are all "supported")."""
+
 
 def auto_tile_size(device: torch.device, memory_fraction: float = 0.25) -> int:
     """The largest square LR tile whose activations fit in a fraction of the free memory.
@@ -49,7 +53,8 @@ class LoadedModel:
     """A ready-to-run model and where its weights came from (shown to users and recorded in MOS).
 
     ``network`` is optimised for inference (batch norm folded); ``state_dict`` keeps the
-    trained parameters as they are, which is what network interpolation blends.
+    trained parameters as they are, which is what network interpolation blends. ``scale`` and
+    ``tiling`` differ from x4 and "supported" only for users' own models (:mod:`sr_core.user_models`).
     """
 
     name: str
@@ -60,6 +65,8 @@ class LoadedModel:
     weights_file: str | None
     weights_sha256: str | None
     parameters: int
+    scale: int = SCALE
+    tiling: Tiling = "supported"
 
 
 def _weights_for(name: str, weights_file: str | None) -> tuple[dict[str, torch.Tensor] | None, dict, str | None]:
@@ -225,6 +232,21 @@ def bundled_arch_kwargs(name: str) -> dict:
     return {} if located is None else dict(located.entry.arch_kwargs)
 
 
+def tile_for(model: LoadedModel, tile: int | None) -> int | None:
+    """The LR tile side ``model`` runs with when asked for ``tile`` (0: chosen from free memory; None: never tiled).
+
+    A model that tiles internally is never tiled; one whose output suffers from tiles (transformers that use
+    context across the image) gets at least :data:`MAX_TILE` when the tile is chosen automatically, so images up
+    to that side run whole and larger ones have the fewest seams.
+    """
+    if model.tiling == "internal" or tile is None:
+        return None
+    if tile == 0:
+        automatic = auto_tile_size(model.device)
+        return max(automatic, MAX_TILE) if model.tiling == "discouraged" else automatic
+    return tile
+
+
 def _tile_spans(length: int, tile: int) -> list[tuple[int, int]]:
     """(start, end) of the fewest spans of at most ``tile`` that cover ``length``, as equal as integers allow.
 
@@ -319,23 +341,27 @@ def upscale_image(
     tile: int | None = 0,
     device: str | None = None,
 ) -> UpscaleResult:
-    """Upscale a loaded image x4 with a named model.
+    """Upscale a loaded image x4 with a named model (see :func:`upscale_with`)."""
+    return upscale_with(image, load_model(model_name, weights_file, device), tile)
+
+
+def upscale_with(image: LoadedImage, model: LoadedModel, tile: int | None = 0) -> UpscaleResult:
+    """Upscale a loaded image by ``model.scale`` with a loaded model (a named one or a user's file).
 
     Alpha is upscaled separately with bicubic and re-attached (networks are trained on RGB);
     grey images go through the network as three equal channels and come back grey.
-    ``tile=0`` chooses the tile size from free memory, ``None`` disables tiling.
+    ``tile=0`` chooses the tile size from free memory, ``None`` disables tiling (see :func:`tile_for`).
     """
-    model = load_model(model_name, weights_file, device)
-    tile_size = auto_tile_size(model.device) if tile == 0 else tile
     started = time.perf_counter()
-    sr = batch_to_image(upscale_tensor(model.network, image_to_batch(image.rgb, model.device), tile_size))
+    lr = image_to_batch(image.rgb, model.device)
+    sr = batch_to_image(upscale_tensor(model.network, lr, tile_for(model, tile), scale=model.scale))
     alpha = None
     if image.alpha is not None:
         alpha_batch = torch.from_numpy(image.alpha)[None, None]
-        alpha = pil_bicubic_resize(alpha_batch, image.height * SCALE, image.width * SCALE)[0, 0].clamp(0, 1).numpy()
+        alpha = pil_bicubic_resize(alpha_batch, image.height * model.scale, image.width * model.scale)[0, 0].clamp(0, 1).numpy()
     if model.device.type == "cuda":
         torch.cuda.synchronize(model.device)
     seconds = time.perf_counter() - started
     if image.grayscale:
         sr = np.repeat(_luma(sr)[..., None], 3, axis=2)
-    return UpscaleResult(sr, alpha, image.grayscale, image.bit_depth, seconds, model_name, image.notices)
+    return UpscaleResult(sr, alpha, image.grayscale, image.bit_depth, seconds, model.name, image.notices)

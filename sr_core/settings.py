@@ -32,6 +32,7 @@ DEFAULT_PIXEL_CAP = 4096 * 4096
 
 WEIGHTS_SOURCES = ("bundled", "hub")
 _FILE_SIZE = re.compile(r"^\d+(\.\d+)?\s*(b|kb|mb|gb)?$", re.IGNORECASE)
+_BYTES_PER_UNIT = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _HIDDEN = "(set, hidden)"
 
@@ -88,6 +89,12 @@ CPU_KEEP_FREED = Setting("SR_STUDIO_CPU_KEEP_FREED", "1",
                          "`0` lets glibc hand freed blocks back to the kernel at once, as it does by default; `1` "
                          "keeps them for the next layer (CPU inference 2-2.5x faster; resident memory stays at its peak)")
 GAN_RUNS = Setting("SR_STUDIO_GAN_RUNS", "`runs/gan`", "Folder of GAN runs the GAN Lab tab shows")
+USER_MODELS_DIR = Setting("SR_STUDIO_USER_MODELS_DIR", "unset",
+                          "Folder of your own model files (`.safetensors`/`.pth` of any architecture spandrel "
+                          "recognises), listed at start-up beside the bundled models")
+USER_MODEL_MAX_SIZE = Setting("SR_STUDIO_USER_MODEL_MAX_SIZE", "512mb",
+                              "Largest model file of your own that is read (upload, `--weights`, the folder above); "
+                              "larger ones are refused unread")
 GRADIO_SERVER_NAME = Setting("GRADIO_SERVER_NAME", "127.0.0.1",
                              "Address the app listens on (`0.0.0.0` in the container); read by Gradio", external=True)
 GRADIO_SERVER_PORT = Setting("GRADIO_SERVER_PORT", "7860", "Port the app listens on; read by Gradio", external=True)
@@ -99,7 +106,8 @@ HF_HOME = Setting("HF_HOME", "`~/.cache/huggingface`",
 
 SETTINGS: tuple[Setting, ...] = (
     DATA_DIR, PIXEL_CAP, QUEUE_SIZE, CONCURRENCY, MAX_FILE_SIZE, WEIGHTS_DIR, WEIGHTS_SOURCE, MOS_DIR, MOS_STUDY,
-    HF_TOKEN, DATASET_REPO, CPU_BF16, CPU_KEEP_FREED, GAN_RUNS, GRADIO_SERVER_NAME, GRADIO_SERVER_PORT, HF_HUB_OFFLINE, HF_HOME,
+    HF_TOKEN, DATASET_REPO, CPU_BF16, CPU_KEEP_FREED, GAN_RUNS, USER_MODELS_DIR, USER_MODEL_MAX_SIZE,
+    GRADIO_SERVER_NAME, GRADIO_SERVER_PORT, HF_HUB_OFFLINE, HF_HOME,
 )
 
 
@@ -193,6 +201,23 @@ def gan_runs_dir() -> Path:
     return _path(GAN_RUNS, Path("runs/gan"))
 
 
+def user_models_dir() -> Path | None:
+    """The folder of the user's own model files, or None when unset (no folder is listed)."""
+    text = USER_MODELS_DIR.raw()
+    return Path(text).expanduser() if text else None
+
+
+def user_model_max_bytes() -> int:
+    """The largest user model file read, in bytes: a cap checked before reading, so a huge upload costs nothing."""
+    text = (USER_MODEL_MAX_SIZE.raw() or USER_MODEL_MAX_SIZE.default).replace(" ", "").lower()
+    match = _FILE_SIZE.match(text)
+    unit = (match.group(2) or "") if match else ""
+    size = int(float(text[: len(text) - len(unit)]) * _BYTES_PER_UNIT[unit or "b"]) if match else 0
+    if size < 1:
+        raise SettingsError(f"{USER_MODEL_MAX_SIZE.name} must be a size such as 512mb, 2gb or 1048576, not {text!r}")
+    return size
+
+
 def _path(setting: Setting, default: Path) -> Path:
     text = setting.raw()
     return Path(text).expanduser() if text else default
@@ -216,6 +241,7 @@ READERS: dict[str, Callable[[], object]] = {
     MAX_FILE_SIZE.name: max_file_size, WEIGHTS_DIR.name: weights_dir, WEIGHTS_SOURCE.name: weights_source,
     MOS_DIR.name: mos_dir, MOS_STUDY.name: mos_study, HF_TOKEN.name: hf_token, DATASET_REPO.name: dataset_repo,
     CPU_BF16.name: cpu_bf16, CPU_KEEP_FREED.name: cpu_keep_freed, GAN_RUNS.name: gan_runs_dir,
+    USER_MODELS_DIR.name: user_models_dir, USER_MODEL_MAX_SIZE.name: user_model_max_bytes,
 }
 """The reader of each setting SR Studio reads itself (the external ones are Gradio's and huggingface_hub's)."""
 

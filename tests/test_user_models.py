@@ -1,0 +1,167 @@
+"""Users' own model files: identified by spandrel, read safely, run with what spandrel says of them, bad files refused."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from spandrel_models import TINY_SPANDREL_MODELS, save_tiny_model
+
+from sr_core import user_models
+from sr_core.errors import (
+    CorruptWeightsError,
+    UnknownArchitectureError,
+    UnsupportedScaleError,
+    WeightsMismatchError,
+    WeightsTooLargeError,
+)
+from sr_core.imaging import LoadedImage
+from sr_core.inference import MAX_TILE, LoadedModel, tile_for, upscale_tensor, upscale_with
+from sr_core.models.esrgan import RRDBNet
+from sr_core.weights import save_weights
+
+# The architectures the issue names, each once as safetensors and once as a pickle where it costs nothing more.
+SUFFIXES = {"esrgan": ".pth", "compact": ".safetensors", "swinir": ".safetensors", "hat": ".pth", "dat": ".safetensors"}
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache(one_cpu_thread):
+    user_models._cached_user_model.cache_clear()
+    yield
+    user_models._cached_user_model.cache_clear()
+
+
+def _image(height: int = 11, width: int = 13) -> LoadedImage:
+    rgb = np.random.default_rng(0).random((height, width, 3)).astype(np.float32)
+    return LoadedImage(rgb=rgb, alpha=None, grayscale=False, bit_depth=8, notices=(), source_mode="RGB")
+
+
+@pytest.mark.parametrize("name", list(TINY_SPANDREL_MODELS))
+def test_a_community_model_file_is_identified_and_upscales_an_image_of_any_size(name, tmp_path):
+    path = save_tiny_model(name, tmp_path, suffix=SUFFIXES[name])
+    info = user_models.identify(path)
+    assert info.architecture == TINY_SPANDREL_MODELS[name][1] and info.scale == 4
+    assert info.label == f"{path.name} ({info.architecture})"
+    assert info.parameters == sum(tensor.numel() for tensor in TINY_SPANDREL_MODELS[name][0](4).parameters())
+    assert len(info.sha256) == 64 and "scale: x4" in info.describe()
+    # 11x13 is below the transformers' 16 px minimum and no multiple of their window: padded, then cropped back.
+    result = upscale_with(_image(), user_models.load_user_model(path))
+    assert result.size == (52, 44) and result.model == info.label
+    assert result.rgb.min() >= 0 and result.rgb.max() <= 1 and result.rgb.std() > 0
+
+
+def test_spandrels_esrgan_and_sr_studios_rrdbnet_give_the_same_output_on_one_official_state_dict(tmp_path):
+    torch.manual_seed(0)
+    ours = RRDBNet(num_block=2, num_feat=8, num_grow_ch=32).eval()
+    for parameter in ours.parameters():  # random weights at a scale where differences would show
+        parameter.data.normal_(0, 0.1)
+    path = tmp_path / "RealESRGAN_layout.pth"
+    torch.save({"params_ema": ours.state_dict()}, path)  # BasicSR / Real-ESRGAN's release layout
+    theirs = user_models.load_user_model(path, dtype=torch.float32)
+    assert theirs.name.endswith("(ESRGAN)")
+    lr = torch.rand(1, 3, 12, 10)
+    with torch.inference_mode():
+        expected = ours(lr).clamp(0, 1)
+    assert torch.allclose(upscale_tensor(theirs.network, lr), expected, atol=1e-5)
+
+
+def test_a_x2_model_upscales_x2_but_is_refused_where_the_protocol_needs_x4(tmp_path):
+    model = user_models.load_user_model(save_tiny_model("compact", tmp_path, scale=2))
+    assert model.scale == 2 and upscale_with(_image(), model).size == (26, 22)
+    with pytest.raises(UnsupportedScaleError, match=r"upscales x2; Compare scores x4"):
+        user_models.require_scale(model, "Compare")
+
+
+def test_a_grey_model_sees_the_luma_and_gives_rgb(tmp_path):
+    from spandrel.architectures.Compact import Compact
+
+    path = tmp_path / "grey.safetensors"
+    save_weights(Compact(num_in_ch=1, num_out_ch=1, num_feat=8, num_conv=1, upscale=4), path, half=False)
+    model = user_models.load_user_model(path)
+    sr = upscale_with(_image(), model).rgb
+    assert sr.shape == (44, 52, 3) and np.array_equal(sr[..., 0], sr[..., 2])
+
+
+def test_a_model_that_tiles_badly_gets_the_largest_tile_and_one_that_tiles_internally_none():
+    network = torch.nn.Identity()
+    model = LoadedModel("m", network, {}, torch.device("cpu"), torch.float32, None, None, 0)
+    assert tile_for(model, 0) <= MAX_TILE and tile_for(model, 40) == 40 and tile_for(model, None) is None
+    assert tile_for(LoadedModel(**{**model.__dict__, "tiling": "discouraged"}), 0) == MAX_TILE
+    assert tile_for(LoadedModel(**{**model.__dict__, "tiling": "internal"}), 40) is None
+
+
+def test_a_file_sr_studio_knows_runs_as_its_own_model_and_any_other_through_spandrel(tmp_path):
+    ours = tmp_path / "ours.safetensors"
+    save_weights(RRDBNet(num_block=1, num_feat=8, num_grow_ch=4), ours, {"model": "esrgan"})
+    assert user_models.load_weights_file(ours).name == "esrgan"
+    assert user_models.load_weights_file(save_tiny_model("swinir", tmp_path)).name == "swinir_x4.safetensors (SwinIR)"
+
+
+def test_the_user_models_folder_lists_model_files_only(tmp_path, monkeypatch):
+    assert user_models.user_model_files() == []
+    save_tiny_model("compact", tmp_path, suffix=".pth")
+    save_tiny_model("dat", tmp_path)
+    (tmp_path / "notes.txt").write_text("not a model")
+    monkeypatch.setenv("SR_STUDIO_USER_MODELS_DIR", str(tmp_path))
+    assert [path.name for path in user_models.user_model_files()] == ["compact_x4.pth", "dat_x4.safetensors"]
+
+
+# --- bad files: one clear error, nothing run ------------------------------------------------------------------
+
+
+class _MakesFolder:
+    """Unpickling this runs ``os.mkdir(marker)``: code execution, which loading must never allow."""
+
+    def __init__(self, marker: Path):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.mkdir, (self.marker,))
+
+
+def test_a_file_that_is_not_a_checkpoint_is_refused(tmp_path):
+    path = tmp_path / "model.pth"
+    path.write_text("<html>404 not found</html>")
+    with pytest.raises(CorruptWeightsError, match="not a readable PyTorch checkpoint"):
+        user_models.identify(path)
+
+
+@pytest.mark.parametrize("suffix", [".safetensors", ".pth"])
+def test_a_truncated_model_file_is_refused(suffix, tmp_path):
+    path = save_tiny_model("compact", tmp_path, suffix=suffix)
+    path.write_bytes(path.read_bytes()[:-200])
+    with pytest.raises(CorruptWeightsError, match="truncated"):
+        user_models.identify(path)
+
+
+def test_an_unknown_architecture_is_refused_naming_what_spandrel_says(tmp_path):
+    path = tmp_path / "linear.pth"
+    torch.save(torch.nn.Linear(3, 3).state_dict(), path)
+    with pytest.raises(UnknownArchitectureError, match=r"spandrel says UnsupportedModelError; first keys: weight, bias"):
+        user_models.identify(path)
+
+
+def test_a_file_spandrel_recognises_but_cannot_build_is_refused_naming_the_architecture(tmp_path):
+    path = tmp_path / "esrgan_grow4.pth"
+    torch.save(RRDBNet(num_block=1, num_feat=8, num_grow_ch=4).state_dict(), path)  # spandrel assumes 32 growth channels
+    with pytest.raises(WeightsMismatchError, match=r"spandrel takes it for ESRGAN but cannot build it \(RuntimeError"):
+        user_models.identify(path)
+
+
+def test_a_pickle_with_code_is_refused_and_never_runs(tmp_path):
+    marker = tmp_path / "created_by_pickle"
+    path = tmp_path / "model.pth"
+    torch.save({"params": TINY_SPANDREL_MODELS["compact"][0](4).state_dict(), "hook": _MakesFolder(marker)}, path)
+    with pytest.raises(CorruptWeightsError, match="pickled code"):
+        user_models.identify(path)
+    assert not marker.exists()
+
+
+def test_a_file_over_the_size_cap_is_refused_unread(tmp_path, monkeypatch):
+    path = save_tiny_model("compact", tmp_path)
+    monkeypatch.setenv("SR_STUDIO_USER_MODEL_MAX_SIZE", "1kb")
+    with pytest.raises(WeightsTooLargeError, match=r"over the cap of 1,024 bytes.*SR_STUDIO_USER_MODEL_MAX_SIZE"):
+        user_models.identify(path)
