@@ -25,6 +25,7 @@ from sr_core.imaging import open_image, pixel_cap_from_env, save_image
 
 if TYPE_CHECKING:
     from sr_core.evaluation import ModelScore
+    from sr_core.inference import LoadedModel
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
 AUTO_MODEL = "auto"
@@ -65,20 +66,32 @@ class UsageError(SRStudioError):
 
 
 def _upscale(args: argparse.Namespace) -> int:
-    from sr_core.inference import upscale_image
+    from sr_core.inference import upscale_with
 
     output = Path(args.output)
     if output.suffix.lower() != ".png":
         raise UsageError(f"OUTPUT must be a .png file (lossless), not {output.name!r}")
-    model = chosen_model(args.model, args.weights, args.default_model)
+    model = _model_to_run(args)
     image = open_image(args.input, pixel_cap=args.pixel_cap)
-    result = upscale_image(image, model, weights_file=args.weights, tile=args.tile)
+    result = upscale_with(image, model, tile=args.tile)
     save_image(result.rgb, output, alpha=result.alpha, grayscale=result.grayscale, bit_depth=result.bit_depth)
     for notice in result.notices:
         print(f"note: {notice}", file=sys.stderr)
     width, height = result.size
-    print(f"{model}: {image.width}x{image.height} -> {width}x{height} in {result.seconds:.2f} s -> {output}")
+    print(f"{model.name}: {image.width}x{image.height} -> {width}x{height} in {result.seconds:.2f} s -> {output}")
     return EXIT_OK
+
+
+def _model_to_run(args: argparse.Namespace) -> LoadedModel:
+    """``--model`` with its weights; with ``--model auto`` (or none) and ``--weights``, the model the file holds:
+    one of SR Studio's families, else any architecture spandrel recognises, at the file's own scale."""
+    if args.weights and args.model in (None, AUTO_MODEL):
+        from sr_core.user_models import load_weights_file
+
+        return load_weights_file(args.weights)
+    from sr_core.inference import load_model
+
+    return load_model(chosen_model(args.model, args.weights, args.default_model), args.weights)
 
 
 def chosen_model(model: str | None, weights_file: str | None, default_model: str) -> str:
@@ -174,16 +187,18 @@ def write_scores_csv(scores: Sequence[ModelScore], path: Path, data: str) -> Non
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from sr_core.evaluation import evaluate_model, image_files
-    from sr_core.registry import get_spec
+    from sr_core.evaluation import ModelScore, evaluate_model, image_files, score_network
+    from sr_core.registry import all_specs, get_spec
 
     names = [name.strip() for name in args.models.split(",") if name.strip()]
     for name in names:
         get_spec(name)
     weights = _parse_weights_overrides(args.weights)
+    registered = {spec.name for spec in all_specs()}
     files = image_files(args.data)
     if not files:
         raise UsageError(f"no images found in {args.data}")
+    own_models = _own_models({name: path for name, path in weights.items() if name not in registered})
     scores = []
     for name in names:
         try:
@@ -192,6 +207,8 @@ def _evaluate(args: argparse.Namespace) -> int:
             print(f"skipped {name}: no weights (bundle them or pass --weights {name}=FILE)", file=sys.stderr)
         except UnsupportedOnThisCPUError as refusal:
             print(f"skipped {name}: {refusal}", file=sys.stderr)
+    for name, model in own_models.items():
+        scores.append(ModelScore(name, score_network(model.network, files, model.device), model.parameters))
     print(f"{Path(args.data).name}: {len(files)} images, x4, Y channel, border 4")
     print(format_table(scores))
     if args.csv:
@@ -199,11 +216,32 @@ def _evaluate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _models(_args: argparse.Namespace) -> int:
+def _own_models(files: dict[str, str]) -> dict[str, LoadedModel]:
+    """``evaluate --weights NAME=FILE`` pairs naming no registered model: each file's model in float32, every one
+    read and checked to be x4 before anything is scored (another scale is refused, naming it)."""
+    if not files:
+        return {}
+    import torch
+
+    from sr_core.user_models import load_weights_file, require_scale
+
+    models = {name: load_weights_file(path, dtype=torch.float32) for name, path in files.items()}
+    for model in models.values():
+        require_scale(model, "evaluate")
+    return models
+
+
+def _models(args: argparse.Namespace) -> int:
     """Every model at its paper's size; bundled weights of another size say so (``yes (num_block=6)``).
+    With ``--weights FILE``, what that file holds instead (architecture, scale, parameters ...).
 
     Networks are built on the meta device: counting 24 M discriminator parameters needs their shapes, not memory.
     """
+    if args.weights:
+        from sr_core.user_models import describe_weights_file
+
+        print("\n".join(describe_weights_file(args.weights)))
+        return EXIT_OK
     import torch
 
     from sr_core.models.blocks import count_parameters
@@ -309,10 +347,13 @@ def _add_core_commands(commands: _DescribedCommands) -> None:
     evaluate.add_argument("--data", required=True, help="folder of HR images (e.g. Set5)")
     evaluate.add_argument("--csv", help="write per-image scores to this CSV")
     evaluate.add_argument("--weights", action="append", default=[], metavar="NAME=FILE",
-                          help="evaluate NAME with FILE instead of its bundled weights (repeatable)")
+                          help="evaluate NAME with FILE instead of its bundled weights; a NAME that is no model's "
+                               "adds FILE's model (any x4 architecture spandrel recognises) under that name (repeatable)")
     evaluate.set_defaults(handler=_evaluate)
 
     models = commands.add_parser("models")
+    models.add_argument("--weights", metavar="FILE",
+                        help="print what a .safetensors or .pth file holds (architecture, scale, parameters) instead")
     models.set_defaults(handler=_models)
 
 

@@ -30,7 +30,7 @@ from sr_core.device import pick_device
 from sr_core.errors import UnknownArchitectureError, UnsupportedScaleError, WeightsMismatchError, WeightsTooLargeError
 from sr_core.inference import LoadedModel, Tiling, load_model, model_for_weights
 from sr_core.models.blocks import count_parameters
-from sr_core.registry import SCALE
+from sr_core.registry import SCALE, get_spec
 
 if TYPE_CHECKING:
     from spandrel import ImageModelDescriptor
@@ -239,6 +239,15 @@ def load_weights_file(path: str | Path, device: str | None = None, dtype: torch.
     if weights_io.detect_architecture(state_dict) is not None:
         return load_model(model_for_weights(path), path, device, dtype)
     return load_user_model(path, device, dtype)
+
+
+def describe_weights_file(path: str | Path) -> list[str]:
+    """``models --weights FILE``: what the file holds, one ``field: value`` line each, read as :func:`load_weights_file` runs it."""
+    if weights_io.detect_architecture(read_user_state_dict(path)) is None:
+        return identify(path).describe()
+    model = load_weights_file(path, "cpu", torch.float32)
+    return [f"file: {Path(path).name}", f"architecture: {get_spec(model.name).architecture} (SR Studio's {model.name})",
+            f"scale: x{model.scale}", f"parameters: {model.parameters:,}", f"sha256: {model.weights_sha256}"]
 
 
 def require_scale(model: LoadedModel, where: str, scale: int = SCALE) -> None:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import csv
 import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from spandrel_models import TINY_SPANDREL_MODELS, save_tiny_model
 
 from sr_core import user_models
+from sr_core.cli import main
 from sr_core.errors import (
     CorruptWeightsError,
     UnknownArchitectureError,
@@ -165,3 +168,57 @@ def test_a_file_over_the_size_cap_is_refused_unread(tmp_path, monkeypatch):
     monkeypatch.setenv("SR_STUDIO_USER_MODEL_MAX_SIZE", "1kb")
     with pytest.raises(WeightsTooLargeError, match=r"over the cap of 1,024 bytes.*SR_STUDIO_USER_MODEL_MAX_SIZE"):
         user_models.identify(path)
+
+
+# --- the command line ---------------------------------------------------------------------------------------
+
+
+def _hr_folder(folder: Path) -> Path:
+    folder.mkdir()
+    for index in range(2):
+        Image.fromarray((np.random.default_rng(index).random((32, 28, 3)) * 255).astype(np.uint8)).save(folder / f"{index}.png")
+    return folder
+
+
+@pytest.mark.parametrize("model", [[], ["--model", "auto"]])
+def test_upscale_runs_a_file_no_key_table_knows_through_spandrel_at_its_own_scale(model, tmp_path, capsys):
+    image = tmp_path / "in.png"
+    Image.fromarray(np.full((12, 10, 3), 90, np.uint8)).save(image)
+    for name, scale in (("swinir", 4), ("compact", 2)):
+        weights = save_tiny_model(name, tmp_path, scale=scale)
+        assert main(["upscale", str(image), str(tmp_path / f"{name}.png"), *model, "--weights", str(weights)]) == 0
+        assert capsys.readouterr().out.startswith(f"{weights.name} ({TINY_SPANDREL_MODELS[name][1]}): 10x12 -> "
+                                                  f"{10 * scale}x{12 * scale}")
+        assert Image.open(tmp_path / f"{name}.png").size == (10 * scale, 12 * scale)
+
+
+def test_evaluate_scores_several_own_models_beside_bundled_ones_on_the_same_protocol(tmp_path, capsys):
+    data = _hr_folder(tmp_path / "hr")
+    weights = [f"--weights=mine={save_tiny_model('compact', tmp_path, suffix='.pth')}",
+               f"--weights=swin={save_tiny_model('swinir', tmp_path)}"]
+    csv_path = tmp_path / "scores.csv"
+    assert main(["evaluate", "--models", "bicubic", "--data", str(data), "--csv", str(csv_path), *weights]) == 0
+    table = capsys.readouterr().out
+    assert all(line.split()[0] in ("model", "bicubic", "mine", "swin") for line in table.splitlines()[1:])
+    rows = list(csv.DictReader(csv_path.open()))
+    assert [row["model"] for row in rows if row["image"] == "mean"] == ["bicubic", "mine", "swin"]
+    assert all(float(row["psnr_y"]) > 0 for row in rows)
+
+
+def test_evaluate_refuses_an_own_model_of_another_scale_before_scoring_anything(tmp_path, capsys):
+    data = _hr_folder(tmp_path / "hr")
+    weights = save_tiny_model("compact", tmp_path, scale=2)
+    assert main(["evaluate", "--data", str(data), "--csv", str(tmp_path / "s.csv"), "--weights", f"x2={weights}"]) == 2
+    error = capsys.readouterr().err
+    assert "upscales x2; evaluate scores x4 models only" in error and error.count("\n") == 1
+    assert not (tmp_path / "s.csv").exists()
+
+
+def test_models_weights_prints_what_a_file_holds(tmp_path, capsys):
+    assert main(["models", "--weights", str(save_tiny_model("dat", tmp_path))]) == 0
+    printed = capsys.readouterr().out
+    assert "architecture: DAT (SR, spandrel)" in printed and "scale: x4" in printed and "parameters: " in printed
+    ours = tmp_path / "ours.safetensors"
+    save_weights(RRDBNet(num_block=1, num_feat=8, num_grow_ch=4), ours, {"model": "esrgan"})
+    assert main(["models", "--weights", str(ours)]) == 0
+    assert "architecture: rrdbnet (SR Studio's esrgan)" in capsys.readouterr().out
