@@ -327,3 +327,26 @@ def test_cpu_runs_autocast_to_bf16_only_where_the_cpu_has_it_in_hardware(native:
     expected = torch.bfloat16 if native else None
     assert loop.autocast_dtype("auto", cpu) is expected and loop.autocast_dtype("bf16", cpu) is expected
     assert loop.autocast_dtype("off", cpu) is None and loop.autocast_dtype("fp16", cpu) is None
+
+
+def test_the_discriminator_sees_each_image_cropped_at_its_own_random_offset() -> None:
+    batch = torch.arange(32 * 3 * 24 * 24, dtype=torch.float32).view(32, 3, 24, 24)
+    assert loop.shifted_crops(batch, 0) is batch
+    cropped = loop.shifted_crops(batch, 8)
+    assert cropped.shape == (32, 3, 16, 16)
+    offsets = set()
+    for image, crop in zip(batch, cropped):
+        start = int(crop[0, 0, 0] - image[0, 0, 0])
+        top, left = divmod(start, 24)
+        assert 0 <= top <= 8 and 0 <= left <= 8
+        assert torch.equal(crop, image[:, top:top + 16, left:left + 16])
+        offsets.add((top, left))
+    assert len(offsets) > 8, "offsets are drawn per image, not once per batch"
+
+
+def test_a_discriminator_shift_must_leave_most_of_the_crop() -> None:
+    with pytest.raises(TrainingConfigError, match="discriminator_shift"):
+        with_overrides(preset("srgan"), {"discriminator_shift": 48}, "--set")
+    with pytest.raises(TrainingConfigError, match="discriminator_shift"):
+        with_overrides(preset("srgan"), {"discriminator_shift": -1}, "--set")
+    assert with_overrides(preset("srgan"), {"discriminator_shift": 16}, "--set").discriminator_shift == 16

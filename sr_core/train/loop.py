@@ -213,13 +213,15 @@ def train_step(parts: TrainingParts, lr_batch: torch.Tensor, hr_batch: torch.Ten
     device = next(parts.generator.parameters()).device
     lr_batch = lr_batch.to(device, memory_format=parts.memory_format, non_blocking=True)
     hr_batch = hr_batch.to(device, memory_format=parts.memory_format, non_blocking=True)
+    shift = parts.config.discriminator_shift
     sr_batch, row = generator_step(
         parts.generator, parts.discriminator, parts.objective, parts.adversarial, parts.optimizers[0],
-        parts.scaler, lr_batch, hr_batch, parts.amp_dtype,
+        parts.scaler, lr_batch, hr_batch, parts.amp_dtype, shift,
     )
     if parts.discriminator is not None:
         row |= discriminator_step(
-            parts.discriminator, parts.adversarial, parts.optimizers[1], parts.scaler, sr_batch, hr_batch, parts.amp_dtype
+            parts.discriminator, parts.adversarial, parts.optimizers[1], parts.scaler, sr_batch, hr_batch,
+            parts.amp_dtype, shift,
         )
     parts.scaler.update()
     if parts.config.scheduler == "multistep":
@@ -238,6 +240,7 @@ def generator_step(
     lr_batch: torch.Tensor,
     hr_batch: torch.Tensor,
     amp_dtype: torch.dtype | None,
+    discriminator_shift: int = 0,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """One update of the generator; returns its SR batch (detached, for the discriminator) and its losses.
 
@@ -253,8 +256,8 @@ def generator_step(
             real_out = None
             if adversarial.relativistic:
                 with torch.no_grad():
-                    real_out = critic(hr_batch)
-            losses["adversarial"] = adversarial.generator(critic(sr_batch), real_out)
+                    real_out = critic(shifted_crops(hr_batch, discriminator_shift))
+            losses["adversarial"] = adversarial.generator(critic(shifted_crops(sr_batch, discriminator_shift)), real_out)
         total = objective.total(losses)
     scaler.scale(total).backward()
     scaler.step(optimizer)
@@ -269,18 +272,35 @@ def discriminator_step(
     sr_batch: torch.Tensor,
     hr_batch: torch.Tensor,
     amp_dtype: torch.dtype | None,
+    discriminator_shift: int = 0,
 ) -> dict[str, float]:
     """One update of the discriminator on HR images (real) and the generator's SR batch (fake)."""
     unwrap(discriminator).requires_grad_(True)
     optimizer.zero_grad(set_to_none=True)
     with _autocast(hr_batch.device, amp_dtype):
-        real_out = discriminator(hr_batch)
-        fake_out = discriminator(sr_batch)
+        real_out = discriminator(shifted_crops(hr_batch, discriminator_shift))
+        fake_out = discriminator(shifted_crops(sr_batch, discriminator_shift))
         loss = adversarial.discriminator(real_out, fake_out)
     scaler.scale(loss).backward()
     scaler.step(optimizer)
     d_real, d_fake = adversarial.probabilities(real_out.detach(), fake_out.detach())
     return {"d_loss": float(loss.detach()), "d_real": d_real, "d_fake": d_fake}
+
+
+def shifted_crops(batch: torch.Tensor, shift: int) -> torch.Tensor:
+    """Each image of ``batch`` cropped by ``shift`` px per axis at its own random offset (0: unchanged).
+
+    Why: the papers' discriminators downsample with 3x3 stride-2 convolutions, whose uneven
+    overlap gives their input gradient a fixed component at periods 2, 4, 8 and 16 px. Training
+    crops start on the LR grid, so that component always falls on the same phase of the
+    generator's x4 sub-pixel grid, and the sub-pixel convolutions learn it as stripes. A random
+    offset per image spreads the component over every phase, where it averages out.
+    """
+    if shift == 0:
+        return batch
+    height, width = batch.shape[-2] - shift, batch.shape[-1] - shift
+    offsets = torch.randint(0, shift + 1, (batch.shape[0], 2)).tolist()
+    return torch.stack([image[..., top:top + height, left:left + width] for image, (top, left) in zip(batch, offsets)])
 
 
 def validate(model: nn.Module, images: list[ValidationImage], device: torch.device) -> dict[str, float]:
