@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sr_core.mos.analysis import analyse, friedman, paper_table
+from scipy import stats as scipy_stats
+
+from sr_core.mos.analysis import CORRELATION_COLUMNS, analyse, correlation_summary, friedman, paper_table
 from sr_core.mos.plots import distribution_figure, rank_figure
 from sr_core.mos.stats import holm, krippendorff_alpha, mean_ci
 from sr_core.mos.storage import HEADER, read_ratings
@@ -181,3 +183,65 @@ def test_the_paper_table_and_the_figures_show_every_method(ten_raters):
     assert list(distribution.data[0].x) == ["nearest", "bicubic", "srcnn", "hr"]
     assert distribution.data[0].z[0][0] == pytest.approx(0.8), "80% of nearest's ratings are 1"
     assert list(rank_figure(report.summary).data[0].y) == pytest.approx(report.summary["mean rank"].tolist())
+
+
+# Two raters, two images: per-stimulus MOS 1.5, 3, 4.5 (i1) and 2, 2.5, 4 (i2) for nearest, bicubic, srcnn.
+STIMULUS_SCORES = {("i1", "nearest"): (1, 2), ("i1", "bicubic"): (3, 3), ("i1", "srcnn"): (4, 5), ("i1", "hr"): (5, 5),
+                   ("i2", "nearest"): (2, 2), ("i2", "bicubic"): (2, 3), ("i2", "srcnn"): (4, 4), ("i2", "hr"): (5, 4)}
+STIMULUS_MOS = [1.5, 3.0, 4.5, 2.0, 2.5, 4.0]
+# PSNR ranks the stimuli as the raters do, LPIPS exactly against them, SSIM has one unknown (and a shuffled order).
+PSNR = [20.0, 23.0, 26.0, 21.0, 22.0, 25.0]
+SSIM = [0.5, 0.6, np.nan, 0.7, 0.4, 0.9]
+LPIPS = [0.6, 0.4, 0.1, 0.5, 0.45, 0.2]
+
+
+@pytest.fixture
+def rated_stimuli(tmp_path):
+    rows = [_row(rater, trial, image, method, scores[index])
+            for index, rater in enumerate(("r1", "r2"))
+            for trial, ((image, method), scores) in enumerate(STIMULUS_SCORES.items(), start=1)]
+    return _write(tmp_path / "ratings.csv", rows)
+
+
+def _stimulus_metrics():
+    rows = [[image, method, psnr, ssim, lpips] for (image, method), psnr, ssim, lpips
+            in zip([key for key in STIMULUS_SCORES if key[1] != "hr"], PSNR, SSIM, LPIPS)]
+    rows += [[image, "hr", np.nan, 1.0, 0.0] for image in ("i1", "i2")]
+    rows.append(["never rated", "bicubic", 99.0, 0.99, 0.01])
+    return pd.DataFrame(rows, columns=["image_id", "method", "PSNR", "SSIM", "LPIPS"])
+
+
+def test_spearman_correlation_of_mos_with_each_metric_is_over_rated_stimuli_without_the_hidden_reference(
+    rated_stimuli
+):
+    correlations = analyse(rated_stimuli, stimulus_metrics=_stimulus_metrics()).correlations.set_index("metric")
+    assert list(correlations.reset_index().columns) == CORRELATION_COLUMNS
+    assert correlations.loc["PSNR", ["Spearman rho", "n"]].tolist() == [pytest.approx(1.0), 6]
+    assert correlations.loc["LPIPS", ["Spearman rho", "n"]].tolist() == [pytest.approx(-1.0), 6]
+    known = [index for index, value in enumerate(SSIM) if not np.isnan(value)]
+    expected = scipy_stats.spearmanr([STIMULUS_MOS[i] for i in known], [SSIM[i] for i in known])
+    assert correlations.loc["SSIM", "n"] == 5
+    assert correlations.loc["SSIM", "Spearman rho"] == pytest.approx(expected.statistic)
+    assert correlations.loc["SSIM", "p"] == pytest.approx(expected.pvalue)
+    assert correlations.loc["LPIPS", "better"] == "lower" and correlations.loc["PSNR", "better"] == "higher"
+
+
+def test_correlations_use_the_mos_of_the_raters_analysed(rated_stimuli):
+    metrics = _stimulus_metrics()
+    everyone = analyse(rated_stimuli, stimulus_metrics=metrics).correlations
+    only_r1 = analyse(rated_stimuli[rated_stimuli["rater_id"] == "r1"], stimulus_metrics=metrics).correlations
+    assert everyone.loc[0, "Spearman rho"] != pytest.approx(only_r1.loc[0, "Spearman rho"])
+
+
+def test_without_per_stimulus_metrics_every_correlation_is_undefined_with_n_zero(ten_raters):
+    correlations = analyse(ten_raters).correlations
+    assert correlations["metric"].tolist() == ["PSNR", "SSIM", "LPIPS"]
+    assert correlations["n"].tolist() == [0, 0, 0] and correlations["Spearman rho"].isna().all()
+    assert correlation_summary(correlations).endswith("LPIPS (lower is better) not defined, n = 0")
+
+
+def test_the_correlation_summary_gives_each_rho_with_its_p_and_n(rated_stimuli):
+    line = correlation_summary(analyse(rated_stimuli, stimulus_metrics=_stimulus_metrics()).correlations)
+    assert "PSNR (higher is better) rho = 1.00, p = " in line and "n = 6" in line
+    assert "SSIM (higher is better) rho = " in line and "n = 5" in line
+    assert "LPIPS (lower is better) rho = -1.00" in line and "HR left out" in line

@@ -77,8 +77,17 @@ def test_mos_prepare_reports_the_study_and_the_methods_it_left_out_then_mos_repo
             session = desk.submit(session, view.trial, score)
             session, view = desk.serve(session)
     assert main(["mos-report", str(desk.study.folder / RATINGS_NAME)]) == 0
-    rows = _method_rows(capsys.readouterr().out)
+    out = capsys.readouterr().out
+    rows = _method_rows(out)
     assert rows["bicubic"][1] == "3.00" and float(rows["bicubic"][-2]) > 10, "PSNR from the manifest"
+    # Every rater gave one score to everything: MOS is constant, so no rank correlation, but n counts the stimuli.
+    assert "Spearman correlation of MOS with each metric" in out
+    assert "PSNR (higher is better) not defined, n = 4" in out and "LPIPS (lower is better) not defined, n = 4" in out
+
+
+def test_mos_report_without_a_manifest_says_the_correlations_have_no_stimuli(tmp_path, capsys):
+    assert main(["mos-report", str(_contract_only_csv(tmp_path / "ratings.csv", torn=False))]) == 0
+    assert "SSIM (higher is better) not defined, n = 0" in capsys.readouterr().out
 
 
 def test_mos_prepare_strict_fails_naming_the_missing_weights(tmp_path, capsys, tiny_weights):

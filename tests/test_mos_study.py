@@ -127,3 +127,32 @@ def test_the_default_study_is_the_bundled_assets_and_works_before_any_weights_ex
     assert study.manifest.methods == ("nearest", "bicubic", "hr")
     assert set(study.manifest.skipped) == {"srcnn", "srgan", "esrgan", "swiftsrgan"}
     assert len(study.manifest.images) == 3
+
+
+def test_the_manifest_records_each_stimulus_lpips_against_its_hr_and_old_studies_get_it_from_their_files(
+    tmp_path, images, tiny_weights
+):
+    from dataclasses import replace
+
+    from sr_core.imaging import to_float
+    from sr_core.lpips import lpips_distance
+    from sr_core.mos.study import PreparedStudy, stimulus_metrics
+
+    tiny_weights()
+    study = prepare_study(StudyDefinition(images, ("nearest", "bicubic", "hr")), tmp_path / "mos")
+    hr, _ = make_lr(np.asarray(Image.open(images / "c.png").convert("RGB")))
+    stimuli = study.manifest.stimuli
+    assert stimuli["c", "bicubic"].lpips == pytest.approx(lpips_distance(to_float(study.pixels("c", "bicubic")),
+                                                                         to_float(hr)), abs=1e-6)
+    assert stimuli["c", "nearest"].lpips > 0 and stimuli["c", "nearest"].lpips != stimuli["c", "bicubic"].lpips
+    assert stimuli["c", "hr"].lpips == 0.0 and stimuli["a", "trap"].lpips is None
+    assert load_study(study.folder).manifest == study.manifest
+
+    metrics = stimulus_metrics(study)
+    assert list(metrics.columns) == ["image_id", "method", "PSNR", "SSIM", "LPIPS"] and len(metrics) == 2 * 3
+    unrecorded = replace(study.manifest, stimuli={key: replace(stimulus, lpips=None)
+                                                  for key, stimulus in stimuli.items()})
+    measured_now = stimulus_metrics(PreparedStudy(study.folder, unrecorded))
+    assert measured_now["LPIPS"].tolist() == pytest.approx(metrics["LPIPS"].tolist(), abs=1e-6)
+    without_files = stimulus_metrics(PreparedStudy(tmp_path / "elsewhere", unrecorded))
+    assert without_files["LPIPS"].isna().all() and without_files["PSNR"].equals(metrics["PSNR"])

@@ -25,7 +25,7 @@ import pandas as pd
 from sr_core import settings
 from sr_core.compare import new_output_dir
 from sr_core.errors import SRStudioError
-from sr_core.mos.analysis import paper_table
+from sr_core.mos.analysis import correlation_summary, paper_table
 from sr_core.mos.errors import DuplicateRatingError, SessionNotFoundError
 from sr_core.mos.manifest import RATINGS_NAME
 from sr_core.mos.plots import distribution_figure, rank_figure
@@ -232,6 +232,7 @@ def _overview(results: StudyResults) -> str:
         lines.append(f"Friedman test across all methods: chi2 = {report.friedman.statistic:.2f}, "
                      f"p = {report.friedman.p_value:.3g} ({report.friedman.blocks} rater-image blocks).")
     lines.append(f"Krippendorff's alpha: interval {report.alpha_interval:.3f}, ordinal {report.alpha_ordinal:.3f}.")
+    lines.append(correlation_summary(report.correlations) + ".")
     flagged = int(report.screening["flagged"].sum())
     lines.append(f"Raters flagged by the screening: {flagged}" +
                  (f"; left out: {', '.join(report.excluded)}" if report.excluded else ""))
@@ -244,7 +245,8 @@ def build_results_tab() -> None:
     with gr.Tab("MOS Results") as tab:
         gr.Markdown("### MOS results\nMOS with 95% confidence intervals, DMOS against the hidden HR (ACR-HR), "
                     "z-scored MOS, mean ranks, Wilcoxon signed-rank tests with Holm's correction, Friedman's test, "
-                    "Krippendorff's alpha and rater screening (ITU-R BT.500, gold, trap, calibration, repeats).")
+                    "Krippendorff's alpha, rater screening (ITU-R BT.500, gold, trap, calibration, repeats) and "
+                    "the Spearman correlation of MOS with PSNR, SSIM and LPIPS over the rated stimuli.")
         with gr.Row():
             study = gr.Dropdown([], label="Study", elem_id="mos-results-study")
             exclude = gr.Checkbox(False, label="Leave out flagged raters (their rows stay in the CSV)")

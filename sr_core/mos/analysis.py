@@ -8,7 +8,9 @@ strict and lenient raters' offsets), and the mean rank within a rater's view of 
 Between methods: paired Wilcoxon signed-rank tests for every pair, over (rater, image) blocks,
 with Holm's correction across all pairs, and a Friedman test across all methods on the blocks
 that rated every method. Agreement: Krippendorff's alpha (interval and ordinal) with raters as
-coders and stimuli as units.
+coders and stimuli as units. Metrics: Spearman's rank correlation of each stimulus's MOS with its
+PSNR, SSIM and LPIPS, the SRGAN paper's point (PSNR and SSIM track what people see poorly)
+measured on this study's raters.
 
 MOS and tests use the first showing of each stimulus (``kind`` = trial); repeats, calibration,
 gold and trap rows only feed the rater screening (:mod:`sr_core.mos.screening`).
@@ -34,6 +36,9 @@ SIGNIFICANCE = 0.05
 SUMMARY_COLUMNS = ["method", "MOS", "CI low", "CI high", "ratings", "raters", "images", "SD", "DMOS", "z-MOS",
                    "mean rank", "PSNR", "SSIM"]
 PAIRWISE_COLUMNS = ["method A", "method B", "pairs", "mean A - B", "W", "p", "p (Holm)", "significant", "better"]
+CORRELATION_COLUMNS = ["metric", "better", "Spearman rho", "p", "n"]
+# Each metric's better direction: a metric that tracks people correlates with MOS in that direction.
+METRIC_DIRECTIONS = {"PSNR": "higher", "SSIM": "higher", "LPIPS": "lower"}
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,7 @@ class MosReport:
     alpha_interval: float
     alpha_ordinal: float
     trials: pd.DataFrame
+    correlations: pd.DataFrame
 
 
 def analyse(
@@ -68,12 +74,14 @@ def analyse(
     methods: Sequence[str] | None = None,
     metrics: Mapping[str, tuple[float | None, float | None]] | None = None,
     rules: ScreeningRules = DEFAULT_RULES,
+    stimulus_metrics: pd.DataFrame | None = None,
 ) -> MosReport:
     """Analyse the ratings (as :func:`~sr_core.mos.storage.read_ratings` gives them) of one study.
 
     ``study_id`` picks one study from a CSV holding several; ``methods`` gives the table's order
     (default: the SRGAN paper's order, then others, HR last); ``metrics`` adds PSNR / SSIM
-    per method (from the study's manifest).
+    per method (from the study's manifest); ``stimulus_metrics`` (see :func:`metric_correlations`)
+    gives the correlations of MOS with each metric (n = 0 without it).
     """
     ratings = _one_study(ratings, study_id)
     screening = screen_raters(ratings, rules)
@@ -96,6 +104,7 @@ def analyse(
         alpha_interval=krippendorff_alpha(scores.to_numpy(dtype=np.float64), "interval"),
         alpha_ordinal=krippendorff_alpha(scores.to_numpy(dtype=np.float64), "ordinal"),
         trials=trials,
+        correlations=metric_correlations(trials, stimulus_metrics),
     )
 
 
@@ -145,6 +154,43 @@ def friedman(blocks: pd.DataFrame, order: Sequence[str]) -> FriedmanResult | Non
         return None
     result = scipy_stats.friedmanchisquare(*(complete[method].to_numpy() for method in order))
     return FriedmanResult(float(result.statistic), float(result.pvalue), len(complete), len(order))
+
+
+def metric_correlations(trials: pd.DataFrame, stimulus_metrics: pd.DataFrame | None) -> pd.DataFrame:
+    """Spearman's rank correlation of MOS with PSNR, SSIM and LPIPS over the rated (image, method) stimuli.
+
+    ``trials`` are first-showing ratings (``image_id``, ``method``, ``score``); each stimulus's
+    MOS is its mean score. ``stimulus_metrics`` has one row per stimulus with ``image_id``,
+    ``method`` and the metrics (NaN where unknown). The hidden reference is left out (its PSNR is
+    infinite and its SSIM and LPIPS perfect by definition: it would show what the metrics were
+    built to know, not how they track people), as is any stimulus without the metric; ``n``
+    counts the stimuli used. rho and p are NaN below 3 stimuli or when either side is constant.
+    """
+    rated = trials[trials["method"] != HR].groupby(["image_id", "method"])["score"].mean().rename("MOS")
+    if stimulus_metrics is None:
+        stimulus_metrics = pd.DataFrame(columns=["image_id", "method", *METRIC_DIRECTIONS])
+    joined = stimulus_metrics.set_index(["image_id", "method"]).join(rated, how="inner")
+    rows = []
+    for metric, better in METRIC_DIRECTIONS.items():
+        pairs = joined[["MOS", metric]].astype(float).replace([np.inf, -np.inf], np.nan).dropna()
+        rho = p_value = float("nan")
+        if len(pairs) >= 3 and pairs["MOS"].nunique() > 1 and pairs[metric].nunique() > 1:
+            result = scipy_stats.spearmanr(pairs["MOS"], pairs[metric])
+            rho, p_value = float(result.statistic), float(result.pvalue)
+        rows.append([metric, better, rho, p_value, len(pairs)])
+    return pd.DataFrame(rows, columns=CORRELATION_COLUMNS)
+
+
+def correlation_summary(correlations: pd.DataFrame) -> str:
+    """One line of :func:`metric_correlations` for the report and the Results tab, each rho with its p and n."""
+    parts = [
+        f"{row['metric']} ({row['better']} is better) " + (
+            f"rho = {row['Spearman rho']:.2f}, p = {row['p']:.3g}, n = {row['n']}" if not pd.isna(row["Spearman rho"])
+            else f"not defined, n = {row['n']}")
+        for row in correlations.to_dict("records")
+    ]
+    return "Spearman correlation of MOS with each metric over the rated (image, method) stimuli, HR left out: " + (
+        "; ".join(parts))
 
 
 def paper_table(summary: pd.DataFrame) -> pd.DataFrame:

@@ -6,7 +6,8 @@
 ``mos-report`` prints one row per method: its name, the MOS (two decimals), the 95% CI, the
 counts (ratings, raters, images), then DMOS, z-MOS, mean rank and, when the study's
 ``manifest.json`` lies beside the CSV (or is given), PSNR and SSIM; then the Friedman and
-Holm-corrected Wilcoxon tests, Krippendorff's alpha and the rater screening. Warnings (a torn
+Holm-corrected Wilcoxon tests, Krippendorff's alpha, the Spearman correlation of MOS with PSNR,
+SSIM and LPIPS over the stimuli (with n) and the rater screening. Warnings (a torn
 last line, malformed rows) go to stderr.
 """
 
@@ -21,7 +22,7 @@ import pandas as pd
 
 from sr_core import settings
 from sr_core.files import atomic_target
-from sr_core.mos.analysis import MosReport
+from sr_core.mos.analysis import MosReport, correlation_summary
 from sr_core.mos.manifest import DEFAULT_METHODS, MANIFEST_NAME
 from sr_core.mos.results import results_of
 from sr_core.mos.study import StudyDefinition, prepare_study
@@ -50,6 +51,7 @@ def format_report(report: MosReport) -> str:
                      f"p (Holm) = {_number(test['p (Holm)'], 4)}: {verdict}")
     lines.append(f"Krippendorff's alpha: interval {_number(report.alpha_interval, 3)}, "
                  f"ordinal {_number(report.alpha_ordinal, 3)}")
+    lines.append(correlation_summary(report.correlations))
     flagged = report.screening[report.screening["flagged"]]
     lines.append(f"Raters: {len(report.screening)}, flagged: {len(flagged)}"
                  + (f", excluded: {', '.join(report.excluded)}" if report.excluded else ""))

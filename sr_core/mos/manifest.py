@@ -30,7 +30,9 @@ MANIFEST_NAME, RATINGS_NAME, STIMULI_DIR, SESSIONS_DIR = "manifest.json", "ratin
 class Stimulus:
     """One prepared image: ``variant`` is the method (or :data:`TRAP`), ``file`` relative to the study folder.
 
-    ``psnr_y`` is None for the HR itself (infinite); both are None for the trap.
+    ``psnr_y`` is None for the HR itself (infinite); both are None for the trap. ``lpips``
+    (AlexNet, against the HR) is None where it was not measured: the trap, images under 31 px,
+    a machine without the LPIPS package, and studies prepared before it was recorded.
     """
 
     image_id: str
@@ -39,6 +41,7 @@ class Stimulus:
     sha256: str
     psnr_y: float | None
     ssim_y: float | None
+    lpips: float | None = None
 
 
 @dataclass(frozen=True)

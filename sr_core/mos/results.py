@@ -1,8 +1,9 @@
 """A study's results from its files: what ``mos-report`` prints and the Results tab shows, computed one way.
 
 A study folder (``<SR_STUDIO_MOS_DIR>/<study_id>``) holds ``ratings.csv`` and ``manifest.json``;
-the manifest gives the table's method order and each method's PSNR / SSIM. A CSV from
-elsewhere works without a manifest (then without PSNR / SSIM).
+the manifest gives the table's method order and each method's PSNR / SSIM, and with the
+stimuli beside it each stimulus's metrics for their correlation with MOS. A CSV from elsewhere
+works without a manifest (then without PSNR / SSIM and with n = 0 correlations).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from sr_core.mos.analysis import MosReport, analyse
 from sr_core.mos.errors import StudyError
 from sr_core.mos.manifest import MANIFEST_NAME, RATINGS_NAME, Manifest
 from sr_core.mos.storage import read_ratings, snapshot_csv
+from sr_core.mos.study import PreparedStudy, stimulus_metrics
 
 
 @dataclass(frozen=True)
@@ -29,10 +31,12 @@ def results_of(csv_path: Path, manifest_path: Path | None = None, exclude_flagge
                study_id: str | None = None) -> StudyResults:
     """Analyse ``csv_path``; the manifest is ``manifest_path``, else ``manifest.json`` beside the CSV when present."""
     table = read_ratings(csv_path)
-    manifest = read_manifest_file(manifest_path or Path(csv_path).parent / MANIFEST_NAME, required=bool(manifest_path))
+    manifest_file = manifest_path or Path(csv_path).parent / MANIFEST_NAME
+    manifest = read_manifest_file(manifest_file, required=bool(manifest_path))
+    per_stimulus = stimulus_metrics(PreparedStudy(manifest_file.parent, manifest)) if manifest else None
     report = analyse(table.frame, exclude_flagged=exclude_flagged, study_id=study_id,
                      methods=manifest.methods if manifest else None,
-                     metrics=manifest.mean_metrics() if manifest else None)
+                     metrics=manifest.mean_metrics() if manifest else None, stimulus_metrics=per_stimulus)
     return StudyResults(report, table.warnings, manifest)
 
 

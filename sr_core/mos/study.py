@@ -5,9 +5,9 @@ Preparing it (:func:`prepare_study`) makes the protocol's x4 LR of every image, 
 method on it, and caches the results as pixels-only PNGs under ``<root>/<study_id>/stimuli``
 with a ``manifest.json`` that records what was shown: the images' and the weights' sha256, each
 stimulus's sha256 and its PSNR/SSIM against the HR (so the Results tab can print the SRGAN
-paper's PSNR / SSIM / MOS table). The study id is a digest of exactly those inputs, so new
-weights or a changed image make a new study (and a new ratings CSV) instead of silently mixing
-ratings of different stimuli.
+paper's PSNR / SSIM / MOS table) and its LPIPS (for the correlation of MOS with each metric).
+The study id is a digest of exactly those inputs, so new weights or a changed image make a new
+study (and a new ratings CSV) instead of silently mixing ratings of different stimuli.
 
 The first ``calibration_count`` images (in name order) are not rated: raters are calibrated on
 them (nearest = 1, HR = 5, as in the SRGAN paper) and they carry the gold and trap items.
@@ -20,6 +20,7 @@ gets an error naming the missing weights instead.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -29,6 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from filelock import FileLock
 from PIL import Image
@@ -40,6 +42,7 @@ from sr_core.files import atomic_target
 from sr_core.imaging import make_lr, open_image, save_image, to_float, to_uint8
 from sr_core.inference import auto_tile_size, load_model, model_has_weights
 from sr_core.interpolation import run_network
+from sr_core.lpips import lpips_or_none
 from sr_core.metrics import psnr_y, ssim_y
 from sr_core.mos.errors import StudyError
 from sr_core.mos.manifest import (
@@ -205,6 +208,45 @@ def load_study(folder: Path) -> PreparedStudy:
     return PreparedStudy(folder, manifest)
 
 
+def stimulus_metrics(study: PreparedStudy) -> pd.DataFrame:
+    """One row per rated (image, method) stimulus: ``image_id``, ``method``, ``PSNR``, ``SSIM``, ``LPIPS`` (or NaN).
+
+    What the correlation of MOS with each metric is computed over. A study prepared before LPIPS
+    was recorded has it measured here from its stimulus files against the HR stimulus (once per
+    pair of files), so its ratings need not be thrown away; without the files it stays NaN.
+    """
+    manifest = study.manifest
+    rows = []
+    for image_id in manifest.images:
+        for method in manifest.methods:
+            stimulus = manifest.stimuli[image_id, method]
+            perceptual = stimulus.lpips if stimulus.lpips is not None else _lpips_from_files(study, image_id, method)
+            rows.append([image_id, method, stimulus.psnr_y, stimulus.ssim_y, perceptual])
+    frame = pd.DataFrame(rows, columns=["image_id", "method", "PSNR", "SSIM", "LPIPS"])
+    return frame.astype({"PSNR": float, "SSIM": float, "LPIPS": float})
+
+
+def _lpips_from_files(study: PreparedStudy, image_id: str, method: str) -> float | None:
+    """LPIPS of a stimulus against its image's HR stimulus, from the files; None without LPIPS, an HR or the files."""
+    stimuli = study.manifest.stimuli
+    if (image_id, HR) not in stimuli or lpips_or_none() is None:
+        return None
+    shown, reference = stimuli[image_id, method], stimuli[image_id, HR]
+    if not all((study.folder / stimulus.file).is_file() for stimulus in (shown, reference)):
+        return None
+    return _cached_file_lpips(str(study.folder / shown.file), shown.sha256, str(study.folder / reference.file),
+                              reference.sha256)
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_file_lpips(path: str, sha256: str, hr_path: str, hr_sha256: str) -> float | None:
+    """LPIPS of two stimulus PNGs; the sha256s key the cache, so the Results tab measures each pair once."""
+    distance = lpips_or_none()
+    with Image.open(path) as shown, Image.open(hr_path) as reference:
+        pixels = [to_float(np.asarray(image.convert("RGB"))) for image in (shown, reference)]
+    return None if distance is None else distance(*pixels)
+
+
 def _as_id(text: str) -> str:
     return _ID_CHARACTERS.sub("_", text).strip("_")[:64]
 
@@ -225,6 +267,7 @@ def _make_stimuli(
     """Every method on every rated image, and nearest / HR / trap of each calibration image."""
     jobs = [(image_id, path, tuple(methods)) for image_id, path in rated]
     jobs += [(image_id, path, (NEAREST, HR, TRAP)) for image_id, path in calibration]
+    perceptual_distance = lpips_or_none()
     stimuli = {}
     for done, (image_id, path, variants) in enumerate(jobs):
         progress(done / len(jobs), f"Preparing stimuli of {image_id}")
@@ -239,6 +282,8 @@ def _make_stimuli(
                 image_id, variant, file.as_posix(), sha256_file(folder / file),
                 psnr_y(pixels, hr_uint8) if measured else None,
                 ssim_y(pixels, hr_uint8) if measured else (1.0 if variant == HR else None),
+                perceptual_distance(to_float(pixels), to_float(hr_uint8))
+                if perceptual_distance and variant != TRAP else None,
             )
     progress(1.0, "Stimuli ready")
     return stimuli
