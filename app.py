@@ -27,7 +27,7 @@ from gradio import processing_utils
 from gradio.data_classes import ImageData
 import plotly.graph_objects as go
 
-from sr_core import compare, settings
+from sr_core import compare, settings, user_models
 from sr_core.errors import SRStudioError
 from sr_core.imaging import pixel_cap_from_env
 from ui.gan_lab_tab import build_gan_lab_tab
@@ -43,6 +43,7 @@ MODE_CHOICES = [
     ("Treat as ground truth: make its x4 LR with the protocol's bicubic, report PSNR/SSIM/LPIPS", compare.GROUND_TRUTH),
     ("Treat as low resolution: upscale it as it is (no reference, so no PSNR/SSIM)", compare.LOW_RESOLUTION),
 ]
+OWN_FOLDER_LABEL = f"Your models ({settings.USER_MODELS_DIR.name})"
 HEADER = """# SR Studio
 x4 super-resolution with the models of the SR papers, compared honestly: images stay lossless PNG
 end to end and metrics follow the papers' protocol (Y channel, 4-pixel border).
@@ -123,6 +124,12 @@ def _input_image(label: str, elem_id: str) -> gr.Image:
     return upload
 
 
+def _model_files_upload(label: str, file_count: str) -> gr.File:
+    """Users' model files, handed to the library as paths; spandrel tells what they are."""
+    return gr.File(label=f"{label} (.safetensors / .pth; any architecture spandrel recognises)", file_count=file_count,
+                   file_types=list(user_models.USER_MODEL_SUFFIXES), type="filepath")
+
+
 def _result_image(label: str) -> gr.Image:
     return gr.Image(label=label, type="filepath", format="png", interactive=False, buttons=["download", "fullscreen"])
 
@@ -132,11 +139,17 @@ def _result_image(label: str) -> gr.Image:
 
 @_shown_as_gradio_errors
 def upscale(
-    path: str | None, model_name: str, shrink: bool = False, progress: gr.Progress = gr.Progress()
+    path: str | None, model_name: str, shrink: bool = False, model_file: str | None = None,
+    folder_model: str | None = None, progress: gr.Progress = gr.Progress()
 ) -> tuple[str, str, str]:
-    """Upscale tab: the x4 PNG (shown and offered as a file) and a summary line."""
-    progress(0.0, desc=f"Upscaling with {model_name}")
-    outcome = compare.upscale_file(_require_upload(path), model_name, compare.new_output_dir(), shrink=shrink)
+    """Upscale tab: the PNG (shown and offered as a file) and a summary line stating the sizes.
+
+    A model file of the user's (uploaded, else chosen from the user models folder) replaces the named model.
+    """
+    own_file = model_file or (compare.folder_model_path(folder_model) if folder_model else None)
+    progress(0.0, desc=f"Upscaling with {Path(own_file).name if own_file else model_name}")
+    outcome = compare.upscale_file(_require_upload(path), model_name, compare.new_output_dir(), shrink=shrink,
+                                   model_file=own_file)
     summary = f"**{outcome.summary}**"
     if outcome.notices:
         summary += "\n\n" + _notes(outcome.notices)
@@ -151,13 +164,18 @@ def build_upscale_tab() -> None:
                 model = gr.Dropdown(compare.model_choices(), value=compare.default_upscale_model(), label="Model")
                 shrink = gr.Checkbox(False, label=compare.SHRINK_LABEL,
                                      info=f"Up to {compare.SHRINK_HEADROOM}x the cap of {pixel_cap_from_env():,} pixels")
+                with gr.Accordion("Or your own model (any scale)", open=False):
+                    model_file = _model_files_upload("Model file", "single")
+                    folder_choices = compare.folder_model_choices()
+                    folder_model = gr.Dropdown(folder_choices, value=None, label=OWN_FOLDER_LABEL,
+                                               visible=bool(folder_choices))
                 run = gr.Button("Upscale x4", variant="primary")
             with gr.Column():
                 result = _result_image("x4 result (PNG)")
                 download = gr.File(label="Download PNG", interactive=False)
                 summary = gr.Markdown()
         outputs = [result, download, summary]
-        run.click(upscale, [image, model, shrink], outputs, api_name="upscale",
+        run.click(upscale, [image, model, shrink, model_file, folder_model], outputs, api_name="upscale",
                   concurrency_id=MODEL_QUEUE, concurrency_limit=CONCURRENCY)
         gr.Examples([[path, compare.default_upscale_model()] for path in example_images()], [image, model], outputs,
                     fn=upscale, cache_examples=True, cache_mode="lazy")
@@ -168,12 +186,17 @@ def build_upscale_tab() -> None:
 
 @_shown_as_gradio_errors
 def run_comparison(
-    path: str | None, mode: str, model_names: list[str], progress: gr.Progress = gr.Progress()
+    path: str | None, mode: str, model_names: list[str], model_files: list[str] | None = None,
+    folder_models: list[str] | None = None, progress: gr.Progress = gr.Progress()
 ) -> Iterator[tuple[Any, ...]]:
-    """Compare tab: stream gallery, table, chart, notes, downloads, state and slider choices per finished model."""
+    """Compare tab: stream gallery, table, chart, notes, downloads, state and slider choices per finished model.
+
+    ``model_files`` (uploaded) and ``folder_models`` (names in the user models folder) add one column each.
+    """
     out_dir = compare.new_output_dir()
+    own_files = [*(model_files or []), *map(compare.folder_model_path, folder_models or [])]
     views = compare.compare_stream(_require_upload(path), mode, model_names, out_dir,
-                                   progress=lambda fraction, text: progress(fraction, desc=text))
+                                   progress=lambda fraction, text: progress(fraction, desc=text), model_files=own_files)
     for view in views:
         before, after = view.slider_defaults
         choices = view.viewable
@@ -209,6 +232,9 @@ def build_compare_tab() -> None:
             with gr.Column(scale=2):
                 mode = gr.Radio(MODE_CHOICES, value=compare.GROUND_TRUTH, label="The upload is")
                 models = gr.CheckboxGroup(compare.model_choices(), value=list(compare.COMPARE_MODELS), label="Models")
+                folder_choices = compare.folder_model_choices()
+                folder_models = gr.CheckboxGroup(folder_choices, label=OWN_FOLDER_LABEL, visible=bool(folder_choices))
+                model_files = _model_files_upload("Add model files, x4", "multiple")
                 run = gr.Button("Compare", variant="primary", elem_id="compare-run")
                 notes = gr.Markdown()
         gallery = gr.Gallery(label="Outputs", columns=3, format="png", object_fit="contain", height="auto",
@@ -231,7 +257,7 @@ def build_compare_tab() -> None:
                 after = gr.Dropdown([], label="After (right)")
             slider = gr.ImageSlider(label="Before / after", type="filepath", format="png")
 
-        compared = run.click(run_comparison, [image, mode, models],
+        compared = run.click(run_comparison, [image, mode, models, model_files, folder_models],
                              [gallery, table, chart, notes, downloads, view, before, after],
                              api_name="compare", concurrency_id=MODEL_QUEUE, concurrency_limit=CONCURRENCY)
         zoom_inputs = [view, center_x, center_y, size, factor]

@@ -27,7 +27,7 @@ import plotly.graph_objects as go
 from PIL import Image, ImageDraw, ImageFont
 from plotly.subplots import make_subplots
 
-from sr_core import lpips
+from sr_core import lpips, settings, user_models
 from sr_core.errors import ImageTooLargeError, InvalidImageError, SRStudioError, WeightsNotFoundError
 from sr_core.imaging import (
     LoadedImage,
@@ -39,7 +39,14 @@ from sr_core.imaging import (
     to_float,
     to_uint8,
 )
-from sr_core.inference import auto_tile_size, load_model, model_has_weights, refusal_on_this_cpu, upscale_image
+from sr_core.inference import (
+    LoadedModel,
+    load_model,
+    model_has_weights,
+    refusal_on_this_cpu,
+    tile_for,
+    upscale_with,
+)
 from sr_core.interpolation import (
     IMAGE,
     NETWORK,
@@ -160,19 +167,22 @@ def upscale_file(
     pixel_cap: int | None = None,
     shrink: bool = False,
     tile: int | None = 0,
+    model_file: str | Path | None = None,
 ) -> UpscaleOutcome:
-    """Upscale an image file x4 with ``model_name`` and save it as PNG in ``out_dir``.
+    """Upscale an image file with ``model_name`` (x4), or with the model ``model_file`` holds (at its own scale,
+    which the summary's sizes state), and save it as PNG in ``out_dir``.
 
-    The original file is read (alpha, grey and 16-bit survive, see :func:`upscale_image`);
+    The original file is read (alpha, grey and 16-bit survive, see :func:`upscale_with`);
     large inputs are tiled (``tile=0`` picks the tile from free memory). Over the pixel cap see
     :func:`open_upload`; a model without weights raises :class:`WeightsNotFoundError`.
     """
+    model = load_model(model_name) if model_file is None else user_models.load_weights_file(model_file)
     image = open_upload(path, pixel_cap, shrink)
-    result = upscale_image(image, model_name, tile=tile)
-    output = out_dir / f"{_file_stem(Path(path).stem)}_{model_name}_x{SCALE}.png"
+    result = upscale_with(image, model, tile=tile)
+    output = out_dir / f"{_file_stem(Path(path).stem)}_{_file_stem(model.name)}_x{model.scale}.png"
     save_image(result.rgb, output, alpha=result.alpha, grayscale=result.grayscale, bit_depth=result.bit_depth)
     width, height = result.size
-    summary = f"{model_name}: {image.width}x{image.height} -> {width}x{height} px in {result.seconds:.2f} s"
+    summary = f"{model.name}: {image.width}x{image.height} -> {width}x{height} px in {result.seconds:.2f} s"
     return UpscaleOutcome(output, summary, tuple(result.notices))
 
 
@@ -277,9 +287,12 @@ def placeholder_image(width: int, height: int, text: str) -> np.ndarray:
     return to_float(np.asarray(canvas))
 
 
-def run_compare_model(name: str, source: CompareInput, out_dir: Path, tile: int | None = 0) -> CompareOutput:
+def run_compare_model(
+    name: str, source: CompareInput, out_dir: Path, tile: int | None = 0, model: LoadedModel | None = None
+) -> CompareOutput:
     """Run one model on the comparison's LR, save its PNG and score it against the reference.
 
+    ``model`` is one already loaded (a user's file, :func:`own_models`), shown as ``name``; else ``name`` is loaded.
     A model without weights becomes an "unavailable" tile; any other :class:`SRStudioError`
     (a corrupt weights file ...) becomes a "failed" tile with its message, so one broken model
     does not cost the user the whole comparison.
@@ -287,9 +300,9 @@ def run_compare_model(name: str, source: CompareInput, out_dir: Path, tile: int 
     path = out_dir / f"{_file_stem(name)}.png"
     height, width = source.lr_rgb.shape[0] * SCALE, source.lr_rgb.shape[1] * SCALE
     try:
-        model = load_model(name)
+        model = model or load_model(name)
         started = time.perf_counter()
-        sr = run_network(model.network, source.lr_rgb, tile=auto_tile_size(model.device) if tile == 0 else tile)
+        sr = run_network(model.network, source.lr_rgb, tile=tile_for(model, tile))
         seconds = time.perf_counter() - started
     except WeightsNotFoundError:
         save_image(placeholder_image(width, height, f"{name}\n{NO_WEIGHTS}"), path)
@@ -418,13 +431,17 @@ def compare_stream(
     out_dir: Path,
     pixel_cap: int | None = None,
     progress: ProgressCallback | None = None,
+    model_files: Sequence[str | Path] = (),
 ) -> Iterator[CompareView]:
     """Run every model on one upload, yielding the view after each model so results appear as they finish.
 
-    The first view lists every model as waiting; the last one carries the downloads (a zip of
-    all PNGs with the metrics CSV, and the CSV alone). ``progress(fraction, text)`` is told
-    which model runs next.
+    ``model_files`` are users' own x4 models (:func:`own_models`), each one more column after the named ones;
+    a bad file or another scale is refused before anything runs. The first view lists every model as waiting;
+    the last one carries the downloads (a zip of all PNGs with the metrics CSV, and the CSV alone).
+    ``progress(fraction, text)`` is told which model runs next.
     """
+    own = own_models(model_files)
+    model_names = [*model_names, *own]
     if not model_names:
         raise CompareSettingsError("choose at least one model to compare")
     source = prepare_input(path, mode, pixel_cap)
@@ -438,11 +455,44 @@ def compare_stream(
     for index, name in enumerate(model_names):
         if progress is not None:
             progress(index / len(model_names), f"running {name} ({index + 1}/{len(model_names)})")
-        outputs[first_model + index] = run_compare_model(name, source, out_dir)
+        outputs[first_model + index] = run_compare_model(name, source, out_dir, model=own.get(name))
         if index + 1 < len(model_names):
             yield CompareView(tuple(outputs), source.notices)
     downloads = export_results(outputs, out_dir)
     yield CompareView(tuple(outputs), source.notices, downloads)
+
+
+def own_models(model_files: Sequence[str | Path]) -> dict[str, LoadedModel]:
+    """Users' model files loaded by spandrel, by label ("file.pth (ESRGAN)"); every one read and checked to be x4
+    (the protocol's scale) before any runs, so a bad file costs nothing but its one-line error."""
+    loaded = {model.name: model for model in map(user_models.load_user_model, model_files)}
+    for model in loaded.values():
+        user_models.require_scale(model, "Compare")
+    return loaded
+
+
+def folder_model_choices() -> list[tuple[str, str]]:
+    """(label, file name) of the readable model files in ``SR_STUDIO_USER_MODELS_DIR``, listed beside the bundled
+    ones at start-up; an unreadable file is listed with its error so the user sees why it cannot be chosen."""
+    choices = []
+    for path in user_models.user_model_files():
+        try:
+            info = user_models.identify(path)
+        except SRStudioError as error:
+            choices.append((f"{path.name} (unreadable: {error})", path.name))
+            continue
+        choices.append((f"{info.label}, x{info.scale}", path.name))
+    return choices
+
+
+def folder_model_path(file_name: str) -> Path:
+    """The path of a file of the user models folder chosen by name; names outside the folder's listing are refused,
+    so a client can never make the server read another file."""
+    listed = {path.name: path for path in user_models.user_model_files()}
+    if file_name not in listed:
+        shown = ", ".join(listed) or f"none: set {settings.USER_MODELS_DIR.name}"
+        raise CompareSettingsError(f"no model file {file_name!r} in the user models folder; choose one of: {shown}")
+    return listed[file_name]
 
 
 def export_results(outputs: Sequence[CompareOutput], out_dir: Path) -> tuple[Path, Path]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import torch
 from PIL import Image
 from spandrel_models import TINY_SPANDREL_MODELS, save_tiny_model
 
-from sr_core import user_models
+from sr_core import compare, user_models
 from sr_core.cli import main
 from sr_core.errors import (
     CorruptWeightsError,
@@ -222,3 +223,74 @@ def test_models_weights_prints_what_a_file_holds(tmp_path, capsys):
     save_weights(RRDBNet(num_block=1, num_feat=8, num_grow_ch=4), ours, {"model": "esrgan"})
     assert main(["models", "--weights", str(ours)]) == 0
     assert "architecture: rrdbnet (SR Studio's esrgan)" in capsys.readouterr().out
+
+
+# --- the Compare and Upscale tabs, through the library and the served app ----------------------------------
+
+COMPARED = ("esrgan", "compact", "swinir", "dat")
+
+
+def _hr_image(folder: Path) -> Path:
+    path = folder / "hr.png"
+    Image.fromarray((np.random.default_rng(0).random((48, 40, 3)) * 255).astype(np.uint8)).save(path)
+    return path
+
+
+def test_own_model_files_are_columns_of_a_comparison_with_metrics_zoom_slider_and_zip(tmp_path):
+    files = [save_tiny_model(name, tmp_path / "models", suffix=SUFFIXES[name]) for name in COMPARED]
+    labels = [user_models.identify(path).label for path in files]
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    view = list(compare.compare_stream(_hr_image(tmp_path), compare.GROUND_TRUTH, ["bicubic"], out_dir,
+                                       model_files=files))[-1]
+    rows = view.table.set_index("model")
+    assert list(rows.index) == ["bicubic", *labels] and set(rows["status"]) == {compare.DONE}
+    assert rows.loc[labels, "PSNR (dB)"].notna().all() and rows.loc[labels, "SSIM"].notna().all()
+    assert list(rows.loc[labels, "parameters"]) == [user_models.identify(path).parameters for path in files]
+    assert view.viewable == [compare.REFERENCE, "bicubic", *labels]
+    zoomed = compare.zoom_outputs(view.outputs, 0.5, 0.5, 16, 2, out_dir)
+    assert [caption.split(" [")[0] for _, caption in zoomed] == view.viewable
+    assert compare.slider_pair(view.outputs, "bicubic", labels[-1])[1].endswith(".png")
+    with zipfile.ZipFile(view.downloads[0]) as archive:
+        assert len([name for name in archive.namelist() if name.endswith(".png")]) == 2 + len(files)
+
+
+def test_a_comparison_refuses_a_model_file_of_another_scale_before_running_anything(tmp_path):
+    x2 = save_tiny_model("compact", tmp_path, scale=2)
+    with pytest.raises(UnsupportedScaleError, match=r"compact_x2.safetensors \(RealESRGAN Compact\) upscales x2"):
+        next(compare.compare_stream(_hr_image(tmp_path), compare.GROUND_TRUTH, ["bicubic"], tmp_path, model_files=[x2]))
+
+
+def test_the_upscale_tab_runs_an_own_model_at_its_scale_and_states_the_size(tmp_path):
+    outcome = compare.upscale_file(_hr_image(tmp_path), "bicubic", tmp_path, model_file=save_tiny_model("compact", tmp_path, scale=2))
+    assert "40x48 -> 80x96 px" in outcome.summary and Image.open(outcome.path).size == (80, 96)
+
+
+def test_the_user_models_folder_is_offered_by_file_name_and_nothing_outside_it(tmp_path, monkeypatch):
+    save_tiny_model("swinir", tmp_path)
+    (tmp_path / "broken.pth").write_bytes(b"\x80not a pickle")
+    monkeypatch.setenv("SR_STUDIO_USER_MODELS_DIR", str(tmp_path))
+    choices = dict((value, label) for label, value in compare.folder_model_choices())
+    assert choices["swinir_x4.safetensors"] == "swinir_x4.safetensors (SwinIR), x4"
+    assert choices["broken.pth"].startswith("broken.pth (unreadable: ")
+    assert compare.folder_model_path("swinir_x4.safetensors") == tmp_path / "swinir_x4.safetensors"
+    with pytest.raises(compare.CompareSettingsError, match="no model file '../secret.pth'"):
+        compare.folder_model_path("../secret.pth")
+
+
+def test_own_model_files_through_the_served_app(tmp_path, running_app):
+    from gradio_client import Client, handle_file
+
+    files = [save_tiny_model(name, tmp_path / "models", suffix=SUFFIXES[name]) for name in COMPARED]
+    client = Client(running_app(), download_files=str(tmp_path / "downloads"), verbose=False, analytics_enabled=False)
+    hr = _hr_image(tmp_path)
+    gallery, table, *_ = client.predict(handle_file(str(hr)), compare.GROUND_TRUTH, ["bicubic"],
+                                        [handle_file(str(path)) for path in files], [], api_name="/compare")
+    labels = [user_models.identify(path).label for path in files]
+    rows = {row[0]: row for row in table["data"]}
+    assert set(labels) <= set(rows) and all(rows[label][-1] == compare.DONE and rows[label][1] for label in labels)
+    assert len(gallery) == 2 + len(files)
+    x2 = save_tiny_model("compact", tmp_path, scale=2)
+    image_path, _, summary = client.predict(handle_file(str(hr)), "bicubic", False, handle_file(str(x2)), None,
+                                            api_name="/upscale")
+    assert "40x48 -> 80x96 px" in summary and Image.open(image_path).size == (80, 96)
