@@ -102,3 +102,20 @@ def test_compare_endpoint_gives_lpips_beside_psnr_and_ssim_through_gradio_client
     assert row["PSNR (dB)"] == pytest.approx(expected.psnr, abs=0.01)
     assert compare.LPIPS_PANEL in chart["plot"] and f"LPIPS {expected.lpips:.3f}" in gallery[1]["caption"]
     assert "LPIPS" in open(downloads[1]).readline()
+
+
+def test_curve_endpoint_gives_the_perception_distortion_plane_and_lpips_per_alpha_through_gradio_client(
+    tmp_path, tiny_weights, running_app
+):
+    from gradio_client import Client, handle_file
+
+    tiny_weights("swiftsrgan_psnr", "swiftsrgan")
+    upload = tmp_path / "lpips sized.png"
+    Image.fromarray((np.random.default_rng(3).random((40, 48, 3)) * 255).astype(np.uint8)).save(upload)
+    client = Client(running_app(), download_files=str(tmp_path / "downloads"), verbose=False, analytics_enabled=False)
+    table, plot = client.predict(handle_file(str(upload)), compare.GROUND_TRUTH, "swiftsrgan", api_name="/curve")
+    expected = compare.curve_for_upload(upload, compare.GROUND_TRUTH, "swiftsrgan")
+    assert table["headers"] == ["alpha", "interpolation", "psnr", "ssim", "lpips"]
+    assert [row[4] for row in table["data"]] == pytest.approx(expected["lpips"].round(4).tolist())
+    assert "Perception-distortion plane" in plot["plot"]
+    assert '"text":["0.0","0.2","0.4","0.6","0.8","1.0"]' in plot["plot"]
