@@ -41,8 +41,9 @@ def test_live_training_refuses_impossible_settings_with_a_typed_error(settings):
         list(train_1d_live(**settings))
 
 
-def test_the_gallery_of_an_empty_runs_folder_says_how_to_make_runs(tmp_path):
-    overview = runs_overview(tmp_path / "missing")
+def test_the_gallery_of_an_empty_runs_folder_says_how_to_make_runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("SR_STUDIO_GAN_RUNS", str(tmp_path / "missing"))
+    overview = runs_overview({"bundled": tmp_path / "no-bundle", "runs": tmp_path / "missing"})
     assert overview.markdown == NO_RUNS_MESSAGE.format(root=tmp_path / "missing")
     assert "python -m sr_core gan-train" in overview.markdown
     assert overview.gallery == [] and overview.curves is None and overview.models == []
@@ -51,7 +52,7 @@ def test_the_gallery_of_an_empty_runs_folder_says_how_to_make_runs(tmp_path):
 def test_the_gallery_shows_each_run_s_latest_grid_and_the_chosen_model_s_curves(tmp_path):
     train(TrainConfig("sine", size="tiny"), tmp_path / "sine-cnn", Schedule(steps=3, sample_every=2), log=quiet)
     evaluate_run(train(TrainConfig("gan1d"), tmp_path / "gan1d", Schedule(steps=2), log=quiet), tmp_path)
-    overview = runs_overview(tmp_path, model="sine")
+    overview = runs_overview({"": tmp_path}, model="sine")
     assert overview.models == ["gan1d", "sine"] and overview.model == "sine"
     assert overview.gallery == [(str(tmp_path / "sine-cnn" / "samples" / "step_000003.png"), "sine / cnn, step 3")]
     assert [trace.name for trace in overview.curves.data][:1] == ["sine / cnn"]

@@ -1,9 +1,10 @@
-"""``python -m sr_core gan-train`` and ``gan-eval``: train GANs and compare their samples.
+"""``python -m sr_core gan-train``, ``gan-eval`` and ``gan-bundle``: train GANs, compare their samples, bundle them.
 
     python -m sr_core gan-train --model gan1d --target normal --steps 10000 --out runs/gan/gan1d-normal
     python -m sr_core gan-train --model dcgan --disc capsule --data ../shared/data/mnist --steps 2000 \\
         --out runs/gan/dcgan-capsule
     python -m sr_core gan-eval runs/gan/dcgan-cnn runs/gan/dcgan-capsule
+    python -m sr_core gan-bundle runs/gan/*/    # into weights/gan, which the GAN Lab shows on a fresh clone
 
 Running gan-train again with the same --out resumes from the last checkpoint up to --steps.
 User errors raise :class:`sr_core.errors.SRStudioError` subclasses (one line, exit code 2).
@@ -17,6 +18,7 @@ from typing import Any
 
 import torch
 
+from sr_core.gan.bundle import bundled_runs_dir, write_bundle
 from sr_core.gan.data import download_mnist
 from sr_core.gan.errors import GanSettingError
 from sr_core.gan.registry import SIZES, gan_names
@@ -78,8 +80,18 @@ def _gan_eval(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _gan_bundle(args: argparse.Namespace) -> int:
+    _apply_threads(args.threads)
+    folders = [Path(folder) for folder in args.runs]
+    cache = Path(args.cache) if args.cache else folders[0].resolve().parent
+    manifest = write_bundle(folders, args.out or bundled_runs_dir(), cache)
+    for name, entry in manifest["runs"].items():
+        print(f"{name}: step {entry['training']['steps']}, {format_summary(entry['scores'])}")
+    return EXIT_OK
+
+
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``gan-train`` and ``gan-eval`` (their one-line help is in :data:`sr_core.cli.COMMANDS`)."""
+    """Register ``gan-train``, ``gan-eval`` and ``gan-bundle`` (one-line help in :data:`sr_core.cli.COMMANDS`)."""
     trainer = subparsers.add_parser("gan-train")
     trainer.add_argument("--model", required=True, choices=gan_names())
     trainer.add_argument("--disc", default=None,
@@ -116,3 +128,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     evaluator.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
     evaluator.add_argument("--cache", help="folder for the MNIST feature classifier (default: each run's parent)")
     evaluator.set_defaults(handler=_gan_eval)
+
+    bundler = subparsers.add_parser("gan-bundle")
+    bundler.add_argument("runs", nargs="+", help="run folders of gan-train (each bundled at its last checkpoint)")
+    bundler.add_argument("--out", help="bundle folder (default: weights/gan, what the GAN Lab shows)")
+    bundler.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
+    bundler.add_argument("--cache", help="folder for the MNIST feature classifier (default: the first run's parent)")
+    bundler.set_defaults(handler=_gan_bundle)

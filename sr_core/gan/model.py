@@ -135,8 +135,9 @@ class GAN:
     # --- the generator's input ---------------------------------------------------------------
 
     def sample_input(self, count: int, generator: torch.Generator | None = None,
-                     classes: torch.Tensor | None = None) -> GeneratorInput:
-        """A random generator input for ``count`` samples; ``classes`` fixes the requested classes (codes)."""
+                     classes: torch.Tensor | None = None, continuous: torch.Tensor | None = None) -> GeneratorInput:
+        """A random generator input for ``count`` samples; ``classes`` (N,) fixes the requested classes
+        (codes) and ``continuous`` (N, num_continuous) the continuous codes, e.g. to sweep one of them."""
         if self.latent == "uniform":
             noise = torch.rand(count, self.latent_dim, generator=generator) * 2 - 1
         else:
@@ -146,24 +147,26 @@ class GAN:
             if classes is None:
                 classes = torch.randint(self.num_classes, (count,), generator=generator)
             parts.append(F.one_hot(classes, self.num_classes).float())
-        continuous = None
         if self.num_continuous:
-            continuous = torch.rand(count, self.num_continuous, generator=generator) * 2 - 1
+            if continuous is None:
+                continuous = torch.rand(count, self.num_continuous, generator=generator) * 2 - 1
             parts.append(continuous)
+        else:
+            continuous = None
         return GeneratorInput(torch.cat(parts, dim=1), classes, continuous)
 
     # --- sampling --------------------------------------------------------------------------------
 
     @torch.no_grad()
     def generate(self, count: int, classes: torch.Tensor | None = None,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
-        """``count`` samples in eval mode (batch-norm running statistics), of the given classes if any."""
+                 generator: torch.Generator | None = None, continuous: torch.Tensor | None = None) -> torch.Tensor:
+        """``count`` samples in eval mode (batch-norm running statistics), of the given classes and codes if any."""
         if classes is not None and not self.num_classes:
             raise GanSettingError("this GAN is not conditional: it cannot generate a requested class")
         was_training = self.generator.training
         self.generator.eval()
         try:
-            return self.generator(self.sample_input(count, generator, classes).vector)
+            return self.generator(self.sample_input(count, generator, classes, continuous).vector)
         finally:
             self.generator.train(was_training)
 

@@ -1,13 +1,13 @@
 """Reading finished runs back: summaries, the classical-vs-capsule table, sample grids and curves.
 
-Used by ``gan-eval`` and by the app's GAN Lab gallery, which shows the runs under
-``SR_STUDIO_GAN_RUNS`` (default ``runs/gan``).
+Used by ``gan-eval`` and by the app's GAN Lab gallery, which shows the bundled runs
+(:mod:`sr_core.gan.bundle`) and the user's own under ``SR_STUDIO_GAN_RUNS`` (default ``runs/gan``).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,8 +26,9 @@ NO_RUNS_MESSAGE = ("No runs yet: train with `python -m sr_core gan-train --model
 
 @dataclass(frozen=True)
 class RunInfo:
-    """One run folder: its label ("dcgan / capsule"), config, last logged step, summary (if evaluated)
-    and ``train_seconds``, the wall time its logged steps took (what a capsule discriminator costs)."""
+    """One run folder: its label ("dcgan / capsule"), config, last logged step, summary (if evaluated),
+    ``train_seconds``, the wall time its logged steps took (what a capsule discriminator costs), and
+    ``source``, where it was found ("bundled", or the user's runs folder)."""
 
     folder: Path
     model: str
@@ -36,10 +37,12 @@ class RunInfo:
     step: int
     summary: dict[str, Any] | None
     train_seconds: float = 0.0
+    source: str = ""
 
     @property
     def label(self) -> str:
-        return f"{self.model} / {self.discriminator}"
+        """The run's name in captions and legends: "dcgan / capsule", then its source if any: "... (bundled)"."""
+        return f"{self.model} / {self.discriminator}" + (f" ({self.source})" if self.source else "")
 
     def latest_sample(self) -> Path | None:
         """The newest sample grid, or None for runs without images (1-D)."""
@@ -52,7 +55,7 @@ def runs_root() -> Path:
     return settings.gan_runs_dir()
 
 
-def read_run(folder: str | Path) -> RunInfo:
+def read_run(folder: str | Path, source: str = "") -> RunInfo:
     folder = Path(folder)
     config = json.loads((folder / CONFIG_FILE).read_text())
     summary_path = folder / SUMMARY_FILE
@@ -61,16 +64,21 @@ def read_run(folder: str | Path) -> RunInfo:
     step = int(metrics["step"][-1]) if "step" in metrics else 0
     seconds = float(metrics["seconds"].sum()) if "seconds" in metrics else 0.0
     discriminator = config.get("discriminator") or get_gan_spec(config["model"]).discriminators[0]
-    return RunInfo(folder, config["model"], discriminator, config, step, summary, seconds)
+    return RunInfo(folder, config["model"], discriminator, config, step, summary, seconds, source)
 
 
-def find_runs(root: str | Path) -> list[RunInfo]:
-    """Every run directly under ``root`` (folders with a config.json), by model then discriminator."""
+def _table_order(run: RunInfo) -> tuple[str, int, str]:
+    """Model, then its discriminators in the registry's order (classical before capsule), then the folder."""
+    return run.model, get_gan_spec(run.model).discriminators.index(run.discriminator), run.folder.name
+
+
+def find_runs(root: str | Path, source: str = "") -> list[RunInfo]:
+    """Every run directly under ``root`` (folders with a config.json), by model, classical before capsule."""
     root = Path(root)
     if not root.is_dir():
         return []
-    runs = [read_run(folder) for folder in sorted(root.iterdir()) if (folder / CONFIG_FILE).is_file()]
-    return sorted(runs, key=lambda run: (run.model, run.discriminator, run.folder.name))
+    runs = [read_run(folder, source) for folder in sorted(root.iterdir()) if (folder / CONFIG_FILE).is_file()]
+    return sorted(runs, key=_table_order)
 
 
 def format_summary(metrics: dict[str, Any]) -> str:
@@ -105,7 +113,7 @@ def _cell(metrics: dict[str, float], key: str, digits: int) -> str:
 def comparison_table(runs: Sequence[RunInfo]) -> str:
     """A markdown table like the report's comparison, one row per evaluated run (classical next to capsule)."""
     header = (f"| model | discriminator | steps | train time (s) | {FD_LABEL} | {KID_LABEL} "
-              "| accuracy on requested class/code |\n|---|---|---:|---:|---:|---:|---:|")
+              "| accuracy on requested class/code | source |\n|---|---|---:|---:|---:|---:|---:|---|")
     rows = []
     for run in runs:
         metrics = (run.summary or {}).get("metrics", {})
@@ -114,7 +122,7 @@ def comparison_table(runs: Sequence[RunInfo]) -> str:
         kid = f"{metrics['kid']:.4f} ± {metrics['kid_std']:.4f}"
         rows.append(f"| {run.model} | {run.discriminator} | {run.summary['step']} | {run.train_seconds:.0f} "
                     f"| {_cell(metrics, 'fd', 2)} "
-                    f"| {kid} | {_cell(metrics, 'class_accuracy', 3)} |")
+                    f"| {kid} | {_cell(metrics, 'class_accuracy', 3)} | {run.source} |")
     return "\n".join([header, *rows]) if rows else ""
 
 
@@ -140,11 +148,13 @@ class RunsOverview:
     model: str | None
 
 
-def runs_overview(root: str | Path, model: str | None = None) -> RunsOverview:
-    """The gallery content for ``root``; ``model`` picks whose classical vs capsule curves to draw (default: first)."""
-    runs = find_runs(root)
+def runs_overview(roots: Mapping[str, Path], model: str | None = None) -> RunsOverview:
+    """The gallery content for the runs under each of ``roots`` (source name -> folder, e.g. the bundled
+    runs and the user's), source by source, each by model with classical before capsule (so a
+    two-column gallery pairs them); ``model`` picks whose curves to draw (default: the first)."""
+    runs = [run for source, root in roots.items() for run in find_runs(root, source)]
     if not runs:
-        return RunsOverview(NO_RUNS_MESSAGE.format(root=root), [], None, [], None)
+        return RunsOverview(NO_RUNS_MESSAGE.format(root=runs_root()), [], None, [], None)
     models = sorted({run.model for run in runs})
     model = model if model in models else models[0]
     table = comparison_table(runs) or "No run is evaluated yet: `python -m sr_core gan-eval RUN ...` adds FD/KID."

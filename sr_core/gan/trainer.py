@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from PIL import Image
 from torchvision.utils import make_grid
@@ -157,11 +158,16 @@ class MetricsLog:
             self._write([formatted])
 
 
-def save_grid(images: torch.Tensor, path: Path, per_row: int = 10) -> None:
-    """A PNG grid of images (float NCHW in [-1, 1]), ``per_row`` to a row, white between them."""
+def grid_pixels(images: torch.Tensor, per_row: int = 10) -> np.ndarray:
+    """One uint8 HxWx3 picture of images (float NCHW in [-1, 1]), ``per_row`` to a row, white between them."""
     grid = make_grid(images.clamp(-1, 1), nrow=per_row, padding=2, pad_value=1.0)
+    return signed_to_uint8(grid).permute(1, 2, 0).numpy()
+
+
+def save_grid(images: torch.Tensor, path: Path, per_row: int = 10) -> None:
+    """:func:`grid_pixels` as a PNG at ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(signed_to_uint8(grid).permute(1, 2, 0).numpy()).save(path)
+    Image.fromarray(grid_pixels(images, per_row)).save(path)
 
 
 def train(config: TrainConfig, folder: str | Path, schedule: Schedule,
