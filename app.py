@@ -130,6 +130,11 @@ def _model_files_upload(label: str, file_count: str) -> gr.File:
                    file_types=list(user_models.USER_MODEL_SUFFIXES), type="filepath")
 
 
+def _own_file(upload: str | None, folder_name: str | None) -> str | None:
+    """A model file of the user's: the uploaded one, else the one chosen from the user models folder, else none."""
+    return upload or (str(compare.folder_model_path(folder_name)) if folder_name else None)
+
+
 def _result_image(label: str) -> gr.Image:
     return gr.Image(label=label, type="filepath", format="png", interactive=False, buttons=["download", "fullscreen"])
 
@@ -146,7 +151,7 @@ def upscale(
 
     A model file of the user's (uploaded, else chosen from the user models folder) replaces the named model.
     """
-    own_file = model_file or (compare.folder_model_path(folder_model) if folder_model else None)
+    own_file = _own_file(model_file, folder_model)
     progress(0.0, desc=f"Upscaling with {Path(own_file).name if own_file else model_name}")
     outcome = compare.upscale_file(_require_upload(path), model_name, compare.new_output_dir(), shrink=shrink,
                                    model_file=own_file)
@@ -270,23 +275,37 @@ def build_compare_tab() -> None:
 # --- Interpolate ---------------------------------------------------------------------------
 
 
+def _interpolated_files(
+    first_file: str | None, second_file: str | None, first_folder: str | None, second_folder: str | None
+) -> list[str]:
+    """The user's two files to blend (each uploaded, else from the folder); none chosen: the bundled pair."""
+    return [file for file in (_own_file(first_file, first_folder), _own_file(second_file, second_folder)) if file]
+
+
 @_shown_as_gradio_errors
 def interpolate(
-    path: str | None, mode: str, gan_name: str, alpha: float, progress: gr.Progress = gr.Progress()
+    path: str | None, mode: str, gan_name: str, alpha: float, first_file: str | None = None,
+    second_file: str | None = None, first_folder: str | None = None, second_folder: str | None = None,
+    progress: gr.Progress = gr.Progress()
 ) -> tuple[str, str, str]:
-    """Interpolate tab: network interpolation and pixel blend at ``alpha``."""
+    """Interpolate tab: network interpolation and pixel blend at ``alpha``, of the pair or of two files of the user's."""
     progress(0.0, desc=f"Interpolating at alpha = {alpha:.2f}")
-    shown = compare.interpolation_view(_require_upload(path), mode, gan_name, alpha, compare.new_output_dir())
+    shown = compare.interpolation_view(_require_upload(path), mode, gan_name, alpha, compare.new_output_dir(),
+                                       model_files=_interpolated_files(first_file, second_file, first_folder,
+                                                                       second_folder))
     return str(shown.network_path), str(shown.image_path), shown.caption
 
 
 @_shown_as_gradio_errors
 def plot_curve(
-    path: str | None, mode: str, gan_name: str, progress: gr.Progress = gr.Progress()
+    path: str | None, mode: str, gan_name: str, first_file: str | None = None, second_file: str | None = None,
+    first_folder: str | None = None, second_folder: str | None = None, progress: gr.Progress = gr.Progress()
 ) -> tuple[pd.DataFrame, go.Figure]:
     """Interpolate tab: the perception-distortion plane of the upload (per-alpha table and plot)."""
     curve = compare.curve_for_upload(_require_upload(path), mode, gan_name,
-                                     progress=lambda fraction, text: progress(fraction, desc=text))
+                                     progress=lambda fraction, text: progress(fraction, desc=text),
+                                     model_files=_interpolated_files(first_file, second_file, first_folder,
+                                                                     second_folder))
     return curve.round({"psnr": 2, "ssim": 4, "lpips": 4}), compare.curve_chart(curve)
 
 
@@ -294,7 +313,7 @@ def build_interpolate_tab() -> None:
     with gr.Tab("Interpolate"):
         gr.Markdown("ESRGAN's network interpolation: blend the *parameters* of a PSNR model and its GAN twin, "
                     "theta = (1 - alpha) theta_PSNR + alpha theta_GAN, beside blending their *outputs* at the same "
-                    "alpha.")
+                    "alpha; or blend two model files of your own of one architecture (two fine-tunes of one network).")
         with gr.Row():
             with gr.Column(scale=1):
                 image = _input_image("Image", "interpolate-input")
@@ -302,6 +321,14 @@ def build_interpolate_tab() -> None:
             with gr.Column(scale=2):
                 mode = gr.Radio(MODE_CHOICES, value=compare.GROUND_TRUTH, label="The upload is")
                 pair = gr.Dropdown(compare.pair_choices(), value="esrgan", label="PSNR model -> GAN model")
+                with gr.Accordion("Or two model files of your own (one architecture and shape, x4)", open=False):
+                    with gr.Row():
+                        first_file = _model_files_upload("First model, alpha = 0", "single")
+                        second_file = _model_files_upload("Second model, alpha = 1", "single")
+                    folder_choices = compare.folder_model_choices()
+                    with gr.Row(visible=bool(folder_choices)):
+                        first_folder = gr.Dropdown(folder_choices, value=None, label=f"First: {OWN_FOLDER_LABEL}")
+                        second_folder = gr.Dropdown(folder_choices, value=None, label=f"Second: {OWN_FOLDER_LABEL}")
                 alpha = gr.Slider(0, 1, value=0.8, step=0.05, label="alpha (0: PSNR model, 1: GAN); updates on release")
                 run = gr.Button("Interpolate", variant="primary")
                 caption = gr.Markdown()
@@ -313,9 +340,11 @@ def build_interpolate_tab() -> None:
             curve_table = gr.Dataframe(label="PSNR / SSIM / LPIPS per alpha", interactive=False)
             curve_plot = gr.Plot(label="Network vs image interpolation: LPIPS (perception) against RMSE (distortion)")
 
-        gr.on([alpha.release, run.click], interpolate, [image, mode, pair, alpha], [network, blended, caption],
-              api_name="interpolate", concurrency_id=MODEL_QUEUE, concurrency_limit=CONCURRENCY)
-        curve_button.click(plot_curve, [image, mode, pair], [curve_table, curve_plot], api_name="curve",
+        own_files = [first_file, second_file, first_folder, second_folder]
+        gr.on([alpha.release, run.click], interpolate, [image, mode, pair, alpha, *own_files],
+              [network, blended, caption], api_name="interpolate", concurrency_id=MODEL_QUEUE,
+              concurrency_limit=CONCURRENCY)
+        curve_button.click(plot_curve, [image, mode, pair, *own_files], [curve_table, curve_plot], api_name="curve",
                            concurrency_id=MODEL_QUEUE, concurrency_limit=CONCURRENCY)
 
 

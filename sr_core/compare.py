@@ -589,6 +589,34 @@ def pair_of(gan_name: str) -> tuple[str, str]:
 
 
 @dataclass(frozen=True)
+class InterpolationEnds:
+    """What the Interpolate tab blends: a bundled pair by name, or (``user_files``) two users' x4 model files."""
+
+    first: str
+    second: str
+    user_files: bool
+    label: str
+
+
+def interpolation_ends(gan_name: str, model_files: Sequence[str | Path] = ()) -> InterpolationEnds:
+    """The bundled pair of ``gan_name``, or the two users' files of ``model_files`` when given (first: alpha = 0).
+
+    The files are read and checked to be x4 (the protocol's scale) before anything runs; one file alone is
+    refused, since a blend needs two.
+    """
+    if not model_files:
+        first, second = pair_of(gan_name)
+        return InterpolationEnds(first, second, False, f"{first} -> {second}")
+    if len(model_files) != 2:
+        raise CompareSettingsError(f"network interpolation blends two model files, got {len(model_files)}: "
+                                   "give a first (alpha = 0) and a second (alpha = 1)")
+    first, second = (user_models.load_user_model(file) for file in model_files)
+    for model in (first, second):
+        user_models.require_scale(model, "Interpolate")
+    return InterpolationEnds(str(model_files[0]), str(model_files[1]), True, f"{first.name} -> {second.name}")
+
+
+@dataclass(frozen=True)
 class InterpolationView:
     """The Interpolate tab at one alpha: PNGs of the network and the pixel blend, and a caption."""
 
@@ -598,22 +626,24 @@ class InterpolationView:
 
 
 def interpolation_view(
-    path: str | Path, mode: str, gan_name: str, alpha: float, out_dir: Path, pixel_cap: int | None = None
+    path: str | Path, mode: str, gan_name: str, alpha: float, out_dir: Path, pixel_cap: int | None = None,
+    model_files: Sequence[str | Path] = (),
 ) -> InterpolationView:
     """Network interpolation beside pixel interpolation at ``alpha`` for one upload, saved as PNGs.
 
+    ``model_files``: two users' files blended instead of the bundled pair (:func:`interpolation_ends`).
     With a reference (ground-truth mode) the caption gives both PSNRs, the paper's point:
     at equal alpha, blending parameters keeps more detail with fewer artefacts.
     """
-    psnr_name, gan_name = pair_of(gan_name)
+    ends = interpolation_ends(gan_name, model_files)
     source = prepare_input(path, mode, pixel_cap)
-    outputs = interpolate_outputs(source.lr_rgb, psnr_name, gan_name, alpha)
-    stem = f"{_file_stem(gan_name)}_alpha{outputs.alpha:.2f}"
+    outputs = interpolate_outputs(source.lr_rgb, ends.first, ends.second, alpha, user_files=ends.user_files)
+    stem = f"{_file_stem(Path(ends.second).stem)}_alpha{outputs.alpha:.2f}"
     network_path, image_path = out_dir / f"{stem}_{NETWORK}.png", out_dir / f"{stem}_{IMAGE}.png"
     network_uint8, image_uint8 = to_uint8(outputs.network), to_uint8(outputs.image)
     save_image(to_float(network_uint8), network_path)
     save_image(to_float(image_uint8), image_path)
-    caption = f"alpha = {outputs.alpha:.2f} ({psnr_name} -> {gan_name})"
+    caption = f"alpha = {outputs.alpha:.2f} ({ends.label})"
     if source.hr_uint8 is not None:
         caption += (
             f"; PSNR network {psnr_y(network_uint8, source.hr_uint8):.2f} dB,"
@@ -623,17 +653,20 @@ def interpolation_view(
 
 
 def curve_for_upload(
-    path: str | Path, mode: str, gan_name: str, pixel_cap: int | None = None, progress: ProgressCallback | None = None
+    path: str | Path, mode: str, gan_name: str, pixel_cap: int | None = None, progress: ProgressCallback | None = None,
+    model_files: Sequence[str | Path] = (),
 ) -> pd.DataFrame:
-    """The perception-distortion data of :func:`perception_distortion_curve` for an upload.
+    """The perception-distortion data of :func:`perception_distortion_curve` for an upload, of the bundled pair
+    or of two users' ``model_files`` (:func:`interpolation_ends`).
 
     Needs a reference: in low-resolution mode there is nothing to measure PSNR against.
     """
     if mode != GROUND_TRUTH:
         raise CompareSettingsError("the curve needs a reference: treat the upload as ground truth")
-    psnr_name, gan_name = pair_of(gan_name)
+    ends = interpolation_ends(gan_name, model_files)
     source = prepare_input(path, mode, pixel_cap)
-    return perception_distortion_curve(source.lr_rgb, source.hr_uint8, psnr_name, gan_name, progress=progress)
+    return perception_distortion_curve(source.lr_rgb, source.hr_uint8, ends.first, ends.second, progress=progress,
+                                       user_files=ends.user_files)
 
 
 def curve_chart(curve: pd.DataFrame) -> go.Figure:

@@ -4,8 +4,9 @@ ESRGAN (Wang et al. 2018, sec. 3.4) blends the *parameters* of two networks of o
 architecture, ``theta = (1 - alpha) * theta_psnr + alpha * theta_gan``, to trade distortion
 (PSNR) for perceptual quality without retraining, and compares it with blending the two
 *outputs* pixel by pixel, which the paper finds leaves either blur or the GAN's noise.
-Any pair of checkpoints of one architecture works (SRResNet/SRGAN, Swift-SRGAN's pair);
-mismatched ones are refused by name.
+Any pair of checkpoints of one architecture works (SRResNet/SRGAN, Swift-SRGAN's pair), and so
+do two users' model files spandrel builds as one architecture (``user_files``: two fine-tunes of
+one Real-ESRGAN, say); mismatched ones are refused by name.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import functools
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,6 +23,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from sr_core import user_models
 from sr_core import weights as weights_io
 from sr_core.errors import WeightsMismatchError
 from sr_core.imaging import to_float, to_uint8
@@ -200,6 +203,47 @@ def interpolated_model(
     )
 
 
+def check_files_interpolable(first_file: str | Path, second_file: str | Path) -> None:
+    """Raise :class:`WeightsMismatchError` unless spandrel reads both users' files as one architecture at one scale.
+
+    Checked before any blending, so the message names the two files and what they are; files of one architecture
+    but of different sizes are refused by :func:`interpolate_state_dicts`, naming the keys.
+    """
+    first, second = user_models.identify(first_file), user_models.identify(second_file)
+    if (first.architecture, first.scale) != (second.architecture, second.scale):
+        raise WeightsMismatchError(
+            f"cannot interpolate {first.label}, x{first.scale} with {second.label}, x{second.scale}: network "
+            "interpolation needs two checkpoints of one architecture and scale"
+        )
+
+
+@functools.lru_cache(maxsize=CACHED_NETWORKS)
+def _cached_file_interpolation(
+    first_file: str, second_file: str, first_sha: str | None, second_sha: str | None, alpha: float, device: str | None
+) -> nn.Module:
+    """One interpolated user network; the sha256s are in the key so replaced files are re-blended."""
+    first, second = _endpoint(first_file, True, device), _endpoint(second_file, True, device)
+    return user_models.network_with_weights(first, interpolate_state_dicts(first.state_dict, second.state_dict, alpha))
+
+
+def interpolated_file_model(
+    first_file: str | Path, second_file: str | Path, alpha: float, step: float = DEFAULT_ALPHA_STEP,
+    device: str | None = None,
+) -> nn.Module:
+    """The network with parameters ``(1 - alpha) * theta_first + alpha * theta_second`` of two users' model files.
+
+    What :func:`interpolated_model` is for the registry's pairs: ``alpha`` rounded to ``step``, one network
+    cached per step. Raises :class:`WeightsMismatchError` for files of different architectures, scales, keys or
+    shapes, and the errors of :func:`sr_core.user_models.identify` for bad files.
+    """
+    check_files_interpolable(first_file, second_file)
+    first, second = _endpoint(str(first_file), True, device), _endpoint(str(second_file), True, device)
+    return _cached_file_interpolation(
+        str(Path(first_file).resolve()), str(Path(second_file).resolve()), first.weights_sha256,
+        second.weights_sha256, round_alpha(alpha, step), device,
+    )
+
+
 def blend_images(first: np.ndarray, second: np.ndarray, alpha: float) -> np.ndarray:
     """Pixel-space interpolation ``(1 - alpha) * first + alpha * second`` of two float images in [0, 1].
 
@@ -232,19 +276,27 @@ class _ImageKey:
         return cls(contents.hexdigest(), array)
 
 
+def _endpoint(model_name: str, user_file: bool, device: str | None) -> LoadedModel:
+    """One end of an interpolation: a bundled model by name, or (``user_file``) a user's file loaded by spandrel."""
+    return user_models.load_user_model(model_name, device) if user_file else load_model(model_name, device=device)
+
+
 @functools.lru_cache(maxsize=CACHED_OUTPUTS)
-def _cached_output(model_name: str, weights_sha: str | None, device: str | None, lr: _ImageKey) -> np.ndarray:
-    return run_network(load_model(model_name, device=device).network, lr.array)
+def _cached_output(
+    model_name: str, user_file: bool, weights_sha: str | None, device: str | None, lr: _ImageKey
+) -> np.ndarray:
+    return run_network(_endpoint(model_name, user_file, device).network, lr.array)
 
 
-def model_output(model_name: str, lr_rgb: np.ndarray, device: str | None = None) -> np.ndarray:
-    """x4 output of a bundled model for ``lr_rgb``, remembered for the last few images.
+def model_output(model_name: str, lr_rgb: np.ndarray, device: str | None = None, user_file: bool = False) -> np.ndarray:
+    """Output of a bundled model (or, ``user_file``, of a user's model file) for ``lr_rgb``, remembered for the
+    last few images.
 
     The interpolation endpoints are needed at every slider position for the pixel blend; this
     runs each once per image.
     """
-    model = load_model(model_name, device=device)
-    output = _cached_output(model_name, model.weights_sha256, device, _ImageKey.of(lr_rgb))
+    model = _endpoint(model_name, user_file, device)
+    output = _cached_output(model_name, user_file, model.weights_sha256, device, _ImageKey.of(lr_rgb))
     output.setflags(write=False)
     return output
 
@@ -260,12 +312,18 @@ class InterpolatedOutputs:
 
 def interpolate_outputs(
     lr_rgb: np.ndarray, psnr_name: str, gan_name: str, alpha: float, step: float = DEFAULT_ALPHA_STEP,
-    device: str | None = None,
+    device: str | None = None, user_files: bool = False,
 ) -> InterpolatedOutputs:
-    """Upscale ``lr_rgb`` (float HxWx3 in [0, 1]) with the interpolated network and blend the endpoints' outputs."""
+    """Upscale ``lr_rgb`` (float HxWx3 in [0, 1]) with the interpolated network and blend the endpoints' outputs.
+
+    ``psnr_name`` and ``gan_name`` are bundled models, or with ``user_files`` the paths of two users' model files
+    (:func:`interpolated_file_model`).
+    """
     alpha = round_alpha(alpha, step)
-    network = interpolated_model(psnr_name, gan_name, alpha, step, device=device)
-    blended = blend_images(model_output(psnr_name, lr_rgb, device), model_output(gan_name, lr_rgb, device), alpha)
+    interpolate = interpolated_file_model if user_files else interpolated_model
+    network = interpolate(psnr_name, gan_name, alpha, step, device=device)
+    blended = blend_images(model_output(psnr_name, lr_rgb, device, user_files),
+                           model_output(gan_name, lr_rgb, device, user_files), alpha)
     return InterpolatedOutputs(alpha, run_network(network, lr_rgb), blended)
 
 
@@ -277,6 +335,7 @@ def perception_distortion_curve(
     alphas: Sequence[float] = CURVE_ALPHAS,
     device: str | None = None,
     progress: Callable[[float, str], None] | None = None,
+    user_files: bool = False,
 ) -> pd.DataFrame:
     """PSNR and SSIM (Y channel, protocol border) and LPIPS of network and image interpolation at each alpha.
 
@@ -284,14 +343,15 @@ def perception_distortion_curve(
     (alpha, method) with columns ``alpha``, ``interpolation`` ("network" or "image"),
     ``psnr``, ``ssim``, ``lpips`` (AlexNet, whole image; NaN where LPIPS is unavailable or the
     image is under 31 px): the perception-distortion data of the ESRGAN paper's comparison for
-    this image. ``progress(fraction, text)`` is told which alpha runs next.
+    this image. ``progress(fraction, text)`` is told which alpha runs next. ``user_files``: the two
+    names are paths of users' model files, as in :func:`interpolate_outputs`.
     """
     perceptual_distance = lpips_or_none()
     rows = []
     for index, alpha in enumerate(alphas):
         if progress is not None:
             progress(index / len(alphas), f"alpha = {alpha:.2f} ({index + 1}/{len(alphas)})")
-        outputs = interpolate_outputs(lr_rgb, psnr_name, gan_name, alpha, device=device)
+        outputs = interpolate_outputs(lr_rgb, psnr_name, gan_name, alpha, device=device, user_files=user_files)
         for method, output in ((NETWORK, outputs.network), (IMAGE, outputs.image)):
             output_uint8 = to_uint8(output)
             perceptual = perceptual_distance and perceptual_distance(to_float(output_uint8), to_float(hr_uint8))

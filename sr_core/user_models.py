@@ -15,6 +15,7 @@ is loaded: it imports dozens of architectures and torchvision, which CLI start-u
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -248,6 +249,16 @@ def describe_weights_file(path: str | Path) -> list[str]:
     model = load_weights_file(path, "cpu", torch.float32)
     return [f"file: {Path(path).name}", f"architecture: {get_spec(model.name).architecture} (SR Studio's {model.name})",
             f"scale: x{model.scale}", f"parameters: {model.parameters:,}", f"sha256: {model.weights_sha256}"]
+
+
+def network_with_weights(model: LoadedModel, state_dict: Mapping[str, torch.Tensor]) -> nn.Module:
+    """A copy of a user model's network holding other weights of the same keys and shapes, on the model's device
+    and in its precision: how an interpolation of two users' files runs its blend without detecting it again."""
+    if not isinstance(model.network, SpandrelNetwork):
+        raise TypeError(f"{model.name} is not a user model loaded by spandrel")
+    network = copy.deepcopy(model.network)
+    network.model.load_state_dict(state_dict)
+    return network
 
 
 def require_scale(model: LoadedModel, where: str, scale: int = SCALE) -> None:

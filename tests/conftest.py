@@ -48,6 +48,7 @@ def clear_model_caches() -> None:
     inference._cached_model.cache_clear()
     interpolation._cached_interpolation.cache_clear()
     interpolation._cached_output.cache_clear()
+    interpolation._cached_file_interpolation.cache_clear()
 
 
 @pytest.fixture

@@ -294,3 +294,107 @@ def test_own_model_files_through_the_served_app(tmp_path, running_app):
     image_path, _, summary = client.predict(handle_file(str(hr)), "bicubic", False, handle_file(str(x2)), None,
                                             api_name="/upscale")
     assert "40x48 -> 80x96 px" in summary and Image.open(image_path).size == (80, 96)
+
+
+# --- Interpolate: two own files of one architecture and shape, blended parameter by parameter ------------------
+
+
+def _pair(tmp_path: Path, name: str = "compact", **options) -> tuple[Path, Path]:
+    """The same tiny architecture saved twice with different random weights (different folders, one file name)."""
+    return (save_tiny_model(name, tmp_path / "first", seed=0, **options),
+            save_tiny_model(name, tmp_path / "second", seed=1, **options))
+
+
+@pytest.mark.parametrize("name", ["compact", "swinir"])
+def test_two_own_files_of_one_architecture_blend_every_parameter(name, tmp_path):
+    from sr_core.interpolation import interpolated_file_model
+
+    first, second = _pair(tmp_path, name)
+    blended = interpolated_file_model(first, second, 0.3).model.state_dict()
+    theirs = user_models.load_user_model(first).state_dict, user_models.load_user_model(second).state_dict
+    floating = [key for key, tensor in theirs[0].items() if tensor.is_floating_point()]
+    assert floating and all(torch.allclose(blended[key], 0.7 * theirs[0][key] + 0.3 * theirs[1][key], atol=1e-6)
+                            for key in floating)
+    lr = torch.rand(1, 3, 12, 10)
+    assert torch.equal(upscale_tensor(interpolated_file_model(first, second, 0.0), lr),
+                       upscale_tensor(user_models.load_user_model(first).network, lr))
+
+
+def test_own_files_of_different_architectures_are_refused_naming_both(tmp_path):
+    from sr_core.interpolation import interpolated_file_model
+
+    compact, swinir = save_tiny_model("compact", tmp_path), save_tiny_model("swinir", tmp_path)
+    with pytest.raises(WeightsMismatchError, match=r"cannot interpolate compact_x4.safetensors \(RealESRGAN Compact\), "
+                                                   r"x4 with swinir_x4.safetensors \(SwinIR\), x4"):
+        interpolated_file_model(compact, swinir, 0.5)
+    with pytest.raises(WeightsMismatchError, match=r"\(RealESRGAN Compact\), x2: .* one architecture and scale"):
+        interpolated_file_model(compact, save_tiny_model("compact", tmp_path, scale=2), 0.5)
+
+
+def test_own_files_of_one_architecture_and_different_shapes_are_refused_naming_the_keys(tmp_path):
+    from spandrel.architectures.Compact import Compact
+
+    from sr_core.interpolation import interpolated_file_model
+
+    wider = tmp_path / "wider.safetensors"
+    save_weights(Compact(num_feat=16, num_conv=2, upscale=4), wider, half=False)
+    with pytest.raises(WeightsMismatchError, match=r"keys \d+ of different shapes \(body.0.weight \(8, 3, 3, 3\) vs "
+                                                   r"\(16, 3, 3, 3\)"):
+        interpolated_file_model(save_tiny_model("compact", tmp_path), wider, 0.5)
+
+
+def test_the_perception_distortion_curve_of_two_own_files_has_both_methods_agreeing_at_the_ends(tmp_path):
+    from sr_core.imaging import make_lr, to_float
+    from sr_core.interpolation import IMAGE, NETWORK, perception_distortion_curve
+
+    first, second = _pair(tmp_path)
+    hr, lr = make_lr((np.random.default_rng(2).random((32, 36, 3)) * 255).astype(np.uint8), 4)
+    curve = perception_distortion_curve(to_float(lr), hr, str(first), str(second), alphas=(0.0, 0.5, 1.0),
+                                        user_files=True)
+    assert len(curve) == 6 and set(curve["interpolation"]) == {NETWORK, IMAGE} and curve["lpips"].notna().all()
+    ends = curve[curve["alpha"] != 0.5].pivot(index="alpha", columns="interpolation", values="psnr")
+    assert np.allclose(ends[NETWORK], ends[IMAGE], atol=0.05)
+    middle = curve[curve["alpha"] == 0.5].set_index("interpolation")["psnr"]
+    assert middle[NETWORK] != pytest.approx(middle[IMAGE], abs=1e-3)
+
+
+def test_the_interpolate_tab_blends_two_own_files_and_plots_their_curve(tmp_path):
+    first, second = _pair(tmp_path)
+    hr = _hr_image(tmp_path)
+    shown = compare.interpolation_view(hr, compare.GROUND_TRUTH, "esrgan", 0.42, tmp_path, model_files=[first, second])
+    assert np.asarray(Image.open(shown.network_path)).shape == np.asarray(Image.open(shown.image_path)).shape
+    assert shown.caption.startswith("alpha = 0.40 (compact_x4.safetensors (RealESRGAN Compact) -> compact_x4.safetensors")
+    assert "PSNR network" in shown.caption
+    curve = compare.curve_for_upload(hr, compare.GROUND_TRUTH, "esrgan", model_files=[first, second])
+    assert len(curve) == 12 and curve["lpips"].notna().all()
+    assert [trace.name for trace in compare.curve_chart(curve).data] == ["network interpolation", "image interpolation"]
+
+
+def test_the_interpolate_tab_refuses_one_own_file_alone_and_one_of_another_scale(tmp_path):
+    first, _ = _pair(tmp_path)
+    hr = _hr_image(tmp_path)
+    with pytest.raises(compare.CompareSettingsError, match="blends two model files, got 1"):
+        compare.interpolation_view(hr, compare.GROUND_TRUTH, "esrgan", 0.5, tmp_path, model_files=[first])
+    x2 = _pair(tmp_path / "x2", scale=2)
+    with pytest.raises(UnsupportedScaleError, match=r"upscales x2; Interpolate scores x4"):
+        compare.curve_for_upload(hr, compare.GROUND_TRUTH, "esrgan", model_files=list(x2))
+
+
+def test_own_files_are_interpolated_through_the_served_app_and_the_bundled_pair_still_is(tmp_path, tiny_weights,
+                                                                                         running_app):
+    from gradio_client import Client, handle_file
+
+    tiny_weights("esrgan_psnr", "esrgan")
+    first, second = _pair(tmp_path)
+    client = Client(running_app(), download_files=str(tmp_path / "downloads"), verbose=False, analytics_enabled=False)
+    hr = handle_file(str(_hr_image(tmp_path)))
+    files = [handle_file(str(first)), handle_file(str(second)), None, None]
+    network, blended, caption = client.predict(hr, compare.GROUND_TRUTH, "esrgan", 0.6, *files, api_name="/interpolate")
+    assert "(RealESRGAN Compact) -> compact_x4.safetensors" in caption
+    assert Image.open(network).size == Image.open(blended).size == (40, 48)
+    table, plot = client.predict(hr, compare.GROUND_TRUTH, "esrgan", *files, api_name="/curve")
+    assert len(table["data"]) == 12 and plot is not None
+    *_, caption = client.predict(hr, compare.GROUND_TRUTH, "esrgan", 0.6, api_name="/interpolate")
+    assert caption.startswith("alpha = 0.60 (esrgan_psnr -> esrgan)")
+    with pytest.raises(Exception, match="blends two model files, got 1"):
+        client.predict(hr, compare.GROUND_TRUTH, "esrgan", 0.6, files[0], api_name="/interpolate")
