@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image, ImageDraw
 
 from sr_core.files import atomic_target
 from sr_core.gan.classifier import CLASSIFIER_FILE
 from sr_core.gan.errors import GanSettingError
 from sr_core.gan.plots import read_metrics
-from sr_core.gan.runs import read_run, runs_root
+from sr_core.gan.runs import RunInfo, read_run, runs_root
 from sr_core.gan.trainer import (
     CONFIG_FILE,
     GENERATOR_FILE,
@@ -41,6 +42,7 @@ from sr_core.weights import read_metadata, save_weights, sha256_file, weights_di
 MANIFEST_FILE = "manifest.json"
 METRICS_ROWS = 500  # rows kept per run: the curves are smoothed over 1% of a run anyway
 MAX_BUNDLE_BYTES = 15 * 2**20
+GRID_PADDING, LABEL_HEIGHT = 2, 14  # pixels: the white gap of a sample grid, the caption strip above each
 
 
 def bundled_runs_dir() -> Path:
@@ -148,6 +150,25 @@ def write_bundle(run_folders: Sequence[str | Path], bundle_root: str | Path, cac
         raise GanSettingError(f"the bundle in {bundle_root} is {size / 2**20:.1f} MB, over the "
                               f"{MAX_BUNDLE_BYTES / 2**20:.0f} MB budget: bundle fewer or smaller runs")
     return manifest
+
+
+def grids_figure(runs: Sequence[RunInfo], rows_shown: int = 5) -> Image.Image:
+    """The README's figure: each model's final sample grid, classical left and capsule right, a labelled row each.
+
+    ``runs`` in :func:`sr_core.gan.runs.find_runs` order (classical before capsule); only the first
+    ``rows_shown`` rows of every grid are kept, enough to judge the digits at a README's width.
+    """
+    crops = [Image.open(run.latest_sample()).convert("RGB") for run in runs]
+    crops = [grid.crop((0, 0, grid.width, GRID_PADDING + rows_shown * (grid.height - GRID_PADDING) // 10))
+             for grid in crops]
+    cell_width, cell_height = crops[0].size
+    figure = Image.new("RGB", (2 * cell_width, -(-len(crops) // 2) * (cell_height + LABEL_HEIGHT)), "white")
+    draw = ImageDraw.Draw(figure)
+    for index, (run, crop) in enumerate(zip(runs, crops)):
+        left, top = index % 2 * cell_width, index // 2 * (cell_height + LABEL_HEIGHT)
+        draw.text((left + 4, top + 2), f"{run.label}, step {run.step}", fill="black")
+        figure.paste(crop, (left, top + LABEL_HEIGHT))
+    return figure
 
 
 def read_bundle_manifest(bundle_root: str | Path | None = None) -> dict[str, Any]:

@@ -18,11 +18,11 @@ from typing import Any
 
 import torch
 
-from sr_core.gan.bundle import bundled_runs_dir, write_bundle
+from sr_core.gan.bundle import bundled_runs_dir, grids_figure, write_bundle
 from sr_core.gan.data import download_mnist
 from sr_core.gan.errors import GanSettingError
 from sr_core.gan.registry import SIZES, gan_names
-from sr_core.gan.runs import comparison_table, format_summary, read_run
+from sr_core.gan.runs import comparison_table, find_runs, format_summary, read_run
 from sr_core.gan.toy import TARGETS
 from sr_core.gan.trainer import Schedule, TrainConfig, evaluate_run, open_run, train
 
@@ -84,9 +84,14 @@ def _gan_bundle(args: argparse.Namespace) -> int:
     _apply_threads(args.threads)
     folders = [Path(folder) for folder in args.runs]
     cache = Path(args.cache) if args.cache else folders[0].resolve().parent
-    manifest = write_bundle(folders, args.out or bundled_runs_dir(), cache)
+    bundle_root = Path(args.out) if args.out else bundled_runs_dir()
+    manifest = write_bundle(folders, bundle_root, cache)
     for name, entry in manifest["runs"].items():
         print(f"{name}: step {entry['training']['steps']}, {format_summary(entry['scores'])}")
+    runs = find_runs(bundle_root)
+    print(comparison_table(runs))
+    if args.figure:
+        grids_figure([run for run in runs if run.latest_sample()]).save(args.figure)
     return EXIT_OK
 
 
@@ -134,4 +139,5 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     bundler.add_argument("--out", help="bundle folder (default: weights/gan, what the GAN Lab shows)")
     bundler.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
     bundler.add_argument("--cache", help="folder for the MNIST feature classifier (default: the first run's parent)")
+    bundler.add_argument("--figure", help="also save the classical-vs-capsule sample grids as this PNG (README)")
     bundler.set_defaults(handler=_gan_bundle)
