@@ -96,3 +96,25 @@ def test_mos_prepare_strict_fails_naming_the_missing_weights(tmp_path, capsys, t
                  "--strict"])
     assert code == 2
     assert "no weights for srcnn, srgan, esrgan, swiftsrgan" in capsys.readouterr().err
+
+
+def test_mos_prepare_rates_own_model_files_and_prints_their_sha256_and_refuses_another_scale(tmp_path, capsys,
+                                                                                            tiny_weights):
+    from spandrel_models import save_tiny_model
+
+    from sr_core.weights import sha256_file
+
+    tiny_weights()
+    images = write_study_images(tmp_path / "hr")
+    mine = save_tiny_model("swinir", tmp_path / "models")
+    code = main(["mos-prepare", "--images", str(images), "--methods", "nearest,bicubic,hr", "--out",
+                 str(tmp_path / "mos"), "--weights", f"mine={mine}"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "methods nearest, bicubic, mine, hr" in captured.out
+    assert f"own model mine: swinir_x4.safetensors (SwinIR), sha256 {sha256_file(mine)}" in captured.err
+    x2 = save_tiny_model("compact", tmp_path / "models", scale=2)
+    assert main(["mos-prepare", "--images", str(images), "--out", str(tmp_path / "mos2"), "--weights",
+                 f"x2={x2}"]) == 2
+    error = capsys.readouterr().err
+    assert "upscales x2; a MOS study scores x4 models only" in error and error.count("\n") == 1

@@ -156,3 +156,47 @@ def test_the_manifest_records_each_stimulus_lpips_against_its_hr_and_old_studies
     assert measured_now["LPIPS"].tolist() == pytest.approx(metrics["LPIPS"].tolist(), abs=1e-6)
     without_files = stimulus_metrics(PreparedStudy(tmp_path / "elsewhere", unrecorded))
     assert without_files["LPIPS"].isna().all() and without_files["PSNR"].equals(metrics["PSNR"])
+
+
+# --- users' own model files as methods ---------------------------------------------------------------------
+
+
+def test_a_users_model_file_is_rated_before_the_hr_and_the_manifest_records_its_file_and_sha256(tmp_path, images,
+                                                                                                tiny_weights):
+    from spandrel_models import save_tiny_model
+
+    from sr_core.weights import sha256_file
+
+    tiny_weights()
+    mine = save_tiny_model("compact", tmp_path / "models")
+    study = prepare_study(StudyDefinition(images, ("nearest", "bicubic", "hr"), model_files={"mine": mine}),
+                          tmp_path / "mos")
+    manifest = study.manifest
+    assert manifest.methods == ("nearest", "bicubic", "mine", "hr")
+    assert manifest.weights == {"mine": sha256_file(mine)}
+    assert manifest.model_files == {"mine": "compact_x4.safetensors (RealESRGAN Compact)"}
+    assert study.pixels("b", "mine").shape == (40, 48, 3) and manifest.stimuli["b", "mine"].psnr_y > 0
+    assert load_study(study.folder).manifest == manifest
+    placed = StudyDefinition(images, ("nearest", "mine", "bicubic", "hr"), model_files={"mine": mine})
+    assert placed.all_methods == ("nearest", "mine", "bicubic", "hr")
+    other = save_tiny_model("compact", tmp_path / "other", seed=1)
+    again = prepare_study(StudyDefinition(images, ("nearest", "hr"), model_files={"mine": other}), tmp_path / "mos")
+    assert again.manifest.study_id != prepare_study(StudyDefinition(images, ("nearest", "hr"), model_files={
+        "mine": mine}), tmp_path / "mos").manifest.study_id, "another file is another study"
+
+
+def test_a_users_model_of_another_scale_or_with_a_taken_name_is_refused_before_any_stimulus(tmp_path, images,
+                                                                                            tiny_weights):
+    from spandrel_models import save_tiny_model
+
+    from sr_core.errors import UnsupportedScaleError
+
+    tiny_weights()
+    x2 = save_tiny_model("compact", tmp_path / "models", scale=2)
+    with pytest.raises(UnsupportedScaleError, match=r"upscales x2; a MOS study scores x4 models only"):
+        prepare_study(StudyDefinition(images, ("nearest", "hr"), model_files={"mine": x2}), tmp_path / "mos")
+    x4 = save_tiny_model("compact", tmp_path / "models")
+    for name in ("esrgan", "hr", "my model"):
+        with pytest.raises(StudyError, match=f"'{name}' cannot name a model file"):
+            prepare_study(StudyDefinition(images, ("nearest", "hr"), model_files={name: x4}), tmp_path / "mos")
+    assert not (tmp_path / "mos").exists()

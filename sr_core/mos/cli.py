@@ -1,6 +1,6 @@
 """``python -m sr_core mos-prepare`` and ``mos-report``: prepare a study's stimuli, analyse its ratings.
 
-    python -m sr_core mos-prepare [--images DIR] [--methods nearest,bicubic,...,hr] [--strict]
+    python -m sr_core mos-prepare [--images DIR] [--methods nearest,bicubic,...,hr] [--weights NAME=FILE ...] [--strict]
     python -m sr_core mos-report data/mos/<study_id>/ratings.csv [--exclude-flagged] [--summary-csv FILE]
 
 ``mos-report`` prints one row per method: its name, the MOS (two decimals), the 95% CI, the
@@ -79,14 +79,19 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _prepare(args: argparse.Namespace) -> int:
+    from sr_core.cli import _parse_weights_overrides
+
     methods = tuple(name.strip() for name in args.methods.split(",") if name.strip())
+    model_files = {name: Path(path) for name, path in _parse_weights_overrides(args.weights).items()}
     definition = StudyDefinition(Path(args.images) if args.images else settings.mos_study(), methods,
-                                 args.calibration)
+                                 args.calibration, model_files)
     study = prepare_study(definition, Path(args.out) if args.out else None, require_weights=args.strict,
                           progress=lambda _fraction, text: print(text, file=sys.stderr))
     manifest = study.manifest
     for method, reason in manifest.skipped.items():
         print(f"skipped {method}: {reason}", file=sys.stderr)
+    for method, label in manifest.model_files.items():
+        print(f"own model {method}: {label}, sha256 {manifest.weights[method]}", file=sys.stderr)
     print(f"study {manifest.study_id}: {len(manifest.images)} rated images, {len(manifest.calibration_images)} "
           f"for calibration; methods {', '.join(manifest.methods)} -> {study.folder}")
     frame = pd.DataFrame([(method, *scores) for method, scores in manifest.mean_metrics().items()],
@@ -104,6 +109,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     prepare.add_argument("--calibration", type=int, default=1,
                          help="how many images (first in name order) are kept for calibration, gold and trap items")
     prepare.add_argument("--out", help=f"studies folder (default {settings.MOS_DIR.name}, else data/mos)")
+    prepare.add_argument("--weights", action="append", default=[], metavar="NAME=FILE",
+                         help="rate a model file of your own (x4, any architecture spandrel recognises) as method "
+                              "NAME; placed where --methods names it, else just before hr")
     prepare.add_argument("--strict", action="store_true",
                          help="fail when a method has no weights instead of leaving it out of the study")
     prepare.set_defaults(handler=_prepare)

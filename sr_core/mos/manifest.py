@@ -50,8 +50,9 @@ class Manifest:
 
     ``methods`` are the rated methods (with :data:`HR`); ``images`` the rated image ids and
     ``calibration_images`` the ones used for calibration, gold and trap items (id -> sha256 of
-    the file); ``weights`` the sha256 of each learned method's weights; ``skipped`` the methods
-    left out, with the reason.
+    the file); ``weights`` the sha256 of each learned method's weights (users' model files
+    included); ``skipped`` the methods left out, with the reason; ``model_files`` the methods that
+    are users' own model files, with the file's name and architecture ("mine.pth (ESRGAN)").
     """
 
     study_id: str
@@ -66,12 +67,13 @@ class Manifest:
     protocol: str = PROTOCOL
     app_version: str = __version__
     created: str = ""
+    model_files: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> str:
         fields = {
             "study_id": self.study_id, "name": self.name, "protocol": self.protocol, "scale": self.scale,
             "app_version": self.app_version, "created": self.created, "methods": list(self.methods),
-            "skipped": self.skipped, "weights": self.weights, "images": self.images,
+            "skipped": self.skipped, "weights": self.weights, "model_files": self.model_files, "images": self.images,
             "calibration_images": self.calibration_images,
             "stimuli": [vars(stimulus) for stimulus in self.stimuli.values()],
         }

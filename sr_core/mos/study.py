@@ -12,6 +12,10 @@ study (and a new ratings CSV) instead of silently mixing ratings of different st
 The first ``calibration_count`` images (in name order) are not rated: raters are calibrated on
 them (nearest = 1, HR = 5, as in the SRGAN paper) and they carry the gold and trap items.
 
+A method may also be a user's own x4 model file, of any architecture spandrel recognises
+(``mos-prepare --weights NAME=FILE``): it is rated as method NAME and the manifest records its
+file, architecture and sha256 like the bundled weights'.
+
 A learned method without weights is left out of the study and the reason is recorded in the
 manifest (``skipped``), so the app's default study works before any weights are bundled; a
 researcher who needs every method passes ``require_weights=True`` (``mos-prepare --strict``) and
@@ -24,8 +28,8 @@ import functools
 import hashlib
 import json
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -35,12 +39,12 @@ import torch
 from filelock import FileLock
 from PIL import Image
 
-from sr_core import settings
+from sr_core import settings, user_models
 from sr_core.compare import placeholder_image
 from sr_core.errors import InvalidImageError
 from sr_core.files import atomic_target
 from sr_core.imaging import make_lr, open_image, save_image, to_float, to_uint8
-from sr_core.inference import auto_tile_size, load_model, model_has_weights
+from sr_core.inference import LoadedModel, load_model, model_has_weights, tile_for
 from sr_core.interpolation import run_network
 from sr_core.lpips import lpips_or_none
 from sr_core.metrics import psnr_y, ssim_y
@@ -58,7 +62,7 @@ from sr_core.mos.manifest import (
     Manifest,
     Stimulus,
 )
-from sr_core.registry import SCALE, get_spec
+from sr_core.registry import SCALE, all_specs, get_spec
 from sr_core.weights import read_manifest, sha256_file
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -77,11 +81,21 @@ class StudyDefinition:
     hr_dir: Path
     methods: tuple[str, ...] = DEFAULT_METHODS
     calibration_count: int = 1
+    model_files: dict[str, Path] = field(default_factory=dict)
+    """Users' x4 model files by method name; a name ``methods`` does not list is rated just before the HR."""
 
     @property
     def name(self) -> str:
         """The study's readable name: its folder's name as an id."""
         return _as_id(self.hr_dir.name) or "study"
+
+    @property
+    def all_methods(self) -> tuple[str, ...]:
+        """``methods`` with each user model they do not name inserted before the hidden reference (else last),
+        keeping the tables' order of worst to best, HR last."""
+        extra = tuple(name for name in self.model_files if name not in self.methods)
+        at = self.methods.index(HR) if HR in self.methods else len(self.methods)
+        return (*self.methods[:at], *extra, *self.methods[at:])
 
 
 def default_definition() -> StudyDefinition:
@@ -131,17 +145,38 @@ def study_images(definition: StudyDefinition) -> list[tuple[str, Path]]:
     return images
 
 
-def usable_methods(methods: Sequence[str], require_weights: bool = False) -> tuple[tuple[str, ...], dict[str, str]]:
+def own_study_models(model_files: Mapping[str, Path]) -> dict[str, LoadedModel]:
+    """Users' model files of a study by method name, each loaded in float32 and checked before any stimulus is made.
+
+    A name must be an id (it names stimulus files and CSV rows) and no bundled model's or protocol variant's, so
+    every rating stays traceable to one model; a model of another scale than the protocol's x4 is refused naming
+    its scale.
+    """
+    taken = {HR, NEAREST, TRAP} | {spec.name for spec in all_specs()}
+    loaded = {}
+    for name, path in model_files.items():
+        if _as_id(name) != name or name in taken:
+            raise StudyError(f"{name!r} cannot name a model file in a study: use letters, digits, - and _ and no "
+                             "bundled model's name (see `python -m sr_core models`) nor hr, nearest or trap")
+        loaded[name] = user_models.load_user_model(path, dtype=torch.float32)
+        user_models.require_scale(loaded[name], "a MOS study")
+    return loaded
+
+
+def usable_methods(
+    methods: Sequence[str], require_weights: bool = False, own: Collection[str] = ()
+) -> tuple[tuple[str, ...], dict[str, str]]:
     """(methods in the study, skipped method -> reason): learned methods without weights are skipped or fatal.
 
+    ``own`` are the names of users' model files (:func:`own_study_models`), which always run.
     Unknown names always fail: a typo must not quietly shrink a study.
     """
     if len(set(methods)) != len(methods):
         raise StudyError(f"the methods {', '.join(methods)} name one method twice")
     for method in methods:
-        if method != HR:
+        if method != HR and method not in own:
             get_spec(method)
-    missing = [method for method in methods if method != HR and not model_has_weights(method)]
+    missing = [method for method in methods if method != HR and method not in own and not model_has_weights(method)]
     if missing and require_weights:
         raise StudyError(f"no weights for {', '.join(missing)}: bundle them in {settings.weights_dir()} "
                          "(see `python -m sr_core models`) or leave those methods out of the study")
@@ -167,25 +202,29 @@ def prepare_study(
     """
     root = settings.mos_dir() if root is None else root
     images = study_images(definition)
-    methods, skipped = usable_methods(definition.methods, require_weights)
+    own = own_study_models(definition.model_files)
+    methods, skipped = usable_methods(definition.all_methods, require_weights, own)
     calibration = images[: definition.calibration_count]
     rated = images[definition.calibration_count:]
     image_sha = {image_id: sha256_file(path) for image_id, path in images}
     bundled = read_manifest()
-    weights = {method: bundled[method].sha256 for method in methods if method != HR and get_spec(method).learned}
+    weights = {method: bundled[method].sha256 for method in methods
+               if method != HR and method not in own and get_spec(method).learned}
+    weights |= {name: model.weights_sha256 for name, model in own.items()}
     study_id = _study_id(definition.name, methods, weights, image_sha, [image_id for image_id, _ in calibration])
     folder = root / study_id
     folder.mkdir(parents=True, exist_ok=True)
     with FileLock(str(folder / ".prepare.lock")):
         if (folder / MANIFEST_NAME).is_file():
             return load_study(folder)
-        stimuli = _make_stimuli(folder, rated, calibration, methods, progress or (lambda _fraction, _text: None))
+        stimuli = _make_stimuli(folder, rated, calibration, methods, own, progress or (lambda _fraction, _text: None))
         manifest = Manifest(
             study_id=study_id, name=definition.name, methods=methods,
             images={image_id: image_sha[image_id] for image_id, _ in rated},
             calibration_images={image_id: image_sha[image_id] for image_id, _ in calibration},
             weights=weights, skipped=skipped, stimuli=stimuli, scale=SCALE,
             created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            model_files={name: model.name for name, model in own.items()},
         )
         with atomic_target(folder / MANIFEST_NAME) as temporary:
             Path(temporary).write_text(manifest.to_json())
@@ -262,9 +301,10 @@ def _study_id(name: str, methods: Sequence[str], weights: dict[str, str], image_
 
 def _make_stimuli(
     folder: Path, rated: Sequence[tuple[str, Path]], calibration: Sequence[tuple[str, Path]],
-    methods: Sequence[str], progress: ProgressCallback,
+    methods: Sequence[str], own: Mapping[str, LoadedModel], progress: ProgressCallback,
 ) -> dict[tuple[str, str], Stimulus]:
-    """Every method on every rated image, and nearest / HR / trap of each calibration image."""
+    """Every method on every rated image (``own``: users' models by method name), and nearest / HR / trap of each
+    calibration image."""
     jobs = [(image_id, path, tuple(methods)) for image_id, path in rated]
     jobs += [(image_id, path, (NEAREST, HR, TRAP)) for image_id, path in calibration]
     perceptual_distance = lpips_or_none()
@@ -273,7 +313,7 @@ def _make_stimuli(
         progress(done / len(jobs), f"Preparing stimuli of {image_id}")
         hr_uint8, lr_uint8 = _hr_and_lr(path)
         for variant in variants:
-            pixels = _render(variant, hr_uint8, lr_uint8)
+            pixels = _render(variant, hr_uint8, lr_uint8, own)
             file = Path(STIMULI_DIR) / image_id / f"{variant}.png"
             (folder / file).parent.mkdir(parents=True, exist_ok=True)
             save_image(to_float(pixels), folder / file)
@@ -298,12 +338,13 @@ def _hr_and_lr(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return make_lr(to_uint8(image.rgb), SCALE)
 
 
-def _render(variant: str, hr_uint8: np.ndarray, lr_uint8: np.ndarray) -> np.ndarray:
-    """The uint8 pixels of one stimulus: the HR, the trap card, or a method's x4 of the LR (in float32)."""
+def _render(variant: str, hr_uint8: np.ndarray, lr_uint8: np.ndarray, own: Mapping[str, LoadedModel]) -> np.ndarray:
+    """The uint8 pixels of one stimulus: the HR, the trap card, or a method's (or a user model's) x4 of the LR
+    (in float32)."""
     if variant == HR:
         return hr_uint8
     if variant == TRAP:
         height, width = hr_uint8.shape[:2]
         return to_uint8(placeholder_image(width, height, TRAP_TEXT))
-    model = load_model(variant, dtype=torch.float32)
-    return to_uint8(run_network(model.network, to_float(lr_uint8), tile=auto_tile_size(model.device)))
+    model = own[variant] if variant in own else load_model(variant, dtype=torch.float32)
+    return to_uint8(run_network(model.network, to_float(lr_uint8), tile=tile_for(model, 0)))
