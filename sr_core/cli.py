@@ -116,12 +116,12 @@ def chosen_model(model: str | None, weights_file: str | None, default_model: str
 def _upscale_frames(args: argparse.Namespace) -> int:
     from sr_core.frames import upscale_frames
 
-    model = chosen_model(args.model, args.weights, args.default_model)
-    report = upscale_frames(args.input_dir, args.output_dir, model, args.weights, args.tile, args.pixel_cap)
+    model = _model_to_run(args)
+    report = upscale_frames(args.input_dir, args.output_dir, model, tile=args.tile, pixel_cap=args.pixel_cap)
     for name, reason in report.skipped:
         print(f"skipped {name}: {reason}", file=sys.stderr)
     print(
-        f"{model}: {len(report.written)} frames -> {args.output_dir} in {report.seconds:.2f} s "
+        f"{model.name}: {len(report.written)} frames -> {args.output_dir} in {report.seconds:.2f} s "
         f"({report.frames_per_second:.2f} frames/s; model {report.model_seconds:.2f} s)"
     )
     return EXIT_OK if report.written else EXIT_BAD_INPUT
@@ -330,7 +330,8 @@ def _add_core_commands(commands: _DescribedCommands) -> None:
 
     frames = commands.add_parser("upscale-frames")
     frames.add_argument("input_dir", help="folder of frames, taken in name order")
-    frames.add_argument("output_dir", help="folder for the x4 PNG frames (same names)")
+    frames.add_argument("output_dir", help="folder for the PNG frames (same names; x4, or the scale of the model "
+                                           "--weights holds)")
     _add_model_options(frames, default_model="swiftsrgan", over_cap="skip frames")
     frames.set_defaults(handler=_upscale_frames)
 

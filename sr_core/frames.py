@@ -1,11 +1,12 @@
 """Upscale a sequence of frames as a stream: decode, compute and encode overlap.
 
-``python -m sr_core upscale-frames DIR OUT --model swiftsrgan`` reads every image of ``DIR``
+``python -m sr_core upscale-frames DIR OUT --model swiftsrgan`` (or ``--weights FILE``, a user's
+model file of any architecture spandrel recognises, at its own scale) reads every image of ``DIR``
 in name order and writes ``OUT/<name>.png``. A fast model on a GPU spends less time on a
 frame than PNG decoding and encoding take, so a reader thread decodes ahead and a writer
 thread encodes behind the model (Pillow and NumPy release the GIL while they work); the
 bounded queues between them keep memory to a few frames. The model runs in the main thread
-through :func:`sr_core.inference.upscale_image`, so every frame gets exactly what
+through :func:`sr_core.inference.upscale_with`, so every frame gets exactly what
 ``upscale`` would give it. A frame that cannot be read is skipped with its reason and the
 stream goes on; the report lists it.
 """
@@ -22,7 +23,7 @@ from pathlib import Path
 from sr_core.errors import SRStudioError
 from sr_core.evaluation import image_files
 from sr_core.imaging import LoadedImage, open_image, save_image
-from sr_core.inference import UpscaleResult, upscale_image
+from sr_core.inference import LoadedModel, UpscaleResult, load_model, upscale_with
 
 QUEUE_FRAMES = 4
 """Frames decoded ahead of, and waiting to be encoded behind, the model."""
@@ -62,12 +63,18 @@ def _in_thread(produce: Callable[[], None]) -> threading.Thread:
 def upscale_frames(
     input_dir: str | Path,
     output_dir: str | Path,
-    model_name: str,
+    model: str | LoadedModel,
     weights_file: str | Path | None = None,
     tile: int | None = 0,
     pixel_cap: int | None = None,
 ) -> FramesReport:
-    """Upscale every image of ``input_dir`` x4 into ``output_dir`` as PNG, decoding and encoding beside the model."""
+    """Upscale every image of ``input_dir`` into ``output_dir`` as PNG, decoding and encoding beside the model.
+
+    ``model`` is a model name (loaded with ``weights_file``, else its bundled weights) or a loaded model, such as
+    a user's file (:func:`sr_core.user_models.load_weights_file`), which upscales at its own scale.
+    """
+    if isinstance(model, str):
+        model = load_model(model, weights_file)
     files = image_files(input_dir)
     if not files:
         raise SRStudioError(f"no images found in {input_dir}")
@@ -104,7 +111,7 @@ def upscale_frames(
             if isinstance(image, str):
                 report.skipped.append((path.name, image))
                 continue
-            result: UpscaleResult = upscale_image(image, model_name, weights_file=weights_file, tile=tile)
+            result: UpscaleResult = upscale_with(image, model, tile=tile)
             report.model_seconds += result.seconds
             to_write.put((output / f"{path.stem}.png", result))
     finally:
