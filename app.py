@@ -161,6 +161,12 @@ def upscale(
     return str(outcome.path), str(outcome.path), summary
 
 
+@_shown_as_gradio_errors
+def upscale_button(model_file: str | None = None, folder_model: str | None = None) -> gr.Button:
+    """Upscale tab: the button states the scale of the chosen model (an own file may be x1, x2 ...)."""
+    return gr.Button(compare.upscale_label(_own_file(model_file, folder_model)))
+
+
 def build_upscale_tab() -> None:
     with gr.Tab("Upscale"):
         with gr.Row():
@@ -174,7 +180,7 @@ def build_upscale_tab() -> None:
                     folder_choices = compare.folder_model_choices()
                     folder_model = gr.Dropdown(folder_choices, value=None, label=OWN_FOLDER_LABEL,
                                                visible=bool(folder_choices))
-                run = gr.Button("Upscale x4", variant="primary")
+                run = gr.Button(compare.upscale_label(), variant="primary")
             with gr.Column():
                 result = _result_image("x4 result (PNG)")
                 download = gr.File(label="Download PNG", interactive=False)
@@ -182,6 +188,8 @@ def build_upscale_tab() -> None:
         outputs = [result, download, summary]
         run.click(upscale, [image, model, shrink, model_file, folder_model], outputs, api_name="upscale",
                   concurrency_id=MODEL_QUEUE, concurrency_limit=CONCURRENCY)
+        gr.on([model_file.change, folder_model.change], upscale_button, [model_file, folder_model], run,
+              api_name="upscale_label", concurrency_id=MODEL_QUEUE, concurrency_limit=CONCURRENCY)
         gr.Examples([[path, compare.default_upscale_model()] for path in example_images()], [image, model], outputs,
                     fn=upscale, cache_examples=True, cache_mode="lazy")
 

@@ -186,6 +186,13 @@ def upscale_file(
     return UpscaleOutcome(output, summary, tuple(result.notices))
 
 
+def upscale_label(model_file: str | Path | None = None) -> str:
+    """The Upscale button's text, stating the scale a run will have: x4 for the bundled models, a user's file its
+    own (read as :func:`upscale_file` reads it, so a bad file is refused here already)."""
+    scale = SCALE if model_file is None else user_models.load_weights_file(model_file).scale
+    return f"Upscale x{scale}"
+
+
 def model_label(name: str) -> str:
     """The name with its availability, as the model pickers show it: ``esrgan (unavailable (no weights))``."""
     return name if model_has_weights(name) else f"{name} ({NO_WEIGHTS})"

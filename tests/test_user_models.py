@@ -398,3 +398,29 @@ def test_own_files_are_interpolated_through_the_served_app_and_the_bundled_pair_
     assert caption.startswith("alpha = 0.60 (esrgan_psnr -> esrgan)")
     with pytest.raises(Exception, match="blends two model files, got 1"):
         client.predict(hr, compare.GROUND_TRUTH, "esrgan", 0.6, files[0], api_name="/interpolate")
+
+
+# --- the Upscale button states the chosen model's scale -----------------------------------------------------
+
+
+def test_the_upscale_button_states_the_scale_of_the_chosen_model_file(tmp_path):
+    assert compare.upscale_label() == "Upscale x4"
+    assert compare.upscale_label(save_tiny_model("compact", tmp_path, scale=2)) == "Upscale x2"
+    broken = tmp_path / "broken.pth"
+    broken.write_text("<html>404 not found</html>")
+    with pytest.raises(CorruptWeightsError):
+        compare.upscale_label(broken)
+
+
+def test_the_served_upscale_button_follows_the_uploaded_model_file(tmp_path, running_app):
+    import app
+    from gradio_client import Client, handle_file
+
+    x2 = save_tiny_model("compact", tmp_path, scale=2)
+    assert app.upscale_button(str(x2), None).value == "Upscale x2" and app.upscale_button().value == "Upscale x4"
+    client = Client(running_app(), download_files=str(tmp_path / "downloads"), verbose=False, analytics_enabled=False)
+    client.predict(handle_file(str(x2)), None, api_name="/upscale_label")  # a button's text is not sent to clients
+    broken = tmp_path / "broken.pth"
+    broken.write_text("<html>404 not found</html>")
+    with pytest.raises(Exception, match="not a readable PyTorch checkpoint"):
+        client.predict(handle_file(str(broken)), None, api_name="/upscale_label")
