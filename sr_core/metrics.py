@@ -106,7 +106,11 @@ def stripe_score(rgb_uint8: np.ndarray) -> float:
     pixel is divided by the mean of its six nearest bins (+-1..3); the score is the largest of
     the four ratios.
     """
-    luma = rgb_to_y(rgb_uint8)
+    return periodic_peak_ratio(rgb_to_y(rgb_uint8))
+
+
+def periodic_peak_ratio(luma: np.ndarray) -> float:
+    """:func:`stripe_score` of any 2-D float signal (an image's luma, or a gradient with respect to it)."""
     if min(luma.shape) < 4 * STRIPE_NEIGHBOURS:
         raise ValueError(f"the stripe score needs at least {4 * STRIPE_NEIGHBOURS} px a side, got {luma.shape[::-1]}")
     power = np.abs(np.fft.fft2(luma - luma.mean())) ** 2

@@ -60,7 +60,8 @@ def test_manifest_scores_are_what_evaluate_measures_on_set5(name, monkeypatch):
     assert score.psnr == pytest.approx(expected["set5_psnr_y"], abs=psnr_tolerance)
     assert score.ssim == pytest.approx(expected["set5_ssim_y"], abs=ssim_tolerance)
     assert score.lpips == pytest.approx(expected["set5_lpips"], abs=10 * ssim_tolerance)
-    assert score.stripes == pytest.approx(expected["set5_stripe_score"], abs=100 * ssim_tolerance)
+    # The stripe score is a ratio at a spectral peak: a striped model's 40 moves by 0.2 where a clean one's 1.2 holds.
+    assert score.stripes == pytest.approx(expected["set5_stripe_score"], rel=0.01, abs=100 * ssim_tolerance)
 
 
 @pytest.mark.skipif(not SET5.is_dir(), reason=f"Set5 not found in {SET5}")
