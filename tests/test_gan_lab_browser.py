@@ -1,4 +1,4 @@
-"""The GAN Lab tab end to end in a real browser: train the 1-D GAN live, see the chart and the runs gallery.
+"""The GAN Lab tab end to end in a real browser: train the 1-D GAN live, see the runs (bundled and the user's), sample.
 
 The tab is served by the app's own ``build_demo``/``launch`` with only this tab, and driven
 with Debian's ``chromium`` through Playwright; skipped, with the reason, where it is missing.
@@ -12,6 +12,7 @@ import pytest
 from sr_core.gan.trainer import Schedule, TrainConfig, train
 
 CHROMIUM = Path("/usr/bin/chromium")
+WEIGHTS = Path(__file__).resolve().parents[1] / "weights"  # holds the bundled GAN runs, weights/gan
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]
 TIMEOUT_MS = 90_000
@@ -26,13 +27,14 @@ def quiet(line: str) -> None:
 
 @pytest.fixture
 def gan_lab_url(tmp_path, monkeypatch):
-    """The app with only the GAN Lab tab, its runs folder holding one tiny sine-wave run."""
+    """The app with only the GAN Lab tab: the repository's bundled GAN runs and a runs folder of one tiny sine run."""
     import app
     from ui.gan_lab_tab import build_gan_lab_tab
 
     runs = tmp_path / "runs"
     train(TrainConfig("sine", size="tiny"), runs / "sine-cnn", Schedule(steps=2, sample_every=2), log=quiet)
     monkeypatch.setenv("SR_STUDIO_GAN_RUNS", str(runs))
+    monkeypatch.setenv("SR_STUDIO_WEIGHTS_DIR", str(WEIGHTS))
     monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -54,8 +56,13 @@ def test_gan_lab_trains_the_1d_gan_live_and_shows_the_runs_gallery(tmp_path, gan
             page.get_by_role("tab", name="GAN Lab").click()
 
             gallery = page.locator("#gan-runs-gallery")
-            expect(gallery.locator("img")).to_have_count(1, timeout=TIMEOUT_MS)
+            expect(gallery.locator("img")).to_have_count(11, timeout=TIMEOUT_MS)  # ten bundled, the sine run
+            expect(page.locator("#gan-runs-table")).to_contain_text("capsule")
+            expect(page.locator("#gan-runs-table table tr")).to_have_count(11)  # header and ten bundled runs
             expect(page.locator("#gan-runs-curves .js-plotly-plot")).to_be_visible(timeout=TIMEOUT_MS)
+
+            page.locator("#gan-sample-run-button").click()
+            expect(page.locator("#gan-sample-image img")).to_be_visible(timeout=TIMEOUT_MS)
 
             page.locator("#gan1d-run").click()
             status = page.locator("#gan1d-status")
