@@ -133,8 +133,9 @@ def bundle_run(folder: str | Path, bundle_root: Path, cache_dir: Path) -> dict[s
 def write_bundle(run_folders: Sequence[str | Path], bundle_root: str | Path, cache_dir: str | Path) -> dict[str, Any]:
     """Bundle every run in ``run_folders`` and the feature classifier into ``bundle_root``; write its manifest.
 
-    ``cache_dir`` holds (or receives) the MNIST classifier that scores the runs. Refuses a bundle
-    over :data:`MAX_BUNDLE_BYTES`, which would weigh down every clone.
+    ``cache_dir`` holds (or receives) the MNIST classifier that scores the runs. Raises
+    :class:`GanSettingError` when the bundle written is over :data:`MAX_BUNDLE_BYTES`, so it is
+    not committed to weigh down every clone.
     """
     bundle_root, cache_dir = Path(bundle_root), Path(cache_dir)
     bundle_root.mkdir(parents=True, exist_ok=True)
