@@ -22,7 +22,7 @@ from torch.nn import functional as F
 
 from sr_core.metrics import periodic_peak_ratio
 from sr_core.registry import build_model
-from sr_core.train.loop import shifted_crops
+from sr_core.train.objective import shifted_crops
 
 DISCRIMINATORS = ("srgan_discriminator", "swiftsrgan_discriminator", "esrgan_discriminator")
 

@@ -21,7 +21,7 @@ from sr_core.train import loop
 from sr_core.train.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from sr_core.train.distributed import process_group
 from sr_core.train.loop import train
-from sr_core.train.objective import GeneratorObjective
+from sr_core.train.objective import GeneratorObjective, shifted_crops
 from sr_core.train.presets import PRESETS, TrainConfig, parse_set_pairs, preset, with_overrides
 from sr_core.train.report import METRICS_NAME, REPORT_NAME, VALIDATION_COLUMNS, VALIDATION_NAME
 from sr_core.weights import load_into, read_manifest, read_metadata, read_state_dict, sha256_file
@@ -331,8 +331,8 @@ def test_cpu_runs_autocast_to_bf16_only_where_the_cpu_has_it_in_hardware(native:
 
 def test_the_discriminator_sees_each_image_cropped_at_its_own_random_offset() -> None:
     batch = torch.arange(32 * 3 * 24 * 24, dtype=torch.float32).view(32, 3, 24, 24)
-    assert loop.shifted_crops(batch, 0) is batch
-    cropped = loop.shifted_crops(batch, 8)
+    assert shifted_crops(batch, 0) is batch
+    cropped = shifted_crops(batch, 8)
     assert cropped.shape == (32, 3, 16, 16)
     offsets = set()
     for image, crop in zip(batch, cropped):
@@ -344,9 +344,27 @@ def test_the_discriminator_sees_each_image_cropped_at_its_own_random_offset() ->
     assert len(offsets) > 8, "offsets are drawn per image, not once per batch"
 
 
-def test_a_discriminator_shift_must_leave_most_of_the_crop() -> None:
-    with pytest.raises(TrainingConfigError, match="discriminator_shift"):
-        with_overrides(preset("srgan"), {"discriminator_shift": 48}, "--set")
-    with pytest.raises(TrainingConfigError, match="discriminator_shift"):
-        with_overrides(preset("srgan"), {"discriminator_shift": -1}, "--set")
-    assert with_overrides(preset("srgan"), {"discriminator_shift": 16}, "--set").discriminator_shift == 16
+@pytest.mark.parametrize("key", ["discriminator_shift", "content_shift"])
+def test_a_grid_shift_must_leave_most_of_the_crop(key: str) -> None:
+    with pytest.raises(TrainingConfigError, match=key):
+        with_overrides(preset("srgan"), {key: 48}, "--set")
+    with pytest.raises(TrainingConfigError, match=key):
+        with_overrides(preset("srgan"), {key: -1}, "--set")
+    assert getattr(with_overrides(preset("srgan"), {key: 16}, "--set"), key) == 16
+
+
+def test_the_content_loss_compares_sr_and_hr_cropped_at_the_same_offsets() -> None:
+    config = replace(preset("srgan"), features="random", content_shift=8)
+    objective = GeneratorObjective(config)
+    seen = []
+
+    class Recorder(torch.nn.Module):
+        def forward(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+            seen.append((sr, hr))
+            return torch.zeros(())
+
+    objective.content = Recorder()
+    hr = torch.rand(6, 3, 32, 32)
+    objective(hr.clone(), hr)
+    sr_crops, hr_crops = seen[0]
+    assert sr_crops.shape == (6, 3, 24, 24) and torch.equal(sr_crops, hr_crops), "one offset per pair, not per image"

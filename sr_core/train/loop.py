@@ -39,7 +39,7 @@ from sr_core.metrics import psnr_y, ssim_y
 from sr_core.registry import build_model
 from sr_core.train.checkpoint import CHECKPOINT_NAME, checkpoint_file, restore_rng_state, rng_state, save_checkpoint
 from sr_core.train.distributed import ProcessGroup, broadcast_from_main, mean_over_processes, unwrap, wrap
-from sr_core.train.objective import GeneratorObjective, adversarial_loss
+from sr_core.train.objective import GeneratorObjective, adversarial_loss, shifted_crops
 from sr_core.train.presets import TrainConfig, to_record
 from sr_core.train.report import DISCRIMINATOR_COLUMNS, MetricsLog, write_report
 from sr_core.weights import load_into, read_state_dict
@@ -285,22 +285,6 @@ def discriminator_step(
     scaler.step(optimizer)
     d_real, d_fake = adversarial.probabilities(real_out.detach(), fake_out.detach())
     return {"d_loss": float(loss.detach()), "d_real": d_real, "d_fake": d_fake}
-
-
-def shifted_crops(batch: torch.Tensor, shift: int) -> torch.Tensor:
-    """Each image of ``batch`` cropped by ``shift`` px per axis at its own random offset (0: unchanged).
-
-    Why: the papers' discriminators downsample with 3x3 stride-2 convolutions, whose uneven
-    overlap gives their input gradient a fixed component at periods 2, 4, 8 and 16 px. Training
-    crops start on the LR grid, so that component always falls on the same phase of the
-    generator's x4 sub-pixel grid, and the sub-pixel convolutions learn it as stripes. A random
-    offset per image spreads the component over every phase, where it averages out.
-    """
-    if shift == 0:
-        return batch
-    height, width = batch.shape[-2] - shift, batch.shape[-1] - shift
-    offsets = torch.randint(0, shift + 1, (batch.shape[0], 2)).tolist()
-    return torch.stack([image[..., top:top + height, left:left + width] for image, (top, left) in zip(batch, offsets)])
 
 
 def validate(model: nn.Module, images: list[ValidationImage], device: torch.device) -> dict[str, float]:

@@ -31,6 +31,7 @@ class GeneratorObjective(nn.Module):
         super().__init__()
         self.pixel = PixelLoss(config.pixel_criterion) if config.pixel_weight else None
         self.content, self.features = _content_loss(config)
+        self.content_shift = config.content_shift
         self.total_variation = TotalVariationLoss() if config.tv_weight else None
         self.lowpass = LowFrequencyLoss() if config.lowpass_weight else None
         weights = {
@@ -47,7 +48,8 @@ class GeneratorObjective(nn.Module):
         if self.pixel is not None:
             losses["pixel"] = self.pixel(sr, hr)
         if self.content is not None:
-            losses["content"] = self.content(sr, hr)
+            offsets = random_offsets(sr.shape[0], self.content_shift)
+            losses["content"] = self.content(crops_at(sr, offsets, self.content_shift), crops_at(hr, offsets, self.content_shift))
         if self.total_variation is not None:
             losses["tv"] = self.total_variation(sr)
         if self.lowpass is not None:
@@ -57,6 +59,34 @@ class GeneratorObjective(nn.Module):
     def total(self, losses: dict[str, torch.Tensor]) -> torch.Tensor:
         """The weighted sum the generator minimises."""
         return sum(self.weights[name] * value for name, value in losses.items())
+
+
+def random_offsets(count: int, shift: int) -> list[tuple[int, int]]:
+    """``count`` random (top, left) crop offsets in 0..``shift`` px, drawn from torch's RNG (saved in checkpoints)."""
+    return [(top, left) for top, left in torch.randint(0, shift + 1, (count, 2)).tolist()]
+
+
+def crops_at(batch: torch.Tensor, offsets: list[tuple[int, int]], shift: int) -> torch.Tensor:
+    """Each image of ``batch`` cropped by ``shift`` px per axis at its own offset (``shift`` 0: unchanged)."""
+    if shift == 0:
+        return batch
+    height, width = batch.shape[-2] - shift, batch.shape[-1] - shift
+    return torch.stack([image[..., top:top + height, left:left + width] for image, (top, left) in zip(batch, offsets)])
+
+
+def shifted_crops(batch: torch.Tensor, shift: int) -> torch.Tensor:
+    """Each image of ``batch`` cropped by ``shift`` px per axis at its own random offset (0: unchanged).
+
+    Why: training crops start on the LR grid, so every strided network that looks at the SR
+    output (the discriminator's 3x3 stride-2 convolutions, the feature network's pools) has its
+    sampling grid on the same phase of the generator's x4 sub-pixel grid, step after step. Their
+    gradients then carry a fixed component at periods of 2 and 4 px, which the sub-pixel
+    convolutions learn as stripes, and the discriminator is blind to stripes on its own grid. A
+    random offset per image spreads that component over every phase. The content loss crops SR
+    and HR at the same offsets (see :class:`GeneratorObjective`); D's real and fake batches each
+    get their own.
+    """
+    return crops_at(batch, random_offsets(batch.shape[0], shift), shift)
 
 
 def _content_loss(config: TrainConfig) -> tuple[nn.Module | None, str]:

@@ -70,9 +70,11 @@ class TrainConfig:
     adversarial: str = "none"
     adversarial_weight: float = 0.0
     gan_form: str = "log"
-    # Random translation (0..N px, per image) of every batch the discriminator sees, by cropping
-    # N px: it unlocks D's strided sampling grid from G's x4 sub-pixel grid (see loop.shifted_crops).
+    # Random translation (0..N px, per image) of what the discriminator and the content loss's
+    # feature network see, by cropping N px: it unlocks their strided sampling grids from G's x4
+    # sub-pixel grid, which otherwise become stripes (see objective.shifted_crops).
     discriminator_shift: int = 0
+    content_shift: int = 0
 
     # Optimisation (the discriminator uses the same optimiser, learning rate and schedule).
     optimizer: str = "adam"
@@ -236,11 +238,11 @@ def check(config: TrainConfig) -> TrainConfig:
         raise TrainingConfigError(f"model {config.model!r} has no discriminator; use a GAN model or adversarial=none")
     if config.hr_crop <= 0 or config.hr_crop % 4:
         raise TrainingConfigError(f"hr_crop must be a positive multiple of 4, not {config.hr_crop}")
-    if config.discriminator_shift < 0 or config.discriminator_shift >= config.hr_crop // 2:
-        raise TrainingConfigError(
-            f"discriminator_shift must be 0 or more and under half the HR crop ({config.hr_crop // 2}), "
-            f"not {config.discriminator_shift}"
-        )
+    for key in ("discriminator_shift", "content_shift"):
+        if not 0 <= getattr(config, key) < config.hr_crop // 2:
+            raise TrainingConfigError(
+                f"{key} must be 0 or more and under half the HR crop ({config.hr_crop // 2}), not {getattr(config, key)}"
+            )
     for key in ("steps", "batch_size", "validate_every", "checkpoint_every"):
         if getattr(config, key) <= 0:
             raise TrainingConfigError(f"{key} must be positive, not {getattr(config, key)}")
