@@ -475,10 +475,20 @@ def compare_stream(
 def own_models(model_files: Sequence[str | Path]) -> dict[str, LoadedModel]:
     """Users' model files loaded by spandrel, by label ("file.pth (ESRGAN)"); every one read and checked to be x4
     (the protocol's scale) before any runs, so a bad file costs nothing but its one-line error."""
-    loaded = {model.name: model for model in map(user_models.load_user_model, model_files)}
-    for model in loaded.values():
+    models = [user_models.load_user_model(path) for path in model_files]
+    for model in models:
         user_models.require_scale(model, "Compare")
-    return loaded
+    return {label: replace(model, name=label) for model, label in zip(models, distinct_labels([m.name for m in models]))}
+
+
+def distinct_labels(labels: Sequence[str]) -> list[str]:
+    """``labels`` with repeats numbered ("a.pth (ESRGAN)", "a.pth (ESRGAN) #2"): two uploads of one name stay two columns."""
+    seen: dict[str, int] = {}
+    distinct = []
+    for label in labels:
+        seen[label] = seen.get(label, 0) + 1
+        distinct.append(label if seen[label] == 1 else f"{label} #{seen[label]}")
+    return distinct
 
 
 def folder_model_choices() -> list[tuple[str, str]]:

@@ -255,6 +255,18 @@ def test_own_model_files_are_columns_of_a_comparison_with_metrics_zoom_slider_an
         assert len([name for name in archive.namelist() if name.endswith(".png")]) == 2 + len(files)
 
 
+def test_two_uploads_with_one_file_name_are_two_columns_of_a_comparison(tmp_path):
+    first = save_tiny_model("compact", tmp_path / "a")
+    second = save_tiny_model("compact", tmp_path / "b")
+    assert first.name == second.name
+    label = user_models.identify(first).label
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    view = list(compare.compare_stream(_hr_image(tmp_path), compare.GROUND_TRUTH, [], out_dir,
+                                       model_files=[first, second]))[-1]
+    assert list(view.table["model"]) == [label, f"{label} #2"]
+
+
 def test_a_comparison_refuses_a_model_file_of_another_scale_before_running_anything(tmp_path):
     x2 = save_tiny_model("compact", tmp_path, scale=2)
     with pytest.raises(UnsupportedScaleError, match=r"compact_x2.safetensors \(RealESRGAN Compact\) upscales x2"):
