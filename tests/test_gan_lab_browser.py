@@ -4,10 +4,10 @@ The tab is served by the app's own ``build_demo``/``launch`` with only this tab,
 with Debian's ``chromium`` through Playwright; skipped, with the reason, where it is missing.
 """
 
-import socket
 from pathlib import Path
 
 import pytest
+from served_app import served_in_this_process
 
 from sr_core.gan.trainer import Schedule, TrainConfig, train
 
@@ -36,13 +36,8 @@ def gan_lab_url(tmp_path, monkeypatch):
     monkeypatch.setenv("SR_STUDIO_GAN_RUNS", str(runs))
     monkeypatch.setenv("SR_STUDIO_WEIGHTS_DIR", str(WEIGHTS))
     monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    demo = app.build_demo((build_gan_lab_tab,))
-    app.launch(demo, prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
-    yield f"http://127.0.0.1:{port}/"
-    demo.close()
+    with served_in_this_process(app.build_demo((build_gan_lab_tab,))) as url:
+        yield url
 
 
 def test_gan_lab_trains_the_1d_gan_live_and_shows_the_runs_gallery(tmp_path, gan_lab_url):

@@ -1,11 +1,11 @@
 """The GAN Lab's endpoints through gradio_client, on a fresh clone: the bundled runs and no runs of the user's own."""
 
-import socket
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from served_app import served_in_this_process
 
 from sr_core.gan.classifier import CLASSIFIER_FILE, MnistClassifier, predict
 from sr_core.weights import read_state_dict
@@ -26,14 +26,8 @@ def gan_lab(tmp_path, monkeypatch):
     monkeypatch.setenv("SR_STUDIO_WEIGHTS_DIR", str(WEIGHTS))
     monkeypatch.setenv("SR_STUDIO_GAN_RUNS", str(tmp_path / "runs"))
     monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    demo = app.build_demo((build_gan_lab_tab,))
-    app.launch(demo, prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
-    yield Client(f"http://127.0.0.1:{port}/", download_files=str(tmp_path / "downloads"), verbose=False,
-                 analytics_enabled=False)
-    demo.close()
+    with served_in_this_process(app.build_demo((build_gan_lab_tab,))) as url:
+        yield Client(url, download_files=str(tmp_path / "downloads"), verbose=False, analytics_enabled=False)
 
 
 def digits_of(grid_path: str) -> np.ndarray:
