@@ -200,3 +200,10 @@ def test_a_users_model_of_another_scale_or_with_a_taken_name_is_refused_before_a
         with pytest.raises(StudyError, match=f"'{name}' cannot name a model file"):
             prepare_study(StudyDefinition(images, ("nearest", "hr"), model_files={name: x4}), tmp_path / "mos")
     assert not (tmp_path / "mos").exists()
+
+
+def test_a_study_with_own_model_files_can_key_the_apps_rating_desks(tmp_path):
+    with_files = StudyDefinition(tmp_path, model_files={"mine": tmp_path / "mine.pth"})
+    desks = {with_files: "desk"}
+    assert desks[StudyDefinition(tmp_path, model_files={"mine": tmp_path / "mine.pth"})] == "desk"
+    assert StudyDefinition(tmp_path) not in desks

@@ -112,7 +112,7 @@ def build_gan_lab_tab() -> None:
                 sweep = gr.Radio(list(SWEEPS), value="no sweep", label="InfoGAN: sweep a continuous code")
                 seed = gr.Number(value=0, precision=0, label="Seed")
                 draw = gr.Button("Sample now", variant="primary", elem_id="gan-sample-run-button")
-            samples = gr.Image(label="Fresh samples", type="numpy", format="png", elem_id="gan-sample-image", scale=2)
+            samples = gr.Image(label="Fresh samples", type="numpy", format="png", interactive=False, elem_id="gan-sample-image", scale=2)
         draw.click(sample_now, [sampled, digit, sweep, seed], samples, api_name="gan_sample")
 
         outputs = [table, gallery, curves, model, sampled]

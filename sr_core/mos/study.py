@@ -81,8 +81,9 @@ class StudyDefinition:
     hr_dir: Path
     methods: tuple[str, ...] = DEFAULT_METHODS
     calibration_count: int = 1
-    model_files: dict[str, Path] = field(default_factory=dict)
-    """Users' x4 model files by method name; a name ``methods`` does not list is rated just before the HR."""
+    model_files: dict[str, Path] = field(default_factory=dict, hash=False)
+    """Users' x4 model files by method name; a name ``methods`` does not list is rated just before the HR.
+    Left out of the hash (a dict has none), still compared: the app keys its rating desks by definition."""
 
     @property
     def name(self) -> str:
