@@ -54,7 +54,7 @@ COMMANDS: dict[str, Command] = {
     "bench": Command("sr_core.bench", "latency, MACs and speed-up of every model on this device"),
     "gan-train": Command("sr_core.gan.cli", "train a GAN: 1-D, sine waves, DCGAN, WGAN(-GP), ACGAN, InfoGAN"),
     "gan-eval": Command("sr_core.gan.cli", "FD/KID (MNIST-classifier features) and accuracy of GAN runs"),
-    "gan-bundle": Command("sr_core.gan.cli", "bundle GAN runs (fp16 generators, grids, curves, scores) in weights/gan"),
+    "gan-bundle": Command("sr_core.gan.cli", "bundle GAN runs (fp16 generators, grids, curves, scores) in assets/gan_runs"),
     "mos-prepare": Command("sr_core.mos.cli", "prepare (or check) a MOS study's stimuli and manifest"),
     "mos-report": Command("sr_core.mos.cli", "MOS table, tests and rater screening of a ratings CSV"),
     "zscgan": Command("sr_core.quant.cli", "ZS-CGAN data-free quantization of an MNIST ResNet (Tables 1-2)"),

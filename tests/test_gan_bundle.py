@@ -1,4 +1,4 @@
-"""The bundled image-GAN runs (weights/gan): the real bundle's files and generators, and gan-bundle on tiny runs."""
+"""The bundled image-GAN runs (assets/gan_runs): the real bundle's files and generators, and gan-bundle on tiny runs."""
 
 from pathlib import Path
 
@@ -23,7 +23,7 @@ from sr_core.gan.sampling import GRID_SIDE, SWEEP_LIMIT, draw_samples, load_gene
 from sr_core.gan.trainer import Schedule, TrainConfig, train
 from sr_core.weights import read_state_dict, save_weights, sha256_file
 
-BUNDLE = Path(__file__).resolve().parents[1] / "weights" / "gan"
+BUNDLE = Path(__file__).resolve().parents[1] / "assets" / "gan_runs"
 MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 IMAGE_GANS = ("dcgan", "wgan", "wgan-gp", "acgan", "infogan")
 CHANCE = 0.1
@@ -123,9 +123,8 @@ def test_requesting_a_digit_from_an_unconditional_gan_says_to_pick_acgan_or_info
 
 
 def test_the_gan_lab_shows_the_bundled_runs_first_then_the_user_s_runs_folder(tmp_path, monkeypatch):
-    monkeypatch.setenv("SR_STUDIO_WEIGHTS_DIR", str(tmp_path / "weights"))
     monkeypatch.setenv("SR_STUDIO_GAN_RUNS", str(tmp_path / "mine"))
-    assert list(lab_sources().items()) == [("bundled", tmp_path / "weights" / "gan"),
+    assert list(lab_sources().items()) == [("bundled", BUNDLE),
                                            (str(tmp_path / "mine"), tmp_path / "mine")]
 
 

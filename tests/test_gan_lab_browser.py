@@ -12,7 +12,6 @@ from served_app import served_in_this_process
 from sr_core.gan.trainer import Schedule, TrainConfig, train
 
 CHROMIUM = Path("/usr/bin/chromium")
-WEIGHTS = Path(__file__).resolve().parents[1] / "weights"  # holds the bundled GAN runs, weights/gan
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]
 TIMEOUT_MS = 90_000
@@ -34,7 +33,6 @@ def gan_lab_url(tmp_path, monkeypatch):
     runs = tmp_path / "runs"
     train(TrainConfig("sine", size="tiny"), runs / "sine-cnn", Schedule(steps=2, sample_every=2), log=quiet)
     monkeypatch.setenv("SR_STUDIO_GAN_RUNS", str(runs))
-    monkeypatch.setenv("SR_STUDIO_WEIGHTS_DIR", str(WEIGHTS))
     monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
     with served_in_this_process(app.build_demo((build_gan_lab_tab,))) as url:
         yield url

@@ -10,20 +10,18 @@ from served_app import served_in_this_process
 from sr_core.gan.classifier import CLASSIFIER_FILE, MnistClassifier, predict
 from sr_core.weights import read_state_dict
 
-WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
-BUNDLE = WEIGHTS / "gan"
+BUNDLE = Path(__file__).resolve().parents[1] / "assets" / "gan_runs"
 GRID_CELL = 30  # a 28x28 digit and the grid's 2-pixel gap
 
 
 @pytest.fixture
 def gan_lab(tmp_path, monkeypatch):
-    """A gradio_client Client of the app with only the GAN Lab tab, the repository's weights, an empty runs folder."""
+    """A gradio_client Client of the app with only the GAN Lab tab, the bundled runs and an empty runs folder."""
     from gradio_client import Client
 
     import app
     from ui.gan_lab_tab import build_gan_lab_tab
 
-    monkeypatch.setenv("SR_STUDIO_WEIGHTS_DIR", str(WEIGHTS))
     monkeypatch.setenv("SR_STUDIO_GAN_RUNS", str(tmp_path / "runs"))
     monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
     with served_in_this_process(app.build_demo((build_gan_lab_tab,))) as url:

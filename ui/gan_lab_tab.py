@@ -2,7 +2,7 @@
 
 A thin layer over :mod:`sr_core.gan`: the live chart streams
 :func:`sr_core.gan.live.train_1d_live`'s snapshots, the gallery shows
-:func:`sr_core.gan.runs.runs_overview` for the bundled runs (``weights/gan``) and the runs folder in
+:func:`sr_core.gan.runs.runs_overview` for the bundled runs (``assets/gan_runs``) and the runs folder in
 ``SR_STUDIO_GAN_RUNS`` (default ``runs/gan``), and "sample now" draws from one of their generators
 (:func:`sr_core.gan.sampling.sample_grid`). Like the app's other ``build_*_tab`` functions, it opens
 its own ``gr.Tab`` and is called inside the app's ``gr.Blocks``.

@@ -1,4 +1,4 @@
-"""The image-GAN runs bundled with SR Studio in ``weights/gan``: written from run folders by ``gan-bundle``.
+"""The image-GAN runs bundled with SR Studio in ``assets/gan_runs``: written from run folders by ``gan-bundle``.
 
 Each bundled run is a run folder in miniature, so the GAN Lab reads it like a user's own run:
 config.json, summary.json (the scores), metrics.csv (thinned), the sample grid of the final
@@ -37,7 +37,8 @@ from sr_core.gan.trainer import (
     open_run,
     save_grid,
 )
-from sr_core.weights import read_metadata, save_weights, sha256_file, weights_dir
+from sr_core.settings import APP_ROOT
+from sr_core.weights import read_metadata, save_weights, sha256_file
 
 MANIFEST_FILE = "manifest.json"
 METRICS_ROWS = 500  # rows kept per run: the curves are smoothed over 1% of a run anyway
@@ -45,9 +46,13 @@ MAX_BUNDLE_BYTES = 15 * 2**20
 GRID_PADDING, LABEL_HEIGHT = 2, 14  # pixels: the white gap of a sample grid, the caption strip above each
 
 
+BUNDLED_RUNS = APP_ROOT / "assets" / "gan_runs"
+"""Where the bundled runs live: beside the app's other assets, since ``weights/`` holds only the SR manifest's files."""
+
+
 def bundled_runs_dir() -> Path:
-    """Where the bundled runs live: ``gan/`` in the weights folder (``SR_STUDIO_WEIGHTS_DIR``, else ``weights/``)."""
-    return weights_dir() / "gan"
+    """The folder of the bundled runs (:data:`BUNDLED_RUNS`)."""
+    return BUNDLED_RUNS
 
 
 def lab_sources() -> dict[str, Path]:

@@ -4,7 +4,7 @@
     python -m sr_core gan-train --model dcgan --disc capsule --data ../shared/data/mnist --steps 2000 \\
         --out runs/gan/dcgan-capsule
     python -m sr_core gan-eval runs/gan/dcgan-cnn runs/gan/dcgan-capsule
-    python -m sr_core gan-bundle runs/gan/*/    # into weights/gan, which the GAN Lab shows on a fresh clone
+    python -m sr_core gan-bundle runs/gan/*/    # into assets/gan_runs, which the GAN Lab shows on a fresh clone
 
 Running gan-train again with the same --out resumes from the last checkpoint up to --steps.
 User errors raise :class:`sr_core.errors.SRStudioError` subclasses (one line, exit code 2).
@@ -136,7 +136,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
     bundler = subparsers.add_parser("gan-bundle")
     bundler.add_argument("runs", nargs="+", help="run folders of gan-train (each bundled at its last checkpoint)")
-    bundler.add_argument("--out", help="bundle folder (default: weights/gan, what the GAN Lab shows)")
+    bundler.add_argument("--out", help="bundle folder (default: assets/gan_runs, what the GAN Lab shows)")
     bundler.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
     bundler.add_argument("--cache", help="folder for the MNIST feature classifier (default: the first run's parent)")
     bundler.add_argument("--figure", help="also save the classical-vs-capsule sample grids as this PNG (README)")
