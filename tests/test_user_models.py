@@ -308,6 +308,40 @@ def test_own_model_files_through_the_served_app(tmp_path, running_app):
     assert "40x48 -> 80x96 px" in summary and Image.open(image_path).size == (80, 96)
 
 
+def test_every_bad_model_file_gets_the_librarys_message_through_the_served_app(tmp_path, running_app, monkeypatch):
+    from gradio_client import Client, handle_file
+
+    marker = tmp_path / "created_by_pickle"
+    not_a_checkpoint = tmp_path / "page.pth"
+    not_a_checkpoint.write_text("<html>404 not found</html>")
+    truncated = save_tiny_model("compact", tmp_path / "truncated")
+    truncated.write_bytes(truncated.read_bytes()[:-200])
+    unknown = tmp_path / "linear.pth"
+    torch.save(torch.nn.Linear(3, 3).state_dict(), unknown)
+    with_code = tmp_path / "hook.pth"
+    torch.save({"params": TINY_SPANDREL_MODELS["compact"][0](4).state_dict(), "hook": _MakesFolder(marker)}, with_code)
+    other_scale = save_tiny_model("compact", tmp_path / "x2", scale=2)
+    refusals = {
+        not_a_checkpoint: "not a readable PyTorch checkpoint",
+        truncated: "truncated",
+        unknown: "spandrel says UnsupportedModelError",
+        with_code: "pickled code",
+        other_scale: r"upscales x2",
+    }
+    client = Client(running_app(), download_files=str(tmp_path / "downloads"), verbose=False, analytics_enabled=False)
+    hr = handle_file(str(_hr_image(tmp_path)))
+    for path, message in refusals.items():
+        with pytest.raises(Exception, match=message):
+            client.predict(hr, compare.GROUND_TRUTH, ["bicubic"], [handle_file(str(path))], [], api_name="/compare")
+    assert not marker.exists(), "the pickle's code ran"
+    monkeypatch.setenv("SR_STUDIO_USER_MODEL_MAX_SIZE", "1kb")  # read per call: the served app sees it
+    with pytest.raises(Exception, match="over the cap of 1,024 bytes"):
+        client.predict(hr, compare.GROUND_TRUTH, ["bicubic"], [handle_file(str(truncated))], [], api_name="/compare")
+    monkeypatch.delenv("SR_STUDIO_USER_MODEL_MAX_SIZE")
+    _, table, *_ = client.predict(hr, compare.GROUND_TRUTH, ["bicubic"], [], [], api_name="/compare")
+    assert [row[0] for row in table["data"]][-1] == "bicubic", "the worker stays healthy after the refusals"
+
+
 # --- Interpolate: two own files of one architecture and shape, blended parameter by parameter ------------------
 
 
