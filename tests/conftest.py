@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -109,25 +110,12 @@ def running_app(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], str]]:
     Call it after setting up weights (``tiny_weights``): the model pickers are filled when the
     app is built. The server is closed when the test ends.
     """
-    import socket
-
     import app
+    from served_app import served_in_this_process
 
     monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
-    demos = []
-
-    def launch() -> str:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        demo = app.build_demo()
-        demos.append(demo)
-        app.launch(demo, prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
-        return f"http://127.0.0.1:{port}/"
-
-    yield launch
-    for demo in demos:
-        demo.close()
+    with contextlib.ExitStack() as servers:
+        yield lambda: servers.enter_context(served_in_this_process(app.build_demo()))
 
 
 @pytest.fixture(scope="session")
