@@ -235,9 +235,7 @@ class CompareInput:
         or where LPIPS is unavailable (its package is missing: logged once); the function gives
         None for an image under the network's smallest side. Either way the tab shows it as empty.
         """
-        if self.hr_uint8 is None or lpips.lpips_or_none() is None:
-            return None
-        return lpips.lpips_against(to_float(self.hr_uint8))
+        return None if self.hr_uint8 is None else lpips.lpips_against_or_none(to_float(self.hr_uint8))
 
 
 def prepare_input(path: str | Path, mode: str, pixel_cap: int | None = None) -> CompareInput:

@@ -28,7 +28,7 @@ from sr_core import weights as weights_io
 from sr_core.errors import WeightsMismatchError
 from sr_core.imaging import to_float, to_uint8
 from sr_core.inference import LoadedModel, batch_to_image, image_to_batch, load_model, upscale_tensor
-from sr_core.lpips import lpips_or_none
+from sr_core.lpips import lpips_against_or_none
 from sr_core.metrics import psnr_y, ssim_y
 from sr_core.optimize import inference_form
 from sr_core.registry import all_specs, get_spec
@@ -346,7 +346,7 @@ def perception_distortion_curve(
     this image. ``progress(fraction, text)`` is told which alpha runs next. ``user_files``: the two
     names are paths of users' model files, as in :func:`interpolate_outputs`.
     """
-    perceptual_distance = lpips_or_none()
+    perceptual_distance = lpips_against_or_none(to_float(hr_uint8))
     rows = []
     for index, alpha in enumerate(alphas):
         if progress is not None:
@@ -354,7 +354,7 @@ def perception_distortion_curve(
         outputs = interpolate_outputs(lr_rgb, psnr_name, gan_name, alpha, device=device, user_files=user_files)
         for method, output in ((NETWORK, outputs.network), (IMAGE, outputs.image)):
             output_uint8 = to_uint8(output)
-            perceptual = perceptual_distance and perceptual_distance(to_float(output_uint8), to_float(hr_uint8))
+            perceptual = perceptual_distance and perceptual_distance(to_float(output_uint8))
             rows.append({"alpha": float(alpha), "interpolation": method, "psnr": psnr_y(output_uint8, hr_uint8),
                          "ssim": ssim_y(output_uint8, hr_uint8), "lpips": np.nan if perceptual is None else perceptual})
     return pd.DataFrame(rows, columns=["alpha", "interpolation", "psnr", "ssim", "lpips"])

@@ -116,6 +116,16 @@ def lpips_against(reference: np.ndarray, network: str = DEFAULT_NETWORK) -> Call
     return distance
 
 
+def lpips_against_or_none(
+    reference: np.ndarray, network: str = DEFAULT_NETWORK
+) -> Callable[[np.ndarray], float | None] | None:
+    """:func:`lpips_against` ``reference`` where LPIPS is available, else None (logged once by :func:`lpips_or_none`).
+
+    For every caller that scores several outputs against one HR: the HR's features are computed once.
+    """
+    return None if lpips_or_none(network) is None else lpips_against(reference, network)
+
+
 def _same_shape(image: np.ndarray, reference: np.ndarray) -> None:
     if image.shape != reference.shape:
         raise ValueError(f"LPIPS compares two HxWx3 images of one shape, got {image.shape} and {reference.shape}")

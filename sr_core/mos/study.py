@@ -46,7 +46,7 @@ from sr_core.files import atomic_target
 from sr_core.imaging import make_lr, open_image, save_image, to_float, to_uint8
 from sr_core.inference import LoadedModel, load_model, model_has_weights, tile_for
 from sr_core.interpolation import run_network
-from sr_core.lpips import lpips_or_none
+from sr_core.lpips import lpips_against_or_none, lpips_or_none
 from sr_core.metrics import psnr_y, ssim_y
 from sr_core.mos.errors import StudyError
 from sr_core.mos.manifest import (
@@ -308,11 +308,11 @@ def _make_stimuli(
     calibration image."""
     jobs = [(image_id, path, tuple(methods)) for image_id, path in rated]
     jobs += [(image_id, path, (NEAREST, HR, TRAP)) for image_id, path in calibration]
-    perceptual_distance = lpips_or_none()
     stimuli = {}
     for done, (image_id, path, variants) in enumerate(jobs):
         progress(done / len(jobs), f"Preparing stimuli of {image_id}")
         hr_uint8, lr_uint8 = _hr_and_lr(path)
+        perceptual_distance = lpips_against_or_none(to_float(hr_uint8))
         for variant in variants:
             pixels = _render(variant, hr_uint8, lr_uint8, own)
             file = Path(STIMULI_DIR) / image_id / f"{variant}.png"
@@ -323,8 +323,7 @@ def _make_stimuli(
                 image_id, variant, file.as_posix(), sha256_file(folder / file),
                 psnr_y(pixels, hr_uint8) if measured else None,
                 ssim_y(pixels, hr_uint8) if measured else (1.0 if variant == HR else None),
-                perceptual_distance(to_float(pixels), to_float(hr_uint8))
-                if perceptual_distance and variant != TRAP else None,
+                perceptual_distance(to_float(pixels)) if perceptual_distance and variant != TRAP else None,
             )
     progress(1.0, "Stimuli ready")
     return stimuli
