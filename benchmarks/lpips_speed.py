@@ -23,7 +23,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from sr_core import compare, lpips
+from sr_core import lpips
+from studio.services import compare, uploads
 
 BUDGET = 1.25
 
@@ -58,7 +59,7 @@ def compare_seconds(upload: Path, rounds: int) -> tuple[float, float]:
     """Median seconds of the Compare tab's whole run on ``upload`` (without LPIPS, with LPIPS)."""
     def run() -> None:
         with tempfile.TemporaryDirectory() as folder:
-            for _ in compare.compare_stream(upload, compare.GROUND_TRUTH, compare.COMPARE_MODELS, Path(folder)):
+            for _ in compare.compare_stream(upload, uploads.GROUND_TRUTH, compare.COMPARE_MODELS, Path(folder)):
                 pass
 
     without, with_lpips = [], []

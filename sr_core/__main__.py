@@ -2,7 +2,7 @@
 
 import sys
 
-from sr_core.cli import main
+from studio.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

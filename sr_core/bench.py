@@ -279,7 +279,7 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``bench`` (its one-line help is in :data:`sr_core.cli.COMMANDS`)."""
+    """Register ``bench`` (its one-line help is in :data:`studio.cli.COMMANDS`)."""
     bench = subparsers.add_parser("bench")
     bench.add_argument("--models", default="", help="comma-separated names (default: every SR model)")
     bench.add_argument("--sizes", default="128,270p", help=f"comma-separated from {', '.join(SIZES)}")

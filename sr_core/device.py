@@ -119,3 +119,9 @@ def keep_freed_cpu_memory() -> bool:
     mallopt = libc.mallopt
     heap_served = mallopt(_M_MMAP_THRESHOLD, _HEAP_SERVED_BYTES) or mallopt(_M_MMAP_THRESHOLD, _GLIBC_MMAP_THRESHOLD_MAX)
     return bool(heap_served and mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
+
+
+def set_cpu_threads(threads: int) -> None:
+    """Use ``threads`` CPU threads for PyTorch's kernels; 0 keeps PyTorch's default (one per core)."""
+    if threads:
+        torch.set_num_threads(threads)

@@ -110,8 +110,9 @@ def running_app(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], str]]:
     Call it after setting up weights (``tiny_weights``): the model pickers are filled when the
     app is built. The server is closed when the test ends.
     """
-    import app
     from served_app import served_in_this_process
+
+    import app
 
     monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
     with contextlib.ExitStack() as servers:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from sr_core.mos.manifest import Manifest
+from studio.mos.manifest import Manifest
 
 STUDY_ID = "tiny-000000000000"
 METHODS = ("nearest", "bicubic", "hr")

@@ -140,7 +140,7 @@ def check_ratings(csv_path: Path, raters: list[Rater], complete: bool) -> int:
     ratings whose answer never reached the rater (in flight when the app was killed). Returns
     the number of rows.
     """
-    from sr_core.mos.storage import read_ratings
+    from studio.mos.storage import read_ratings
 
     table = read_ratings(csv_path)
     assert table.warnings == (), table.warnings

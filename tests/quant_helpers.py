@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from sr_core.quant.teacher import MnistResNet
+from labs.zscgan.teacher import MnistResNet
 
 TINY_WIDTHS = (4, 8, 8)
 

@@ -13,6 +13,7 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
+
 def _esrgan(scale: int) -> nn.Module:
     from spandrel.architectures.ESRGAN import ESRGAN
 

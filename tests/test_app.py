@@ -6,7 +6,8 @@ import pytest
 from PIL import Image
 
 import app
-from sr_core import compare
+from studio.services import compare, interpolate, uploads, upscale
+from studio.ui import compare_tab, components, upscale_tab
 
 
 @pytest.fixture(autouse=True)
@@ -39,17 +40,17 @@ def test_the_app_queues_model_runs_under_one_concurrency_limit(tiny_weights):
     demo = app.build_demo()
     named = {fn.api_name: fn for fn in demo.fns.values() if fn.api_name}
     for endpoint in ("upscale", "compare", "interpolate", "curve"):
-        assert named[endpoint].concurrency_id == app.MODEL_QUEUE
-        assert named[endpoint].concurrency_limit == app.CONCURRENCY
+        assert named[endpoint].concurrency_id == components.MODEL_QUEUE
+        assert named[endpoint].concurrency_limit == components.CONCURRENCY
 
 
 def test_a_tab_is_added_by_one_builder_function(tiny_weights):
-    demo = app.build_demo(tabs=(app.build_upscale_tab,))
+    demo = app.build_demo(tabs=(upscale_tab.build_upscale_tab,))
     assert [tab.label for tab in _components(demo, gr.Tab)] == ["Upscale"]
 
 
 def test_the_bundled_examples_are_small_pngs():
-    examples = app.example_images()
+    examples = components.example_images()
     assert len(examples) >= 3
     for path in examples:
         with Image.open(path) as image:
@@ -58,14 +59,14 @@ def test_the_bundled_examples_are_small_pngs():
 
 def test_library_errors_become_gradio_error_messages(upload, tiny_weights):
     with pytest.raises(gr.Error, match="no bundled weights"):
-        app.upscale(str(upload), "esrgan")
+        upscale_tab.upscale_upload(str(upload), "esrgan")
     with pytest.raises(gr.Error, match="Upload an image"):
-        app.upscale(None, "bicubic")
+        upscale_tab.upscale_upload(None, "bicubic")
 
 
 def test_streamed_comparison_errors_become_gradio_error_messages(upload, tiny_weights):
     with pytest.raises(gr.Error, match="at least one model"):
-        list(app.run_comparison(str(upload), compare.GROUND_TRUTH, []))
+        list(compare_tab.run_comparison(str(upload), uploads.GROUND_TRUTH, []))
 
 
 def test_upscale_endpoint_returns_the_lossless_png_through_gradio_client(upload, tmp_path, tiny_weights, running_app):
@@ -74,7 +75,7 @@ def test_upscale_endpoint_returns_the_lossless_png_through_gradio_client(upload,
     url = running_app()
     client = Client(url, download_files=str(tmp_path / "downloads"), verbose=False, analytics_enabled=False)
     image_path, file_path, summary = client.predict(handle_file(str(upload)), "bicubic", False, api_name="/upscale")
-    expected = compare.upscale_file(upload, "bicubic", tmp_path)
+    expected = upscale.upscale_file(upload, "bicubic", tmp_path)
     with Image.open(image_path) as served, Image.open(expected.path) as library:
         assert served.format == "PNG" and served.size == (80, 64)
         assert np.array_equal(np.asarray(served), np.asarray(library))
@@ -93,9 +94,9 @@ def test_compare_endpoint_gives_lpips_beside_psnr_and_ssim_through_gradio_client
     upload = tmp_path / "lpips sized.png"
     Image.fromarray((np.random.default_rng(3).random((40, 48, 3)) * 255).astype(np.uint8)).save(upload)
     client = Client(running_app(), download_files=str(tmp_path / "downloads"), verbose=False, analytics_enabled=False)
-    gallery, table, chart, _, downloads, *_ = client.predict(handle_file(str(upload)), compare.GROUND_TRUTH,
+    gallery, table, chart, _, downloads, *_ = client.predict(handle_file(str(upload)), uploads.GROUND_TRUTH,
                                                              ["bicubic"], api_name="/compare")
-    expected = list(compare.compare_stream(upload, compare.GROUND_TRUTH, ["bicubic"], tmp_path))[-1].outputs[1]
+    expected = list(compare.compare_stream(upload, uploads.GROUND_TRUTH, ["bicubic"], tmp_path))[-1].outputs[1]
     assert table["headers"] == compare.METRIC_COLUMNS
     row = dict(zip(table["headers"], table["data"][0]))
     assert row["LPIPS"] == pytest.approx(expected.lpips, abs=1e-4)
@@ -113,8 +114,8 @@ def test_curve_endpoint_gives_the_perception_distortion_plane_and_lpips_per_alph
     upload = tmp_path / "lpips sized.png"
     Image.fromarray((np.random.default_rng(3).random((40, 48, 3)) * 255).astype(np.uint8)).save(upload)
     client = Client(running_app(), download_files=str(tmp_path / "downloads"), verbose=False, analytics_enabled=False)
-    table, plot = client.predict(handle_file(str(upload)), compare.GROUND_TRUTH, "swiftsrgan", api_name="/curve")
-    expected = compare.curve_for_upload(upload, compare.GROUND_TRUTH, "swiftsrgan")
+    table, plot = client.predict(handle_file(str(upload)), uploads.GROUND_TRUTH, "swiftsrgan", api_name="/curve")
+    expected = interpolate.curve_for_upload(upload, uploads.GROUND_TRUTH, "swiftsrgan")
     assert table["headers"] == ["alpha", "interpolation", "psnr", "ssim", "lpips"]
     assert [row[4] for row in table["data"]] == pytest.approx(expected["lpips"].round(4).tolist())
     assert "Perception-distortion plane" in plot["plot"]

@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from sr_core.bench import SIZES, bench_model, count_macs, format_rows, peak_memory_growth_mib, write_csv
-from sr_core.cli import main
 from sr_core.device import cpu_has_native_bf16
 from sr_core.registry import build_model
 from sr_core.settings import CPU_BF16
+from studio.cli import main
 
 
 def test_macs_of_a_single_conv_are_output_elements_times_kernel_volume():

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from conftest import clear_model_caches
 
-from sr_core.compare import model_choices
 from sr_core.device import cpu_int8_products_saturate
 from sr_core.errors import UnsupportedOnThisCPUError
 from sr_core.evaluation import evaluate_model, image_files
@@ -19,6 +18,7 @@ from sr_core.inference import refusal_on_this_cpu
 from sr_core.quant.int8_models import scores_for_this_cpu
 from sr_core.registry import get_spec
 from sr_core.weights import read_manifest, sha256_file
+from studio.services.model_choices import model_choices
 
 REPO = Path(__file__).resolve().parents[1]
 WEIGHTS = REPO / "weights"

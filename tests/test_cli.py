@@ -9,7 +9,7 @@ import pytest
 from odd_images import EXPECTED_SIZES
 from PIL import Image
 
-from sr_core.cli import main
+from studio.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,13 +13,13 @@ import pytest
 import torch
 from PIL import Image
 
-from sr_core.cli import COMMANDS, build_parser, main
 from sr_core.models.blocks import count_parameters
 from sr_core.registry import all_specs
+from studio.cli import COMMANDS, build_parser, main
 
 # Machinery no command of the core needs before it runs: the app, torchvision's model zoo (which
 # imports torch._dynamo), the GAN lab and the quantization package.
-HEAVY = ("gradio", "torchvision.models", "sr_core.gan", "sr_core.quant")
+HEAVY = ("gradio", "torchvision.models", "labs.gan", "sr_core.quant")
 
 
 def modules_after(code: str) -> set[str]:
@@ -34,18 +34,18 @@ def heavy_among(modules: set[str]) -> list[str]:
 
 
 def test_importing_the_cli_loads_neither_torch_nor_any_heavy_machinery():
-    loaded = modules_after("import sr_core.cli")
+    loaded = modules_after("import studio.cli")
     assert heavy_among(loaded) == [] and "torch" not in loaded
 
 
 def test_help_lists_every_command_without_loading_torch():
-    loaded = modules_after("from sr_core.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass")
+    loaded = modules_after("from studio.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass")
     assert heavy_among(loaded) == [] and "torch" not in loaded
 
 
 def test_a_bicubic_upscale_loads_neither_the_gan_lab_nor_the_app(tmp_path):
     Image.new("RGB", (16, 12), "teal").save(tmp_path / "in.png")
-    loaded = modules_after(f"from sr_core.cli import main\n"
+    loaded = modules_after(f"from studio.cli import main\n"
                            f"assert main(['upscale', {str(tmp_path / 'in.png')!r}, {str(tmp_path / 'out.png')!r}, "
                            f"'--model', 'bicubic']) == 0")
     assert heavy_among(loaded) == []

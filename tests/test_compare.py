@@ -7,21 +7,12 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from sr_core import compare
-from sr_core.compare import (
-    DONE,
-    GROUND_TRUTH,
-    LOW_RESOLUTION,
-    NO_WEIGHTS,
-    REFERENCE,
-    WAITING,
-    CompareOutput,
-    CompareSettingsError,
-    crop_box,
-    zoom_crop,
-)
 from sr_core.errors import ImageTooLargeError, InvalidImageError, WeightsNotFoundError
 from sr_core.imaging import make_lr
+from studio.services import compare, interpolate, model_choices, outputs, uploads, upscale
+from studio.services.compare import DONE, REFERENCE, WAITING, CompareOutput, crop_box, zoom_crop
+from studio.services.model_choices import NO_WEIGHTS
+from studio.services.uploads import GROUND_TRUTH, LOW_RESOLUTION, ServiceSettingsError
 
 
 @pytest.fixture
@@ -43,7 +34,7 @@ def _pixels(path):
 
 
 def test_upscale_file_writes_a_lossless_x4_png_and_says_what_it_did(upload, tmp_path):
-    outcome = compare.upscale_file(upload, "bicubic", tmp_path)
+    outcome = upscale.upscale_file(upload, "bicubic", tmp_path)
     assert outcome.path.suffix == ".png" and outcome.path.parent == tmp_path
     assert _pixels(outcome.path).shape == (96, 128, 3)
     assert "32x24 -> 128x96" in outcome.summary and "bicubic" in outcome.summary
@@ -51,56 +42,56 @@ def test_upscale_file_writes_a_lossless_x4_png_and_says_what_it_did(upload, tmp_
 
 def test_upscale_file_refuses_an_image_over_the_pixel_cap_and_offers_to_shrink_it(upload, tmp_path):
     with pytest.raises(ImageTooLargeError, match="Shrink"):
-        compare.upscale_file(upload, "bicubic", tmp_path, pixel_cap=100)
+        upscale.upscale_file(upload, "bicubic", tmp_path, pixel_cap=100)
 
 
 def test_the_pixel_cap_comes_from_the_environment(upload, tmp_path, monkeypatch):
     monkeypatch.setenv("SR_STUDIO_PIXEL_CAP", "100")
     with pytest.raises(ImageTooLargeError):
-        compare.upscale_file(upload, "bicubic", tmp_path)
+        upscale.upscale_file(upload, "bicubic", tmp_path)
 
 
 def test_shrinking_fits_an_image_over_the_cap_and_says_so(upload, tmp_path):
-    outcome = compare.upscale_file(upload, "bicubic", tmp_path, pixel_cap=32 * 24 // 4, shrink=True)
+    outcome = upscale.upscale_file(upload, "bicubic", tmp_path, pixel_cap=32 * 24 // 4, shrink=True)
     assert _pixels(outcome.path).shape == (48, 64, 3)
     assert any("shrunk from 32x24 to 16x12" in notice for notice in outcome.notices)
 
 
 def test_shrinking_still_refuses_images_far_over_the_cap(upload):
     with pytest.raises(ImageTooLargeError):
-        compare.open_upload(upload, pixel_cap=32 * 24 // (compare.SHRINK_HEADROOM + 1), shrink=True)
+        uploads.open_upload(upload, pixel_cap=32 * 24 // (uploads.SHRINK_HEADROOM + 1), shrink=True)
 
 
 def test_shrinking_keeps_alpha_and_leaves_small_images_alone(tmp_path):
     path = tmp_path / "rgba.png"
     Image.new("RGBA", (40, 20), (10, 200, 30, 128)).save(path)
-    image = compare.open_upload(path)
-    assert compare.shrink_to_pixel_cap(image, 10_000) is image
-    shrunk = compare.shrink_to_pixel_cap(image, 200)
+    image = uploads.open_upload(path)
+    assert uploads.shrink_to_pixel_cap(image, 10_000) is image
+    shrunk = uploads.shrink_to_pixel_cap(image, 200)
     assert shrunk.rgb.shape == (10, 20, 3) and shrunk.alpha.shape == (10, 20)
     assert np.allclose(shrunk.alpha, 128 / 255, atol=1e-3)
 
 
 def test_upscale_file_of_a_model_without_weights_says_it_has_none(upload, tmp_path, tiny_weights):
     with pytest.raises(WeightsNotFoundError, match="esrgan"):
-        compare.upscale_file(upload, "esrgan", tmp_path)
+        upscale.upscale_file(upload, "esrgan", tmp_path)
 
 
 def test_models_without_weights_are_listed_as_unavailable(tiny_weights):
     tiny_weights("srcnn")
-    choices = dict((name, label) for label, name in compare.model_choices())
+    choices = dict((name, label) for label, name in model_choices.model_choices())
     assert choices["bicubic"] == "bicubic" and choices["srcnn"] == "srcnn"
     assert choices["esrgan"] == f"esrgan ({NO_WEIGHTS})"
-    assert compare.default_upscale_model() == "srcnn"
+    assert model_choices.default_upscale_model() == "srcnn"
 
 
 def test_the_default_upscale_model_is_bicubic_without_any_weights(tiny_weights):
-    assert compare.default_upscale_model() == "bicubic"
+    assert model_choices.default_upscale_model() == "bicubic"
 
 
 def test_output_folders_are_fresh_and_old_ones_are_pruned(tmp_path):
-    first = compare.new_output_dir(tmp_path)
-    second = compare.new_output_dir(tmp_path, max_age_s=-1)
+    first = outputs.new_output_dir(tmp_path)
+    second = outputs.new_output_dir(tmp_path, max_age_s=-1)
     assert second.exists() and not first.exists()
 
 
@@ -108,14 +99,14 @@ def test_output_folders_are_fresh_and_old_ones_are_pruned(tmp_path):
 
 
 def test_ground_truth_mode_makes_the_protocols_lr_from_the_upload(upload):
-    source = compare.prepare_input(upload, GROUND_TRUTH)
+    source = uploads.prepare_input(upload, GROUND_TRUTH)
     hr, lr = make_lr(_pixels(upload), 4)
     assert np.array_equal(source.hr_uint8, hr)
     assert np.allclose(source.lr_rgb * 255, lr, atol=1e-3)
 
 
 def test_low_resolution_mode_keeps_the_upload_and_says_there_is_no_reference(upload):
-    source = compare.prepare_input(upload, LOW_RESOLUTION)
+    source = uploads.prepare_input(upload, LOW_RESOLUTION)
     assert source.hr_uint8 is None and source.lr_rgb.shape == (24, 32, 3)
     assert any("no reference" in notice for notice in source.notices)
 
@@ -124,7 +115,7 @@ def test_a_tiny_image_cannot_be_ground_truth(tmp_path):
     path = tmp_path / "tiny.png"
     Image.new("RGB", (12, 12)).save(path)
     with pytest.raises(InvalidImageError, match="low resolution"):
-        compare.prepare_input(path, GROUND_TRUTH)
+        uploads.prepare_input(path, GROUND_TRUTH)
 
 
 # --- Compare: running and reporting ---------------------------------------------------------
@@ -155,7 +146,7 @@ def test_every_output_has_the_size_of_the_reference(upload, tmp_path, tiny_weigh
 def test_bicubic_scores_match_the_protocol(upload, tmp_path):
     from sr_core.metrics import psnr_y
 
-    source = compare.prepare_input(upload, GROUND_TRUTH)
+    source = uploads.prepare_input(upload, GROUND_TRUTH)
     output = compare.run_compare_model("bicubic", source, tmp_path)
     assert output.status == DONE and output.parameters == 0 and output.seconds >= 0
     assert output.psnr == pytest.approx(psnr_y(_pixels(output.path), source.hr_uint8))
@@ -169,7 +160,7 @@ def test_low_resolution_comparison_has_no_metrics_but_times(upload, tmp_path):
 
 
 def test_choosing_no_model_is_refused(upload, tmp_path):
-    with pytest.raises(CompareSettingsError, match="at least one model"):
+    with pytest.raises(ServiceSettingsError, match="at least one model"):
         list(compare.compare_stream(upload, GROUND_TRUTH, [], tmp_path))
 
 
@@ -219,7 +210,7 @@ def test_a_comparison_scores_lpips_of_every_model_on_the_whole_image_as_evaluate
     from sr_core.lpips import lpips_distance
 
     final = list(compare.compare_stream(lpips_sized_upload, GROUND_TRUTH, ["bicubic", "nearest"], tmp_path))[-1]
-    hr = compare.prepare_input(lpips_sized_upload, GROUND_TRUTH).hr_uint8
+    hr = uploads.prepare_input(lpips_sized_upload, GROUND_TRUTH).hr_uint8
     for output in final.outputs[1:]:
         expected = lpips_distance(_pixels(output.path) / 255.0, hr / 255.0)
         assert output.lpips == pytest.approx(expected, abs=1e-6) and output.lpips > 0
@@ -286,16 +277,16 @@ def test_slider_pair_gives_two_outputs_by_name_and_refuses_others(upload, tmp_pa
     before, after = compare.slider_pair(final.outputs, REFERENCE, "bicubic")
     assert before.endswith("hr.png") and after.endswith("bicubic.png")
     assert final.slider_defaults == (REFERENCE, "bicubic")
-    with pytest.raises(CompareSettingsError, match="esrgan"):
+    with pytest.raises(ServiceSettingsError, match="esrgan"):
         compare.slider_pair(final.outputs, REFERENCE, "esrgan")
 
 
 def test_zoom_and_slider_on_cleaned_up_results_ask_to_run_again(upload, tmp_path):
     final = list(compare.compare_stream(upload, GROUND_TRUTH, ["bicubic"], tmp_path))[-1]
     final.outputs[1].path.unlink()
-    with pytest.raises(CompareSettingsError, match="run the comparison again"):
+    with pytest.raises(ServiceSettingsError, match="run the comparison again"):
         compare.zoom_outputs(final.outputs, 0.5, 0.5, 8, 2, tmp_path)
-    with pytest.raises(CompareSettingsError, match="run the comparison again"):
+    with pytest.raises(ServiceSettingsError, match="run the comparison again"):
         compare.slider_pair(final.outputs, REFERENCE, "bicubic")
 
 
@@ -304,30 +295,30 @@ def test_zoom_and_slider_on_cleaned_up_results_ask_to_run_again(upload, tmp_path
 
 def test_pair_choices_name_the_models_without_weights(tiny_weights):
     tiny_weights("esrgan_psnr", "esrgan")
-    labels = dict((gan, label) for label, gan in compare.pair_choices())
+    labels = dict((gan, label) for label, gan in interpolate.pair_choices())
     assert labels["esrgan"] == "esrgan_psnr -> esrgan"
     assert NO_WEIGHTS in labels["srgan"] and "srresnet" in labels["srgan"]
-    assert compare.pair_of("esrgan") == ("esrgan_psnr", "esrgan")
-    with pytest.raises(CompareSettingsError):
-        compare.pair_of("bicubic")
+    assert interpolate.pair_of("esrgan") == ("esrgan_psnr", "esrgan")
+    with pytest.raises(ServiceSettingsError):
+        interpolate.pair_of("bicubic")
 
 
 def test_interpolation_view_saves_both_blends_and_reports_their_psnr(upload, tmp_path, tiny_weights):
     tiny_weights("esrgan_psnr", "esrgan")
-    shown = compare.interpolation_view(upload, GROUND_TRUTH, "esrgan", 0.42, tmp_path)
+    shown = interpolate.interpolation_view(upload, GROUND_TRUTH, "esrgan", 0.42, tmp_path)
     assert _pixels(shown.network_path).shape == _pixels(shown.image_path).shape == (24, 32, 3)
     assert "alpha = 0.40" in shown.caption and "PSNR network" in shown.caption
 
 
 def test_curve_for_upload_needs_a_reference_and_plots_both_methods(upload, tiny_weights):
     tiny_weights("swiftsrgan_psnr", "swiftsrgan")
-    with pytest.raises(CompareSettingsError, match="ground truth"):
-        compare.curve_for_upload(upload, LOW_RESOLUTION, "swiftsrgan")
+    with pytest.raises(ServiceSettingsError, match="ground truth"):
+        interpolate.curve_for_upload(upload, LOW_RESOLUTION, "swiftsrgan")
     told = []
-    curve = compare.curve_for_upload(upload, GROUND_TRUTH, "swiftsrgan", progress=lambda f, text: told.append(text))
+    curve = interpolate.curve_for_upload(upload, GROUND_TRUTH, "swiftsrgan", progress=lambda f, text: told.append(text))
     assert len(curve) == 12 and told[0] == "alpha = 0.00 (1/6)" and len(told) == 6
     assert curve["lpips"].isna().all()  # 32x24 is under AlexNet's 31 px: distortion against alpha instead
-    figure = compare.curve_chart(curve)
+    figure = interpolate.curve_chart(curve)
     assert {trace.name for trace in figure.data} == {"network interpolation", "image interpolation"}
     assert len(figure.data) == 4 and "No LPIPS" in figure.layout.title.text
 
@@ -336,9 +327,9 @@ def test_the_curve_is_the_perception_distortion_plane_one_point_per_alpha_labell
     from sr_core.metrics import rmse_from_psnr
 
     tiny_weights("swiftsrgan_psnr", "swiftsrgan")
-    curve = compare.curve_for_upload(lpips_sized_upload, GROUND_TRUTH, "swiftsrgan")
+    curve = interpolate.curve_for_upload(lpips_sized_upload, GROUND_TRUTH, "swiftsrgan")
     assert curve["lpips"].notna().all() and len(curve) == 12
-    figure = compare.curve_chart(curve)
+    figure = interpolate.curve_chart(curve)
     assert [trace.name for trace in figure.data] == ["network interpolation", "image interpolation"]
     for trace, (method, points) in zip(figure.data, curve.groupby("interpolation", sort=False)):
         assert f"{method} interpolation" == trace.name

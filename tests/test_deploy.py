@@ -80,7 +80,7 @@ def test_torch_comes_from_the_cpu_index_at_the_requirements_pins():
 
 def test_the_build_context_keeps_code_weights_and_examples():
     ignored = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines() if line.strip()]
-    for needed in ("weights", "assets", "sr_core", "ui", "scripts", "app.py", "requirements.txt"):
+    for needed in ("weights", "assets", "sr_core", "studio", "labs", "scripts", "app.py", "requirements.txt"):
         assert not any(Path(needed).match(pattern) for pattern in ignored), needed
     assert "data" in ignored and ".git" in ignored
 

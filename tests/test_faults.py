@@ -27,9 +27,9 @@ from PIL import Image
 from served_app import free_port, start_app_process, stop, wait_until_serving
 
 from sr_core.errors import SRStudioError
-from sr_core.mos.storage import read_ratings
 from sr_core.train.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from sr_core.train.report import METRICS_NAME
+from studio.mos.storage import read_ratings
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN_STEPS = 60
@@ -109,7 +109,7 @@ def test_a_training_run_killed_and_resumed_ends_exactly_as_an_uninterrupted_one(
 @pytest.fixture
 def tiny_study(tmp_path: Path):
     """A prepared MOS study of three 32 px images (one for calibration) rated with nearest, bicubic and the HR."""
-    from sr_core.mos.study import StudyDefinition, prepare_study
+    from studio.mos.study import StudyDefinition, prepare_study
 
     images = tmp_path / "study_images"
     images.mkdir()
@@ -141,7 +141,7 @@ class _FullDiskOs:
 
 
 def test_a_full_disk_while_a_rating_is_saved_is_a_clear_error_and_keeps_every_earlier_rating(tiny_study, monkeypatch):
-    from sr_core.mos import storage
+    from studio.mos import storage
 
     session = "a" * 32
     log = storage.RatingsLog(tiny_study.ratings_path, tiny_study.manifest)
@@ -225,8 +225,8 @@ def test_a_full_disk_while_the_rate_tab_saves_a_rating_is_a_clear_message_and_th
 ):
     import gradio as gr
 
-    from sr_core.mos import storage
-    from ui import mos_tabs
+    from studio.mos import storage
+    from studio.ui import mos_tabs
 
     monkeypatch.setenv("SR_STUDIO_MOS_STUDY", str(write_study_images(tmp_path / "study_images")))
     monkeypatch.setenv("SR_STUDIO_MOS_DIR", str(tmp_path / "mos"))

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from sr_core.cli import main
-from sr_core import figures
-from sr_core.compare import DONE, NO_WEIGHTS, CompareOutput
-from sr_core.figures import LABEL_HEIGHT, comparison_strip, tile_label
+from studio import figures
+from studio.cli import main
+from studio.figures import LABEL_HEIGHT, comparison_strip, tile_label
+from studio.services.compare import DONE, CompareOutput
+from studio.services.model_choices import NO_WEIGHTS
 
 
 def test_the_strip_holds_one_labelled_tile_per_model_plus_the_hr(tiny_weights, tmp_path):

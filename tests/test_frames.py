@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sr_core.cli import main
 from sr_core.errors import SRStudioError
-from sr_core.frames import upscale_frames
 from sr_core.imaging import open_image
 from sr_core.inference import upscale_image
+from studio.cli import main
+from studio.frames import upscale_frames
 
 
 def write_frames(folder: Path, count: int, size: tuple[int, int] = (12, 10)) -> list[Path]:

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from sr_core.gan.bundle import (
+from labs.gan.bundle import (
     MANIFEST_FILE,
     grids_figure,
     lab_sources,
@@ -15,12 +15,12 @@ from sr_core.gan.bundle import (
     thin_metrics,
     write_bundle,
 )
-from sr_core.gan.classifier import CLASSIFIER_FILE, MnistClassifier, predict
-from sr_core.gan.errors import GanSettingError
-from sr_core.gan.registry import build_gan
-from sr_core.gan.runs import find_runs, runs_overview
-from sr_core.gan.sampling import GRID_SIDE, SWEEP_LIMIT, draw_samples, load_generator, sample_grid, sampler_choices
-from sr_core.gan.trainer import Schedule, TrainConfig, train
+from labs.gan.classifier import CLASSIFIER_FILE, MnistClassifier, predict
+from labs.gan.errors import GanSettingError
+from labs.gan.registry import build_gan
+from labs.gan.runs import find_runs, runs_overview
+from labs.gan.sampling import GRID_SIDE, SWEEP_LIMIT, draw_samples, load_generator, sample_grid, sampler_choices
+from labs.gan.trainer import Schedule, TrainConfig, train
 from sr_core.weights import read_state_dict, save_weights, sha256_file
 
 BUNDLE = Path(__file__).resolve().parents[1] / "assets" / "gan_runs"
@@ -147,7 +147,7 @@ def untrained_classifier(path: Path, split) -> tuple[MnistClassifier, float]:
 
 @needs_mnist
 def test_gan_bundle_writes_fp16_runs_that_the_gan_lab_lists_and_samples(tmp_path, monkeypatch):
-    monkeypatch.setattr("sr_core.gan.sources.load_or_train_classifier", untrained_classifier)
+    monkeypatch.setattr("labs.gan.sources.load_or_train_classifier", untrained_classifier)
     runs = tmp_path / "runs"
     for model in ("acgan", "dcgan"):
         config = TrainConfig(model, "cnn", size="tiny", data=str(MNIST), batch_size=4)

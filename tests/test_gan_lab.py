@@ -3,10 +3,10 @@
 import plotly.graph_objects as go
 import pytest
 
-from sr_core.gan.errors import GanSettingError
-from sr_core.gan.live import train_1d_live
-from sr_core.gan.runs import NO_RUNS_MESSAGE, runs_overview
-from sr_core.gan.trainer import Schedule, TrainConfig, evaluate_run, train
+from labs.gan.errors import GanSettingError
+from labs.gan.live import train_1d_live
+from labs.gan.runs import NO_RUNS_MESSAGE, runs_overview
+from labs.gan.trainer import Schedule, TrainConfig, evaluate_run, train
 
 pytestmark = pytest.mark.usefixtures("one_cpu_thread")
 

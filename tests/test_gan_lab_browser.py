@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from served_app import served_in_this_process
 
-from sr_core.gan.trainer import Schedule, TrainConfig, train
+from labs.gan.trainer import Schedule, TrainConfig, train
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -28,7 +28,7 @@ def quiet(line: str) -> None:
 def gan_lab_url(tmp_path, monkeypatch):
     """The app with only the GAN Lab tab: the repository's bundled GAN runs and a runs folder of one tiny sine run."""
     import app
-    from ui.gan_lab_tab import build_gan_lab_tab
+    from studio.ui.gan_lab_tab import build_gan_lab_tab
 
     runs = tmp_path / "runs"
     train(TrainConfig("sine", size="tiny"), runs / "sine-cnn", Schedule(steps=2, sample_every=2), log=quiet)

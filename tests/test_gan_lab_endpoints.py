@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 from served_app import served_in_this_process
 
-from sr_core.gan.classifier import CLASSIFIER_FILE, MnistClassifier, predict
+from labs.gan.classifier import CLASSIFIER_FILE, MnistClassifier, predict
 from sr_core.weights import read_state_dict
 
 BUNDLE = Path(__file__).resolve().parents[1] / "assets" / "gan_runs"
@@ -20,7 +20,7 @@ def gan_lab(tmp_path, monkeypatch):
     from gradio_client import Client
 
     import app
-    from ui.gan_lab_tab import build_gan_lab_tab
+    from studio.ui.gan_lab_tab import build_gan_lab_tab
 
     monkeypatch.setenv("SR_STUDIO_GAN_RUNS", str(tmp_path / "runs"))
     monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")

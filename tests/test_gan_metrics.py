@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from sr_core.gan.classifier import accuracy, load_or_train_classifier, predict, split_fingerprint, train_classifier
-from sr_core.gan.data import LabeledImages, MnistSplit, load_mnist, read_idx, uint8_to_signed
-from sr_core.gan.evaluation import mnist_sample_quality, one_d_summary
-from sr_core.gan.metrics import (
+from labs.gan.classifier import accuracy, load_or_train_classifier, predict, split_fingerprint, train_classifier
+from labs.gan.evaluation import mnist_sample_quality, one_d_summary
+from labs.gan.metrics import (
     critic_accuracy,
     frechet_distance,
     histogram_distance,
@@ -18,11 +17,12 @@ from sr_core.gan.metrics import (
     real_fake_accuracy,
     requested_class_accuracies,
 )
-from sr_core.gan.model import GAN
-from sr_core.gan.registry import build_gan
-from sr_core.gan.runs import comparison_table, find_runs, format_summary
-from sr_core.gan.toy import TARGETS
-from sr_core.gan.trainer import Schedule, TrainConfig, evaluate_run, train
+from labs.gan.model import GAN
+from labs.gan.registry import build_gan
+from labs.gan.runs import comparison_table, find_runs, format_summary
+from labs.gan.toy import TARGETS
+from labs.gan.trainer import Schedule, TrainConfig, evaluate_run, train
+from labs.mnist import LabeledImages, MnistSplit, load_mnist, read_idx, uint8_to_signed
 from sr_core.weights import read_metadata
 
 MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
@@ -231,7 +231,7 @@ def test_infogan_codes_are_scored_after_mapping_each_code_to_the_digit_it_draws(
 @needs_mnist
 def test_the_comparison_table_puts_classical_and_capsule_runs_side_by_side(tmp_path, mnist, small_classifier,
                                                                           monkeypatch):
-    monkeypatch.setattr("sr_core.gan.sources.load_or_train_classifier", lambda path, split: (small_classifier, 0.9))
+    monkeypatch.setattr("labs.gan.sources.load_or_train_classifier", lambda path, split: (small_classifier, 0.9))
     for discriminator in ("cnn", "capsule"):
         config = TrainConfig("infogan", discriminator, size="tiny", data=str(MNIST), batch_size=4)
         run = train(config, tmp_path / f"infogan-{discriminator}", Schedule(steps=1), log=quiet)

@@ -1,4 +1,4 @@
-"""sr_core.gan networks, losses and data: shapes and parameter counts from the sources, squash, IDX, toy sets."""
+"""labs.gan networks, losses and data: shapes and parameter counts from the sources, squash, IDX, toy sets."""
 
 import math
 
@@ -9,13 +9,13 @@ import torch.nn.functional as F
 from idx_files import write_idx
 from PIL import Image
 
-from sr_core.gan.capsule import CapsuleBody, DenseRouting, PrimaryCapsules, capsule_grid_size, squash
-from sr_core.gan.data import load_image_folder, load_training_images, read_idx
-from sr_core.gan.discriminators import ConvBody, Discriminator, SineConvBody
-from sr_core.gan.errors import GanDataError, GanSettingError
-from sr_core.gan.generators import DCGANGenerator, LinearGenerator, MLPGenerator, SineGenerator, upsampling_count
-from sr_core.gan.layers import keras_batch_norm
-from sr_core.gan.losses import (
+from labs.gan.capsule import CapsuleBody, DenseRouting, PrimaryCapsules, capsule_grid_size, squash
+from labs.gan.data import load_image_folder, load_training_images
+from labs.gan.discriminators import ConvBody, Discriminator, SineConvBody
+from labs.gan.errors import GanDataError, GanSettingError
+from labs.gan.generators import DCGANGenerator, LinearGenerator, MLPGenerator, SineGenerator, upsampling_count
+from labs.gan.layers import keras_batch_norm
+from labs.gan.losses import (
     AuxiliaryClassLoss,
     ContinuousCodeLoss,
     CriticGeneratorLoss,
@@ -25,9 +25,10 @@ from sr_core.gan.losses import (
     MinimaxGeneratorLoss,
     NonSaturatingGeneratorLoss,
 )
-from sr_core.gan.model import Batch
-from sr_core.gan.registry import build_gan, gan_names
-from sr_core.gan.toy import TARGETS, SineWaves
+from labs.gan.model import Batch
+from labs.gan.registry import build_gan, gan_names
+from labs.gan.toy import TARGETS, SineWaves
+from labs.mnist import MnistDataError, read_idx
 from sr_core.models.blocks import count_parameters
 
 # --- data ----------------------------------------------------------------------------------------
@@ -49,7 +50,7 @@ def test_read_idx_reads_big_endian_integers(tmp_path):
 def test_read_idx_refuses_a_truncated_file_with_a_typed_error(tmp_path):
     write_idx(tmp_path / "short-idx3", np.zeros((2, 3, 3), dtype=np.uint8))
     (tmp_path / "short-idx3").write_bytes((tmp_path / "short-idx3").read_bytes()[:-4])
-    with pytest.raises(GanDataError, match="truncated"):
+    with pytest.raises(MnistDataError, match="truncated"):
         read_idx(tmp_path / "short-idx3")
 
 
@@ -103,7 +104,7 @@ def test_sine_wave_images_are_binary_50x50_with_different_phases():
 
 
 def test_real_sine_waves_fit_a_wave_and_cover_every_phase_while_noise_and_one_phase_do_not():
-    from sr_core.gan.evaluation import sine_fit
+    from labs.gan.evaluation import sine_fit
 
     torch.manual_seed(0)
     waves = SineWaves()

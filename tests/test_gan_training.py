@@ -12,14 +12,14 @@ import pytest
 import torch
 from idx_files import MNIST_STEMS, write_tiny_mnist
 
+from labs.gan.cli import add_commands
+from labs.gan.data import load_training_images
+from labs.gan.model import Batch
+from labs.gan.registry import build_gan
+from labs.gan.toy import TARGETS
+from labs.gan.trainer import Schedule, TrainConfig, evaluate_run, open_run, train
+from labs.mnist import MnistDataError, download_mnist
 from sr_core.errors import SRStudioError
-from sr_core.gan.cli import add_commands
-from sr_core.gan.data import download_mnist, load_training_images
-from sr_core.gan.errors import GanDataError
-from sr_core.gan.model import Batch
-from sr_core.gan.registry import build_gan
-from sr_core.gan.toy import TARGETS
-from sr_core.gan.trainer import Schedule, TrainConfig, evaluate_run, open_run, train
 
 MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 needs_mnist = pytest.mark.skipif(not (MNIST / "t10k-images-idx3-ubyte.gz").exists(),
@@ -110,7 +110,7 @@ def test_conditional_preview_draws_one_class_per_row():
 
 
 def test_decayed_lr_scale_is_constant_then_falls_linearly_over_the_run_s_end():
-    from sr_core.gan.model import decayed_lr_scale
+    from labs.gan.model import decayed_lr_scale
 
     assert [decayed_lr_scale(step, 10, 0.4) for step in range(1, 11)] == [1, 1, 1, 1, 1, 1, 1, 0.75, 0.5, 0.25]
     assert decayed_lr_scale(10, 10, 0.0) == 1.0
@@ -259,7 +259,7 @@ def test_gan_train_with_download_fetches_mnist_then_trains_on_it(tmp_path, mnist
 def test_a_failed_download_is_a_data_error_that_says_how_to_provide_the_files(tmp_path, mnist_mirror):
     for path in mnist_mirror.iterdir():
         path.unlink()  # every mirror now answers "not found", as when offline
-    with pytest.raises(GanDataError, match="could not download MNIST.*copy the IDX files"):
+    with pytest.raises(MnistDataError, match="could not download MNIST.*copy the IDX files"):
         download_mnist(tmp_path / "mnist")
 
 

@@ -25,14 +25,17 @@ from odd_images import EXPECTED_SIZES, first_frame_upright
 from PIL import Image
 
 import app
-from sr_core import cli, compare, imaging
-from sr_core.cli import main
+from sr_core import imaging
 from sr_core.errors import SRStudioError
 from sr_core.evaluation import IMAGE_SUFFIXES, MIN_HR_SIDE
 from sr_core.imaging import LoadedImage, to_float, to_uint8
 from sr_core.inference import upscale_image
 from sr_core.registry import build_model
 from sr_core.weights import save_weights
+from studio import cli
+from studio.cli import main
+from studio.services import outputs, uploads
+from studio.ui import compare_tab, interpolate_tab, upscale_tab
 
 # Generous: every call here takes well under a second; a hang (decoding a bomb) would take minutes.
 CALL_LIMIT_S = 60
@@ -72,35 +75,35 @@ def _times_four(size: tuple[int, int]) -> tuple[int, int]:
 
 
 def _upscale_tab(path: str) -> list[tuple[int, int]]:
-    image_path, file_path, summary = app.upscale(path, "srcnn")
+    image_path, file_path, summary = upscale_tab.upscale_upload(path, "srcnn")
     assert image_path == file_path and "srcnn:" in summary
     return [_size(image_path)]
 
 
 def _compare_tab(mode: str) -> Callable[[str], list[tuple[int, int]]]:
     def run(path: str) -> list[tuple[int, int]]:
-        *_, last = app.run_comparison(path, mode, ["bicubic", "srcnn"])
+        *_, last = compare_tab.run_comparison(path, mode, ["bicubic", "srcnn"])
         view = last[5]
         return [_size(output.path) for output in view.outputs if output.name in ("bicubic", "srcnn")]
     return run
 
 
 def _interpolate_tab(path: str) -> list[tuple[int, int]]:
-    network_path, image_path, _ = app.interpolate(path, compare.LOW_RESOLUTION, GAN_PAIR, 0.5)
+    network_path, image_path, _ = interpolate_tab.interpolate_upload(path, uploads.LOW_RESOLUTION, GAN_PAIR, 0.5)
     return [_size(network_path), _size(image_path)]
 
 
 def _ground_truth_size(upright: tuple[int, int] | None) -> tuple[int, int] | None:
     """What the Compare tab's models return for a ground-truth upload: the HR cropped to a multiple of 4."""
-    if upright is None or min(upright) < compare.MIN_GROUND_TRUTH_SIDE:
+    if upright is None or min(upright) < uploads.MIN_GROUND_TRUTH_SIDE:
         return None
     return upright[0] - upright[0] % 4, upright[1] - upright[1] % 4
 
 
 APP_PATHS: dict[str, tuple[Callable[[str], list[tuple[int, int]]], Callable[[Any], Any]]] = {
     "upscale": (_upscale_tab, lambda upright: upright and _times_four(upright)),
-    "compare_low_resolution": (_compare_tab(compare.LOW_RESOLUTION), lambda upright: upright and _times_four(upright)),
-    "compare_ground_truth": (_compare_tab(compare.GROUND_TRUTH), _ground_truth_size),
+    "compare_low_resolution": (_compare_tab(uploads.LOW_RESOLUTION), lambda upright: upright and _times_four(upright)),
+    "compare_ground_truth": (_compare_tab(uploads.GROUND_TRUTH), _ground_truth_size),
     "interpolate": (_interpolate_tab, lambda upright: upright and _times_four(upright)),
 }
 
@@ -125,7 +128,7 @@ def test_every_app_upload_path_gives_a_result_or_a_clear_message_for_every_odd_f
 
 @pytest.mark.parametrize("name", ["animated.gif", "animated.png", "exif_rotated.jpg"])
 def test_the_app_upscales_the_first_frame_turned_upright(name, odd_images_folder):
-    image_path, _, summary = app.upscale(str(odd_images_folder / name), "bicubic")
+    image_path, _, summary = upscale_tab.upscale_upload(str(odd_images_folder / name), "bicubic")
     shown = first_frame_upright(odd_images_folder / name)
     reference = LoadedImage(to_float(shown), None, False, 8, (), "RGB")
     expected = to_uint8(upscale_image(reference, "bicubic").rgb)
@@ -323,11 +326,11 @@ def test_a_full_disk_while_the_app_saves_an_upscale_is_a_clear_message(tmp_path,
     source = tmp_path / "in.png"
     Image.new("RGB", (16, 16), (10, 20, 30)).save(source)
     output_root = tmp_path / "results"
-    monkeypatch.setattr(compare, "OUTPUT_ROOT", output_root)
-    monkeypatch.setattr(compare.new_output_dir, "__defaults__", (output_root, compare.OUTPUT_MAX_AGE_S))
+    monkeypatch.setattr(outputs, "OUTPUT_ROOT", output_root)
+    monkeypatch.setattr(outputs.new_output_dir, "__defaults__", (output_root, outputs.OUTPUT_MAX_AGE_S))
     fill_disk_for(monkeypatch, imaging)
     with pytest.raises(gr.Error, match=r"could not write or read a file \(No space left on device\); try again"):
-        app.upscale(str(source), "bicubic")
+        upscale_tab.upscale_upload(str(source), "bicubic")
     assert [path for path in output_root.rglob("*") if path.is_file()] == [], "no partial file is left"
 
 
@@ -345,7 +348,7 @@ def test_the_upload_limit_and_queue_size_come_from_the_settings(monkeypatch, run
     client = Client(url, download_files=str(tmp_path / "downloads"), verbose=False, analytics_enabled=False)
     with pytest.raises(ValueError, match="exceeds the maximum file size of 2048 bytes"):
         client.predict(handle_file(str(big)), "bicubic", False, api_name="/upscale")
-    assert app.build_demo(tabs=(app.build_upscale_tab,))._queue.max_size == 5
+    assert app.build_demo(tabs=(upscale_tab.build_upscale_tab,))._queue.max_size == 5
 
 
 SERVED_REFUSALS = ("empty.png", "truncated.jpg", "page.png", "bomb.png")
@@ -355,9 +358,9 @@ SERVED_REFUSALS = ("empty.png", "truncated.jpg", "page.png", "bomb.png")
 def _served_calls(upload: Any) -> dict[str, tuple[Any, ...]]:
     """Each tab's endpoint of the served app (api name -> arguments) called with ``upload``."""
     return {"/upscale": (upload, "bicubic", False),
-            "/compare": (upload, compare.GROUND_TRUTH, ["bicubic", "srcnn"]),
-            "/interpolate": (upload, compare.GROUND_TRUTH, GAN_PAIR, 0.5),
-            "/curve": (upload, compare.GROUND_TRUTH, GAN_PAIR)}
+            "/compare": (upload, uploads.GROUND_TRUTH, ["bicubic", "srcnn"]),
+            "/interpolate": (upload, uploads.GROUND_TRUTH, GAN_PAIR, 0.5),
+            "/curve": (upload, uploads.GROUND_TRUTH, GAN_PAIR)}
 
 
 def test_bad_uploads_to_every_served_endpoint_get_the_librarys_one_line_message(

@@ -21,7 +21,7 @@ from mos_raters import Rater, check_ratings, ratings_csv, write_study_images
 from PIL import Image
 from served_app import free_port, resident_mib, start_app_process, stop, wait_until_serving
 
-from sr_core import compare
+from studio.services import upscale
 
 REQUEST_TIMEOUT_S = 120
 MODEL = "srcnn"
@@ -74,7 +74,7 @@ def assert_answers_are_the_librarys(answers: list[Answer], expected_count: int, 
     assert len(answers) == expected_count and len({answer.upload for answer in answers}) == expected_count
     scratch.mkdir(parents=True, exist_ok=True)
     for answer in answers:
-        library = compare.upscale_file(answer.upload, MODEL, scratch)
+        library = upscale.upscale_file(answer.upload, MODEL, scratch)
         with Image.open(answer.served) as served, Image.open(library.path) as expected:
             assert served.format == "PNG"
             assert np.array_equal(np.asarray(served), np.asarray(expected)), answer.upload.name

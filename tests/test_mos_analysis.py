@@ -5,13 +5,12 @@ import csv
 import numpy as np
 import pandas as pd
 import pytest
-
 from scipy import stats as scipy_stats
 
-from sr_core.mos.analysis import CORRELATION_COLUMNS, analyse, correlation_summary, friedman, paper_table
-from sr_core.mos.plots import distribution_figure, rank_figure
-from sr_core.mos.stats import holm, krippendorff_alpha, mean_ci
-from sr_core.mos.storage import HEADER, read_ratings
+from studio.mos.analysis import CORRELATION_COLUMNS, analyse, correlation_summary, friedman, paper_table
+from studio.mos.plots import distribution_figure, rank_figure
+from studio.mos.stats import holm, krippendorff_alpha, mean_ci
+from studio.mos.storage import HEADER, read_ratings
 
 T_975_9 = 2.2621571627409915  # Student's t, 97.5% quantile, 9 degrees of freedom
 NEAREST = [1, 1, 1, 1, 1, 2, 2, 1, 1, 1]
@@ -165,7 +164,7 @@ def test_gold_trap_calibration_and_repeat_failures_flag_raters_who_can_then_be_l
 
 
 def test_a_csv_of_several_studies_must_name_the_one_to_analyse(ten_raters):
-    from sr_core.mos.errors import RatingsFileError
+    from studio.mos.errors import RatingsFileError
 
     mixed = pd.concat([ten_raters, ten_raters.assign(study_id="synthetic-2")])
     with pytest.raises(RatingsFileError, match="2 studies"):

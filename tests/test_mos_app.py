@@ -14,8 +14,8 @@ import pytest
 from mos_helpers import write_study_images
 
 import app
-from sr_core.mos.storage import read_ratings
-from ui import mos_tabs
+from studio.mos.storage import read_ratings
+from studio.ui import components, mos_tabs
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -48,7 +48,7 @@ def test_the_stimulus_is_a_png_of_pixels_and_ratings_have_their_own_queue(study_
     assert (stimulus.format, stimulus.type, stimulus.interactive) == ("png", "numpy", False)
     rating_events = [fn for fn in demo.fns.values() if fn.concurrency_id == mos_tabs.RATING_QUEUE]
     assert len(rating_events) == 7, "start, resume and the five score buttons"
-    assert mos_tabs.RATING_QUEUE != app.MODEL_QUEUE
+    assert mos_tabs.RATING_QUEUE != components.MODEL_QUEUE
     assert all(fn.api_visibility == "private" for fn in rating_events)
 
 

@@ -2,10 +2,10 @@
 
 from mos_helpers import write_study_images
 
-from sr_core.cli import main
-from sr_core.mos.manifest import RATINGS_NAME
-from sr_core.mos.session import open_desk
-from sr_core.mos.study import StudyDefinition
+from studio.cli import main
+from studio.mos.manifest import RATINGS_NAME
+from studio.mos.session import open_desk
+from studio.mos.study import StudyDefinition
 
 CONTRACT_HEADER = "timestamp,study_id,session_id,rater_id,trial,image_id,method,score,response_ms,repeat,app_version"
 SCORES = {"nearest": [1, 1, 2], "bicubic": [2, 3, 3], "hr": [5, 5, 4]}

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from mos_helpers import CALIBRATION_IMAGE, IMAGES, tiny_manifest
 
-from sr_core.mos.protocol import ProtocolConfig, choose_images, plan_session
+from studio.mos.protocol import ProtocolConfig, choose_images, plan_session
 
 METHODS = ("nearest", "bicubic", "srcnn", "esrgan", "hr")
 

@@ -6,8 +6,8 @@ import threading
 import pytest
 from mos_helpers import rating_fields, tiny_manifest
 
-from sr_core.mos.push import push_plan, start_push
-from sr_core.mos.storage import RatingsLog, read_ratings
+from studio.mos.push import push_plan, start_push
+from studio.mos.storage import RatingsLog, read_ratings
 
 
 @pytest.fixture

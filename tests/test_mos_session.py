@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from mos_helpers import write_study_images
 
-from sr_core.mos.errors import DuplicateRatingError, InvalidRatingError, SessionNotFoundError
-from sr_core.mos.protocol import ProtocolConfig
-from sr_core.mos.session import RatingDesk, open_desk, rater_id_from_nickname
-from sr_core.mos.storage import RatingsLog, read_ratings
-from sr_core.mos.study import StudyDefinition
+from studio.mos.errors import DuplicateRatingError, InvalidRatingError, SessionNotFoundError
+from studio.mos.protocol import ProtocolConfig
+from studio.mos.session import RatingDesk, open_desk, rater_id_from_nickname
+from studio.mos.storage import RatingsLog, read_ratings
+from studio.mos.study import StudyDefinition
 
 METHODS = ("nearest", "bicubic", "hr")
 METHOD_WORDS = re.compile(r"\b(nearest|bicubic|hr|srcnn|srgan|esrgan|swiftsrgan|trap|neighbou?r)\b", re.IGNORECASE)
@@ -100,7 +100,7 @@ def test_only_the_trial_on_screen_can_be_rated_whatever_trial_the_browser_names(
 
 def test_response_times_are_measured_on_the_server_from_showing_to_rating(desk, monkeypatch):
     clock = iter([100.0, 102.5])
-    monkeypatch.setattr("sr_core.mos.session.time.monotonic", lambda: next(clock))
+    monkeypatch.setattr("studio.mos.session.time.monotonic", lambda: next(clock))
     session, view = desk.serve(desk.start())
     desk.submit(session, view.trial, 1)
     assert read_ratings(desk.study.ratings_path).frame["response_ms"].tolist() == [2500]

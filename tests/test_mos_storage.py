@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from mos_helpers import CALIBRATION_IMAGE, STUDY_ID, rating_fields, tiny_manifest
 
-from sr_core.mos.errors import DuplicateRatingError, InvalidRatingError, RatingsFileError
-from sr_core.mos.storage import COLUMNS, RatingsLog, read_ratings, snapshot_csv
+from studio.mos.errors import DuplicateRatingError, InvalidRatingError, RatingsFileError
+from studio.mos.storage import COLUMNS, RatingsLog, read_ratings, snapshot_csv
 
 CONTRACT_HEADER = "timestamp,study_id,session_id,rater_id,trial,image_id,method,score,response_ms,repeat,app_version"
 WRITERS, RATINGS_PER_WRITER, RACED_TRIALS = 16, 200, 40

@@ -11,9 +11,9 @@ from PIL import Image
 from sr_core.errors import UnknownModelError
 from sr_core.imaging import make_lr
 from sr_core.metrics import psnr_y
-from sr_core.mos.errors import StudyError
-from sr_core.mos.study import StudyDefinition, default_definition, load_study, prepare_study
 from sr_core.weights import read_manifest
+from studio.mos.errors import StudyError
+from studio.mos.study import StudyDefinition, default_definition, load_study, prepare_study
 
 ROOT = Path(__file__).resolve().parents[1]
 METHODS = ("nearest", "bicubic", "srcnn", "hr")
@@ -136,7 +136,7 @@ def test_the_manifest_records_each_stimulus_lpips_against_its_hr_and_old_studies
 
     from sr_core.imaging import to_float
     from sr_core.lpips import lpips_distance
-    from sr_core.mos.study import PreparedStudy, stimulus_metrics
+    from studio.mos.study import PreparedStudy, stimulus_metrics
 
     tiny_weights()
     study = prepare_study(StudyDefinition(images, ("nearest", "bicubic", "hr")), tmp_path / "mos")

@@ -4,9 +4,9 @@ import pytest
 import torch
 from torch import nn
 
+from sr_core.models.swiftsrgan import SeparableConv2d
 from sr_core.optimize import dense_equivalent, fold_subpixel_tail, inference_form, polyphase_conv
 from sr_core.registry import build_model
-from sr_core.models.swiftsrgan import SeparableConv2d
 
 
 def _with_random_slopes(model: nn.Module) -> nn.Module:

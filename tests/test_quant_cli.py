@@ -7,7 +7,7 @@ import pytest
 from idx_files import write_tiny_mnist
 from PIL import Image
 
-from sr_core.cli import main
+from studio.cli import main
 
 pytestmark = pytest.mark.usefixtures("one_cpu_thread")
 

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from sr_core.gan.data import LabeledImages
-from sr_core.quant.experiment import (
+from labs.mnist import LabeledImages
+from labs.zscgan.experiment import (
     REAL,
     ExperimentConfig,
     ExperimentResult,

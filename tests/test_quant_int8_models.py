@@ -9,7 +9,6 @@ from conftest import TINY_ARCH_KWARGS, clear_model_caches
 from PIL import Image
 from quant_helpers import give_batch_norm_statistics
 
-from sr_core.cli import main
 from sr_core.errors import WeightsMismatchError, WeightsNotFoundError
 from sr_core.inference import load_model, model_has_weights
 from sr_core.interpolation import check_interpolable, interpolation_pairs
@@ -19,6 +18,7 @@ from sr_core.quant.ptq import calibrate, convert
 from sr_core.quant.sr import float_sr_network
 from sr_core.registry import build_model, get_spec, sr_model_names
 from sr_core.weights import read_manifest, read_state_dict, save_weights, sha256_file
+from studio.cli import main
 
 pytestmark = pytest.mark.usefixtures("one_cpu_thread")
 

@@ -4,10 +4,8 @@ import pytest
 import torch
 from quant_helpers import tiny_teacher
 
-from sr_core.gan.data import LabeledImages
-from sr_core.quant.errors import QuantSettingError
-from sr_core.quant.ptq import freeze_activation_ranges, load_torchao
-from sr_core.quant.qat import (
+from labs.mnist import LabeledImages
+from labs.zscgan.qat import (
     QATConfig,
     distillation_loss,
     prepare_student,
@@ -15,6 +13,8 @@ from sr_core.quant.qat import (
     real_batches,
     synthetic_batches,
 )
+from sr_core.quant.errors import QuantSettingError
+from sr_core.quant.ptq import freeze_activation_ranges, load_torchao
 from sr_core.quant.zscgan import GeneratorConfig, ZeroShotTrainer
 
 pytestmark = pytest.mark.usefixtures("one_cpu_thread")

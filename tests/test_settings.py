@@ -14,7 +14,7 @@ from sr_core import settings
 from sr_core.errors import SettingsError
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = [ROOT / "app.py", *ROOT.glob("sr_core/**/*.py"), *ROOT.glob("ui/**/*.py")]
+SOURCES = [ROOT / "app.py", *(path for part in ("sr_core", "studio", "labs") for path in ROOT.glob(f"{part}/**/*.py"))]
 
 
 @pytest.fixture

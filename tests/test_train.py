@@ -14,7 +14,6 @@ import torch
 from conftest import TINY_ARCH_KWARGS
 from PIL import Image
 
-from sr_core.cli import main
 from sr_core.errors import TrainingConfigError
 from sr_core.registry import build_model, get_spec
 from sr_core.train import loop
@@ -25,6 +24,7 @@ from sr_core.train.objective import GeneratorObjective, shifted_crops
 from sr_core.train.presets import PRESETS, TrainConfig, parse_set_pairs, preset, with_overrides
 from sr_core.train.report import METRICS_NAME, REPORT_NAME, VALIDATION_COLUMNS, VALIDATION_NAME
 from sr_core.weights import load_into, read_manifest, read_metadata, read_state_dict, sha256_file
+from studio.cli import main
 
 
 @pytest.fixture(scope="module")
@@ -162,8 +162,8 @@ def test_settings_from_yaml_and_set_pairs_take_their_fields_types(tmp_path: Path
 
 
 def main_config(extra: list[str]) -> TrainConfig:
-    from sr_core.cli import build_parser
-    from sr_core.train.cli import run_config
+    from studio.cli import build_parser
+    from studio.train_cli import run_config
 
     argv = ["train", "--out", "unused", "--data", "hr", *extra]
     return run_config(build_parser(argv).parse_args(argv), None)

@@ -13,8 +13,7 @@ import torch
 from PIL import Image
 from spandrel_models import TINY_SPANDREL_MODELS, save_tiny_model
 
-from sr_core import compare, user_models
-from sr_core.cli import main
+from sr_core import user_models
 from sr_core.errors import (
     CorruptWeightsError,
     UnknownArchitectureError,
@@ -26,6 +25,8 @@ from sr_core.imaging import LoadedImage
 from sr_core.inference import MAX_TILE, LoadedModel, tile_for, upscale_tensor, upscale_with
 from sr_core.models.esrgan import RRDBNet
 from sr_core.weights import save_weights
+from studio.cli import main
+from studio.services import compare, interpolate, model_choices, uploads, upscale
 
 # The architectures the issue names, each once as safetensors and once as a pickle where it costs nothing more.
 SUFFIXES = {"esrgan": ".pth", "compact": ".safetensors", "swinir": ".safetensors", "hat": ".pth", "dat": ".safetensors"}
@@ -241,7 +242,7 @@ def test_own_model_files_are_columns_of_a_comparison_with_metrics_zoom_slider_an
     labels = [user_models.identify(path).label for path in files]
     out_dir = tmp_path / "out"
     out_dir.mkdir()
-    view = list(compare.compare_stream(_hr_image(tmp_path), compare.GROUND_TRUTH, ["bicubic"], out_dir,
+    view = list(compare.compare_stream(_hr_image(tmp_path), uploads.GROUND_TRUTH, ["bicubic"], out_dir,
                                        model_files=files))[-1]
     rows = view.table.set_index("model")
     assert list(rows.index) == ["bicubic", *labels] and set(rows["status"]) == {compare.DONE}
@@ -262,7 +263,7 @@ def test_two_uploads_with_one_file_name_are_two_columns_of_a_comparison(tmp_path
     label = user_models.identify(first).label
     out_dir = tmp_path / "out"
     out_dir.mkdir()
-    view = list(compare.compare_stream(_hr_image(tmp_path), compare.GROUND_TRUTH, [], out_dir,
+    view = list(compare.compare_stream(_hr_image(tmp_path), uploads.GROUND_TRUTH, [], out_dir,
                                        model_files=[first, second]))[-1]
     assert list(view.table["model"]) == [label, f"{label} #2"]
 
@@ -270,11 +271,11 @@ def test_two_uploads_with_one_file_name_are_two_columns_of_a_comparison(tmp_path
 def test_a_comparison_refuses_a_model_file_of_another_scale_before_running_anything(tmp_path):
     x2 = save_tiny_model("compact", tmp_path, scale=2)
     with pytest.raises(UnsupportedScaleError, match=r"compact_x2.safetensors \(RealESRGAN Compact\) upscales x2"):
-        next(compare.compare_stream(_hr_image(tmp_path), compare.GROUND_TRUTH, ["bicubic"], tmp_path, model_files=[x2]))
+        next(compare.compare_stream(_hr_image(tmp_path), uploads.GROUND_TRUTH, ["bicubic"], tmp_path, model_files=[x2]))
 
 
 def test_the_upscale_tab_runs_an_own_model_at_its_scale_and_states_the_size(tmp_path):
-    outcome = compare.upscale_file(_hr_image(tmp_path), "bicubic", tmp_path, model_file=save_tiny_model("compact", tmp_path, scale=2))
+    outcome = upscale.upscale_file(_hr_image(tmp_path), "bicubic", tmp_path, model_file=save_tiny_model("compact", tmp_path, scale=2))
     assert "40x48 -> 80x96 px" in outcome.summary and Image.open(outcome.path).size == (80, 96)
 
 
@@ -282,12 +283,12 @@ def test_the_user_models_folder_is_offered_by_file_name_and_nothing_outside_it(t
     save_tiny_model("swinir", tmp_path)
     (tmp_path / "broken.pth").write_bytes(b"\x80not a pickle")
     monkeypatch.setenv("SR_STUDIO_USER_MODELS_DIR", str(tmp_path))
-    choices = dict((value, label) for label, value in compare.folder_model_choices())
+    choices = dict((value, label) for label, value in model_choices.folder_model_choices())
     assert choices["swinir_x4.safetensors"] == "swinir_x4.safetensors (SwinIR), x4"
     assert choices["broken.pth"].startswith("broken.pth (unreadable: ")
-    assert compare.folder_model_path("swinir_x4.safetensors") == tmp_path / "swinir_x4.safetensors"
-    with pytest.raises(compare.CompareSettingsError, match="no model file '../secret.pth'"):
-        compare.folder_model_path("../secret.pth")
+    assert model_choices.folder_model_path("swinir_x4.safetensors") == tmp_path / "swinir_x4.safetensors"
+    with pytest.raises(uploads.ServiceSettingsError, match="no model file '../secret.pth'"):
+        model_choices.folder_model_path("../secret.pth")
 
 
 def test_own_model_files_through_the_served_app(tmp_path, running_app):
@@ -296,7 +297,7 @@ def test_own_model_files_through_the_served_app(tmp_path, running_app):
     files = [save_tiny_model(name, tmp_path / "models", suffix=SUFFIXES[name]) for name in COMPARED]
     client = Client(running_app(), download_files=str(tmp_path / "downloads"), verbose=False, analytics_enabled=False)
     hr = _hr_image(tmp_path)
-    gallery, table, *_ = client.predict(handle_file(str(hr)), compare.GROUND_TRUTH, ["bicubic"],
+    gallery, table, *_ = client.predict(handle_file(str(hr)), uploads.GROUND_TRUTH, ["bicubic"],
                                         [handle_file(str(path)) for path in files], [], api_name="/compare")
     labels = [user_models.identify(path).label for path in files]
     rows = {row[0]: row for row in table["data"]}
@@ -332,13 +333,13 @@ def test_every_bad_model_file_gets_the_librarys_message_through_the_served_app(t
     hr = handle_file(str(_hr_image(tmp_path)))
     for path, message in refusals.items():
         with pytest.raises(Exception, match=message):
-            client.predict(hr, compare.GROUND_TRUTH, ["bicubic"], [handle_file(str(path))], [], api_name="/compare")
+            client.predict(hr, uploads.GROUND_TRUTH, ["bicubic"], [handle_file(str(path))], [], api_name="/compare")
     assert not marker.exists(), "the pickle's code ran"
     monkeypatch.setenv("SR_STUDIO_USER_MODEL_MAX_SIZE", "1kb")  # read per call: the served app sees it
     with pytest.raises(Exception, match="over the cap of 1,024 bytes"):
-        client.predict(hr, compare.GROUND_TRUTH, ["bicubic"], [handle_file(str(truncated))], [], api_name="/compare")
+        client.predict(hr, uploads.GROUND_TRUTH, ["bicubic"], [handle_file(str(truncated))], [], api_name="/compare")
     monkeypatch.delenv("SR_STUDIO_USER_MODEL_MAX_SIZE")
-    _, table, *_ = client.predict(hr, compare.GROUND_TRUTH, ["bicubic"], [], [], api_name="/compare")
+    _, table, *_ = client.predict(hr, uploads.GROUND_TRUTH, ["bicubic"], [], [], api_name="/compare")
     assert [row[0] for row in table["data"]][-1] == "bicubic", "the worker stays healthy after the refusals"
 
 
@@ -407,23 +408,23 @@ def test_the_perception_distortion_curve_of_two_own_files_has_both_methods_agree
 def test_the_interpolate_tab_blends_two_own_files_and_plots_their_curve(tmp_path):
     first, second = _pair(tmp_path)
     hr = _hr_image(tmp_path)
-    shown = compare.interpolation_view(hr, compare.GROUND_TRUTH, "esrgan", 0.42, tmp_path, model_files=[first, second])
+    shown = interpolate.interpolation_view(hr, uploads.GROUND_TRUTH, "esrgan", 0.42, tmp_path, model_files=[first, second])
     assert np.asarray(Image.open(shown.network_path)).shape == np.asarray(Image.open(shown.image_path)).shape
     assert shown.caption.startswith("alpha = 0.40 (compact_x4.safetensors (RealESRGAN Compact) -> compact_x4.safetensors")
     assert "PSNR network" in shown.caption
-    curve = compare.curve_for_upload(hr, compare.GROUND_TRUTH, "esrgan", model_files=[first, second])
+    curve = interpolate.curve_for_upload(hr, uploads.GROUND_TRUTH, "esrgan", model_files=[first, second])
     assert len(curve) == 12 and curve["lpips"].notna().all()
-    assert [trace.name for trace in compare.curve_chart(curve).data] == ["network interpolation", "image interpolation"]
+    assert [trace.name for trace in interpolate.curve_chart(curve).data] == ["network interpolation", "image interpolation"]
 
 
 def test_the_interpolate_tab_refuses_one_own_file_alone_and_one_of_another_scale(tmp_path):
     first, _ = _pair(tmp_path)
     hr = _hr_image(tmp_path)
-    with pytest.raises(compare.CompareSettingsError, match="blends two model files, got 1"):
-        compare.interpolation_view(hr, compare.GROUND_TRUTH, "esrgan", 0.5, tmp_path, model_files=[first])
+    with pytest.raises(uploads.ServiceSettingsError, match="blends two model files, got 1"):
+        interpolate.interpolation_view(hr, uploads.GROUND_TRUTH, "esrgan", 0.5, tmp_path, model_files=[first])
     x2 = _pair(tmp_path / "x2", scale=2)
     with pytest.raises(UnsupportedScaleError, match=r"upscales x2; Interpolate scores x4"):
-        compare.curve_for_upload(hr, compare.GROUND_TRUTH, "esrgan", model_files=list(x2))
+        interpolate.curve_for_upload(hr, uploads.GROUND_TRUTH, "esrgan", model_files=list(x2))
 
 
 def test_own_files_are_interpolated_through_the_served_app_and_the_bundled_pair_still_is(tmp_path, tiny_weights,
@@ -435,35 +436,36 @@ def test_own_files_are_interpolated_through_the_served_app_and_the_bundled_pair_
     client = Client(running_app(), download_files=str(tmp_path / "downloads"), verbose=False, analytics_enabled=False)
     hr = handle_file(str(_hr_image(tmp_path)))
     files = [handle_file(str(first)), handle_file(str(second)), None, None]
-    network, blended, caption = client.predict(hr, compare.GROUND_TRUTH, "esrgan", 0.6, *files, api_name="/interpolate")
+    network, blended, caption = client.predict(hr, uploads.GROUND_TRUTH, "esrgan", 0.6, *files, api_name="/interpolate")
     assert "(RealESRGAN Compact) -> compact_x4.safetensors" in caption
     assert Image.open(network).size == Image.open(blended).size == (40, 48)
-    table, plot = client.predict(hr, compare.GROUND_TRUTH, "esrgan", *files, api_name="/curve")
+    table, plot = client.predict(hr, uploads.GROUND_TRUTH, "esrgan", *files, api_name="/curve")
     assert len(table["data"]) == 12 and plot is not None
-    *_, caption = client.predict(hr, compare.GROUND_TRUTH, "esrgan", 0.6, api_name="/interpolate")
+    *_, caption = client.predict(hr, uploads.GROUND_TRUTH, "esrgan", 0.6, api_name="/interpolate")
     assert caption.startswith("alpha = 0.60 (esrgan_psnr -> esrgan)")
     with pytest.raises(Exception, match="blends two model files, got 1"):
-        client.predict(hr, compare.GROUND_TRUTH, "esrgan", 0.6, files[0], api_name="/interpolate")
+        client.predict(hr, uploads.GROUND_TRUTH, "esrgan", 0.6, files[0], api_name="/interpolate")
 
 
 # --- the Upscale button states the chosen model's scale -----------------------------------------------------
 
 
 def test_the_upscale_button_states_the_scale_of_the_chosen_model_file(tmp_path):
-    assert compare.upscale_label() == "Upscale x4"
-    assert compare.upscale_label(save_tiny_model("compact", tmp_path, scale=2)) == "Upscale x2"
+    assert upscale.upscale_label() == "Upscale x4"
+    assert upscale.upscale_label(save_tiny_model("compact", tmp_path, scale=2)) == "Upscale x2"
     broken = tmp_path / "broken.pth"
     broken.write_text("<html>404 not found</html>")
     with pytest.raises(CorruptWeightsError):
-        compare.upscale_label(broken)
+        upscale.upscale_label(broken)
 
 
 def test_the_served_upscale_button_follows_the_uploaded_model_file(tmp_path, running_app):
-    import app
     from gradio_client import Client, handle_file
 
+    from studio.ui import upscale_tab
+
     x2 = save_tiny_model("compact", tmp_path, scale=2)
-    assert app.upscale_button(str(x2), None).value == "Upscale x2" and app.upscale_button().value == "Upscale x4"
+    assert upscale_tab.upscale_button(str(x2), None).value == "Upscale x2" and upscale_tab.upscale_button().value == "Upscale x4"
     client = Client(running_app(), download_files=str(tmp_path / "downloads"), verbose=False, analytics_enabled=False)
     client.predict(handle_file(str(x2)), None, api_name="/upscale_label")  # a button's text is not sent to clients
     broken = tmp_path / "broken.pth"

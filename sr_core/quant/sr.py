@@ -27,8 +27,8 @@ from sr_core.evaluation import image_files, score_network
 from sr_core.imaging import make_lr, open_image, to_float, to_uint8
 from sr_core.inference import load_model
 from sr_core.quant.errors import CalibrationDataError
-from sr_core.quant.int8_models import MAX_PSNR_LOSS_DB
 from sr_core.quant.generator import Generator
+from sr_core.quant.int8_models import MAX_PSNR_LOSS_DB
 from sr_core.quant.zscgan import GeneratorConfig, ZeroShotTrainer
 from sr_core.registry import SCALE, get_spec
 from sr_core.weights import infer_model_kwargs, load_into

@@ -15,7 +15,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sr_core.gan.data import LabeledImages
 from sr_core.quant.bns import BnsForm, bns_loss, forward_with_moments
 from sr_core.quant.errors import QuantSettingError
 from sr_core.quant.generator import Generator
@@ -119,18 +118,3 @@ class ZeroShotTrainer:
                 progress(f"generator {self.config.losses} step {index + 1}/{self.config.steps}: "
                          f"{cross_entropy}BNS {losses.bns:.3f}")
         return history
-
-
-@torch.no_grad()
-def synthetic_set(generator: Generator, count: int, seed: int = 0, batch_size: int = 250) -> LabeledImages:
-    """``count`` labelled samples with classes in turn (0, 1, ..., 9, 0, ...), from the generator in eval mode."""
-    generator.eval()
-    random = torch.Generator().manual_seed(seed)
-    labels = torch.arange(count) % generator.num_classes
-    images = [generator.sample(len(chunk), chunk, random)[0] for chunk in labels.split(batch_size)]
-    return LabeledImages(torch.cat(images), labels)
-
-
-def class_rows(samples: LabeledImages, per_class: int = 10, num_classes: int = 10) -> torch.Tensor:
-    """The first ``per_class`` samples of each class, class after class: a grid with one row per class."""
-    return torch.cat([samples.images[samples.labels == label][:per_class] for label in range(num_classes)])

@@ -1,0 +1,1 @@
+"""What each app tab computes, without Gradio: every function here is tested without the UI."""
