@@ -20,7 +20,7 @@ from dataclasses import replace
 
 import torch
 
-from sr_core.registry import SCALE
+from sr_core.protocol import SCALE
 from sr_core.train.loop import build_parts, train_step
 from sr_core.train.presets import PRESETS, TrainConfig, preset
 

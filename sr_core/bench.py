@@ -31,7 +31,8 @@ from sr_core.device import glibc, keep_freed_cpu_memory, pick_device
 from sr_core.inference import app_dtype, auto_tile_size, upscale_tensor
 from sr_core.models.blocks import count_parameters
 from sr_core.optimize import inference_form
-from sr_core.registry import SCALE, build_model, get_spec, sr_model_names
+from sr_core.protocol import SCALE
+from sr_core.registry import build_model, get_spec, sr_model_names
 
 # (height, width) of the LR input; "tiny" exists so CI can run the whole benchmark in seconds.
 SIZES: dict[str, tuple[int, int]] = {"tiny": (16, 16), "128": (128, 128), "270p": (270, 480), "540p": (540, 960)}
@@ -180,7 +181,7 @@ def _measure_reference(name: str, size: str, device: torch.device, repeats: int,
 
 
 def _measure_optimised(measured: _Measured, device: torch.device, repeats: int) -> BenchRow:
-    optimised = inference_form(measured.reference, device, app_dtype(measured.name, device))
+    optimised = inference_form(measured.reference, device, app_dtype(get_spec(measured.name), device))
     tile = auto_tile_size(device)
 
     def app_path() -> torch.Tensor:
@@ -264,7 +265,7 @@ def _bench(args: argparse.Namespace) -> int:
     if device.type == "cpu" and args.threads:
         torch.set_num_threads(args.threads)
     # int8 variants have their own latency table (``quantize --latency``): their reference is their float model.
-    default = [name for name in sr_model_names() if not get_spec(name).quantized_from]
+    default = [name for name in sr_model_names() if get_spec(name).kind != "int8"]
     names = [name for name in args.models.split(",") if name] if args.models else default
     rows = bench_models([(name, size) for size in args.sizes.split(",") for name in names], device, args.repeats)
     print(f"device: {device}, threads: {torch.get_num_threads()}, repeats: {args.repeats}, "

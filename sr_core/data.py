@@ -24,9 +24,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from sr_core.errors import TrainingConfigError
-from sr_core.evaluation import image_files
-from sr_core.imaging import make_lr, open_image, to_uint8
-from sr_core.registry import SCALE
+from sr_core.imaging import open_image, to_uint8
+from sr_core.protocol import SCALE, hr_and_lr, image_files
 
 # Keeps the streams of the epoch permutations and of the per-sample draws apart.
 _EPOCH_STREAM, _SAMPLE_STREAM = 0, 1
@@ -101,7 +100,7 @@ class RandomCrops(Dataset):
         left = int(draw.integers(0, image.shape[1] - self.hr_crop + 1))
         crop = image[top : top + self.hr_crop, left : left + self.hr_crop]
         hr = augment(crop, flip=bool(draw.integers(0, 2)), quarter_turns=int(draw.integers(0, 4)))
-        _, lr = make_lr(hr, SCALE)
+        _, lr = hr_and_lr(hr)
         return image_to_tensor(lr), image_to_tensor(hr)
 
 
@@ -142,6 +141,6 @@ def validation_images(files: list[Path], crop: int = 0) -> list[ValidationImage]
         if crop > 0:
             top, left = max((hr.shape[0] - crop) // 2, 0), max((hr.shape[1] - crop) // 2, 0)
             hr = hr[top : top + crop, left : left + crop]
-        hr_cropped, lr = make_lr(hr, SCALE)
+        hr_cropped, lr = hr_and_lr(hr)
         pairs.append(ValidationImage(path.stem, hr_cropped, lr))
     return pairs

@@ -1,7 +1,6 @@
-"""The evaluation protocol of the SR papers, end to end.
+"""A model over a folder of HR images, scored by the SR papers' protocol (:mod:`sr_core.protocol`).
 
-HR image -> crop to a multiple of 4 -> PIL bicubic x1/4 (uint8) -> model -> uint8 -> PSNR and
-SSIM on the Y channel with a 4-pixel border removed. Two more numbers keep GAN models honest:
+Beside PSNR, SSIM and LPIPS, two more numbers keep GAN models honest:
 the detail ratio (fine detail relative to HR, where PSNR-oriented models fall short) and the
 colour shift (mean colour error in levels, which Y-channel PSNR cannot see). ``python -m sr_core evaluate`` and the
 weights manifest's scores both come from :func:`evaluate_model`.
@@ -17,16 +16,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sr_core.errors import InvalidImageError
-from sr_core.imaging import make_lr, open_image, pixel_cap_from_env, to_float, to_uint8
+from sr_core.imaging import open_image, pixel_cap_from_env, to_float, to_uint8
 from sr_core.inference import auto_tile_size, batch_to_image, image_to_batch, load_model, upscale_tensor
-from sr_core.lpips import lpips_or_none
-from sr_core.metrics import colour_shift, detail_ratio, psnr_y, ssim_y, stripe_score
-from sr_core.registry import SCALE
-
-IMAGE_SUFFIXES = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
-# The smallest HR side the protocol can score: cropped to a multiple of 4, a 4-pixel border must leave pixels.
-MIN_HR_SIDE = 12
+from sr_core.lpips import lpips_against_or_none
+from sr_core.metrics import colour_shift, detail_ratio, stripe_score
+from sr_core.protocol import check_hr_size, hr_and_lr, score_pair
 
 
 @dataclass(frozen=True)
@@ -95,11 +89,6 @@ def manifest_scores(score: ModelScore, data_folder: str | Path) -> dict[str, flo
     return scores
 
 
-def image_files(folder: str | Path) -> list[Path]:
-    """The images of ``folder`` in name order (non-images such as SOURCES.md are skipped)."""
-    return sorted(path for path in Path(folder).iterdir() if path.suffix.lower() in IMAGE_SUFFIXES)
-
-
 def evaluate_model(model_name: str, hr_files: list[Path], weights_file: str | None = None) -> ModelScore:
     """Run the protocol for one model over ``hr_files``; raises WeightsNotFoundError without weights.
 
@@ -107,38 +96,29 @@ def evaluate_model(model_name: str, hr_files: list[Path], weights_file: str | No
     scores are the network's and comparable with the papers' and the manifest's.
     """
     model = load_model(model_name, weights_file, dtype=torch.float32)
-    return ModelScore(model_name, score_network(model.network, hr_files, model.device), model.parameters)
+    tile = auto_tile_size(model.device, model.activation_bytes_per_lr_pixel)
+    return ModelScore(model_name, score_network(model.network, hr_files, model.device, tile), model.parameters)
 
 
 def score_network(network: Callable[[torch.Tensor], torch.Tensor], hr_files: list[Path],
-                  device: torch.device | None = None) -> tuple[ImageScore, ...]:
-    """The protocol's scores of any x4 network taking float NCHW in [0, 1] (a quantized graph too) on ``device`` (CPU)."""
+                  device: torch.device | None = None, tile: int | None = None) -> tuple[ImageScore, ...]:
+    """The protocol's scores of any x4 network taking float NCHW in [0, 1] (a quantized graph too) on ``device`` (CPU),
+    cut into LR tiles of ``tile`` (default: chosen from free memory)."""
     device = device or torch.device("cpu")
-    tile = auto_tile_size(device)
-    perceptual_distance = lpips_or_none()
+    tile = tile or auto_tile_size(device)
     scores = []
     for path in hr_files:
         hr_uint8 = to_uint8(open_image(path, pixel_cap=pixel_cap_from_env()).rgb)
-        _check_scorable(hr_uint8, path)
-        hr_cropped, lr_uint8 = make_lr(hr_uint8, SCALE)
+        check_hr_size(hr_uint8.shape[1], hr_uint8.shape[0], f"'{path.name}'", "remove it from the data folder")
+        hr_cropped, lr_uint8 = hr_and_lr(hr_uint8)
         started = time.perf_counter()
         sr = upscale_tensor(network, image_to_batch(to_float(lr_uint8), device), tile)
         seconds = time.perf_counter() - started
         sr_uint8 = to_uint8(batch_to_image(sr))
+        pair = score_pair(sr_uint8, hr_cropped, lpips_against_or_none(to_float(hr_cropped)))
         scores.append(ImageScore(
-            path.stem, psnr_y(sr_uint8, hr_cropped), ssim_y(sr_uint8, hr_cropped), seconds,
-            detail_ratio(sr_uint8, hr_cropped), colour_shift(sr_uint8, hr_cropped),
-            perceptual_distance(to_float(sr_uint8), to_float(hr_cropped)) if perceptual_distance else None,
-            stripe_score(sr_uint8),
+            path.stem, pair.psnr, pair.ssim, seconds, detail_ratio(sr_uint8, hr_cropped),
+            colour_shift(sr_uint8, hr_cropped), pair.lpips, stripe_score(sr_uint8),
         ))
     return tuple(scores)
 
-
-def _check_scorable(hr_uint8: np.ndarray, path: Path) -> None:
-    """Refuse, naming the file, an HR image too small for the protocol (1x1, 2000x1 ...)."""
-    height, width = hr_uint8.shape[:2]
-    if min(height, width) < MIN_HR_SIDE:
-        raise InvalidImageError(
-            f"'{path.name}' is {width}x{height} px; the protocol scores HR images of at least "
-            f"{MIN_HR_SIDE}x{MIN_HR_SIDE} px (x4 round trip, 4-pixel border): remove it from the data folder"
-        )

@@ -24,28 +24,61 @@ from sr_core.device import available_memory_bytes, inference_dtype, keep_freed_c
 from sr_core.errors import UnsupportedOnThisCPUError, WeightsMismatchError, WeightsNotFoundError
 from sr_core.imaging import LoadedImage
 from sr_core.models.blocks import count_parameters, pil_bicubic_resize
+from sr_core.models.family import ModelSpec
 from sr_core.optimize import inference_form
-from sr_core.registry import SCALE, get_spec, sr_model_names
+from sr_core.protocol import SCALE
+from sr_core.registry import all_specs, get_spec
 
 DEFAULT_OVERLAP = 16
 MIN_TILE, MAX_TILE = 32, 512
-# Peak activation bytes per LR pixel of the widest zoo model: 64 float32 channels at x4
-# resolution (the last upsampling stage), times about six live buffers.
-ACTIVATION_BYTES_PER_LR_PIXEL = 64 * SCALE**2 * 4 * 6
+# Live buffers at a network's widest layer (its input, output and the allocator's slack), for the tile budget.
+LIVE_BUFFERS = 6
+# The zoo's widest layer, 64 channels at x4 (the last upsampling stage), in float32: the tile budget of a
+# network that was not probed (one passed in directly rather than loaded).
+DEFAULT_ACTIVATION_BYTES_PER_LR_PIXEL = 64 * SCALE**2 * 4 * LIVE_BUFFERS
+PROBE_SIDE = 16
 
 Tiling = Literal["supported", "discouraged", "internal"]
 """Whether a model may be cut into tiles (spandrel's advice for users' models; SR Studio's own are all "supported")."""
 
 
-def auto_tile_size(device: torch.device, memory_fraction: float = 0.25) -> int:
+def auto_tile_size(device: torch.device, bytes_per_lr_pixel: int = DEFAULT_ACTIVATION_BYTES_PER_LR_PIXEL,
+                   memory_fraction: float = 0.25) -> int:
     """The largest square LR tile whose activations fit in a fraction of the free memory.
 
-    Capped at :data:`MAX_TILE`: beyond that, bigger tiles gain little speed on a CPU and
-    lose cache locality.
+    ``bytes_per_lr_pixel``: the network's, from :func:`activation_bytes_per_lr_pixel`. Capped at
+    :data:`MAX_TILE`: beyond that, bigger tiles gain little speed on a CPU and lose cache locality.
     """
     budget = available_memory_bytes(device) * memory_fraction
-    side = int((budget / ACTIVATION_BYTES_PER_LR_PIXEL) ** 0.5)
+    side = int((budget / bytes_per_lr_pixel) ** 0.5)
     return max(MIN_TILE, min(MAX_TILE, side))
+
+
+def activation_bytes_per_lr_pixel(network: nn.Module, dtype: torch.dtype) -> int:
+    """Peak bytes per LR pixel of ``network``'s widest layer in ``dtype``, times :data:`LIVE_BUFFERS`.
+
+    Measured, not assumed: one forward pass on a small float32 probe (CPU) records every layer's output
+    size, so a users' transformer with 180 channels gets smaller tiles than a 64-channel SRResNet. A
+    network that cannot run the probe (one that needs larger inputs) gets the zoo's default.
+    """
+    widest = 0
+
+    def record(_module: nn.Module, _inputs: object, output: object) -> None:
+        nonlocal widest
+        if isinstance(output, torch.Tensor):
+            widest = max(widest, output.numel())
+
+    hooks = [module.register_forward_hook(record) for module in network.modules()]
+    try:
+        with torch.inference_mode():
+            network(torch.zeros(1, 3, PROBE_SIDE, PROBE_SIDE))
+    except (RuntimeError, ValueError, AssertionError):
+        return DEFAULT_ACTIVATION_BYTES_PER_LR_PIXEL
+    finally:
+        for hook in hooks:
+            hook.remove()
+    values_per_lr_pixel = -(-widest // PROBE_SIDE**2)
+    return values_per_lr_pixel * torch.finfo(dtype).bits // 8 * LIVE_BUFFERS
 
 
 @dataclass(frozen=True)
@@ -67,6 +100,7 @@ class LoadedModel:
     parameters: int
     scale: int = SCALE
     tiling: Tiling = "supported"
+    activation_bytes_per_lr_pixel: int = DEFAULT_ACTIVATION_BYTES_PER_LR_PIXEL
 
 
 def _weights_for(name: str, weights_file: str | None) -> tuple[dict[str, torch.Tensor] | None, dict, str | None]:
@@ -88,25 +122,25 @@ def _weights_for(name: str, weights_file: str | None) -> tuple[dict[str, torch.T
     return weights_io.read_state_dict(located.path), dict(located.entry.arch_kwargs), str(located.path)
 
 
-def _load_int8_model(name: str, ranges_file: str | None) -> LoadedModel:
-    """``name`` (an int8 variant): its float model's bundled weights quantized with the calibrated ranges, on CPU.
+def _load_int8_model(spec: ModelSpec, ranges_file: str | None) -> LoadedModel:
+    """An int8 variant: its float model's bundled weights quantized with the calibrated ranges, on CPU.
 
     ``ranges_file`` replaces the bundled ranges (from ``quantize --publish --weights-dir``); they
     must have been calibrated for the float weights that load. The bundled ranges are refused on
     a CPU where they lose the model's quality (:func:`refusal_on_this_cpu`).
     """
-    from sr_core.quant import int8_models
+    from sr_core.quant import int8_models  # torchao's PT2E stack: imported only when an int8 model loads
 
-    spec = get_spec(name)
+    name, float_name = spec.name, str(spec.quantized_from)
     if ranges_file is None and (refusal := refusal_on_this_cpu(name)):
         raise UnsupportedOnThisCPUError(refusal)
-    float_model = load_model(spec.quantized_from, device="cpu", dtype=torch.float32)
+    float_model = load_model(float_name, device="cpu", dtype=torch.float32)
     if ranges_file is None:
         located = hub.locate_weights(name)
         if located is None:
             raise WeightsNotFoundError(
                 f"model {name!r} has no calibrated int8 ranges; run `python -m sr_core quantize --model "
-                f"{spec.quantized_from} --publish` (it publishes only a model that meets the int8 bar)"
+                f"{float_name} --publish` (it publishes only a model that meets the int8 bar)"
             )
         ranges_file = str(located.path)
     int8_models.check_calibrated_for(ranges_file, float_model.weights_sha256)
@@ -122,6 +156,7 @@ def _load_int8_model(name: str, ranges_file: str | None) -> LoadedModel:
         weights_file=ranges_file,
         weights_sha256=weights_io.sha256_file(ranges_file),
         parameters=float_model.parameters,
+        activation_bytes_per_lr_pixel=float_model.activation_bytes_per_lr_pixel,
     )
 
 
@@ -130,14 +165,15 @@ def _load_model_uncached(name: str, weights_file: str | None, device_name: str, 
     device = torch.device(device_name)
     if device.type == "cpu":
         keep_freed_cpu_memory()
-    if spec.quantized_from:
-        return _load_int8_model(name, weights_file)
+    if spec.kind == "int8":
+        return _load_int8_model(spec, weights_file)
     state_dict, arch_kwargs, source = (None, {}, None) if not spec.learned else _weights_for(name, weights_file)
     network = spec.build(**arch_kwargs)
     if state_dict is not None:
         weights_io.load_into(network, state_dict)
     trained_parameters = {key: value.detach().clone() for key, value in network.state_dict().items()}
     parameters = count_parameters(network)
+    activation_bytes = activation_bytes_per_lr_pixel(network, dtype)
     network = inference_form(network, device, dtype)
     return LoadedModel(
         name=name,
@@ -148,6 +184,7 @@ def _load_model_uncached(name: str, weights_file: str | None, device_name: str, 
         weights_file=source,
         weights_sha256=weights_io.sha256_file(source) if source else None,
         parameters=parameters,
+        activation_bytes_per_lr_pixel=activation_bytes,
     )
 
 
@@ -169,24 +206,23 @@ def load_model(
     path = str(weights_file) if weights_file is not None else None
     modified = Path(path).stat().st_mtime if path and Path(path).exists() else 0.0
     spec = get_spec(name)
-    chosen_device = torch.device("cpu") if spec.quantized_from else pick_device(device)
-    if dtype is None or not spec.learned or spec.quantized_from:
-        dtype = app_dtype(name, chosen_device)
+    chosen_device = torch.device("cpu") if spec.kind == "int8" else pick_device(device)
+    if dtype is None or spec.kind != "float":
+        dtype = app_dtype(spec, chosen_device)
     return _cached_model(name, path, modified, str(chosen_device), dtype)
 
 
-def app_dtype(name: str, device: torch.device) -> torch.dtype:
-    """The precision the app runs ``name`` in on ``device``: :func:`sr_core.device.inference_dtype` for
+def app_dtype(spec: ModelSpec, device: torch.device) -> torch.dtype:
+    """The precision the app runs a model in on ``device``: :func:`sr_core.device.inference_dtype` for
     learned float models; float32 for baselines (exact resizes) and int8 variants (float32 around int8 kernels)."""
-    spec = get_spec(name)
-    return inference_dtype(device) if spec.learned and not spec.quantized_from else torch.float32
+    return inference_dtype(device) if spec.kind == "float" else torch.float32
 
 
 def model_has_weights(name: str) -> bool:
     """True when ``name`` can run now: a baseline, a learned model with weights (bundled, or on the Hub),
     or an int8 variant with calibrated ranges and its float model's weights."""
     spec = get_spec(name)
-    if spec.quantized_from and not hub.weights_available(spec.quantized_from):
+    if spec.kind == "int8" and not hub.weights_available(str(spec.quantized_from)):
         return False
     return not spec.learned or hub.weights_available(name)
 
@@ -203,8 +239,7 @@ def model_for_weights(weights_file: str | Path) -> str:
     architecture = weights_io.detect_architecture(state_dict)
     if architecture is None:
         weights_io.infer_model_kwargs(state_dict)  # raises, listing the known architectures
-    candidates = [name for name in sr_model_names()
-                  if get_spec(name).architecture == architecture and get_spec(name).learned and not get_spec(name).quantized_from]
+    candidates = [spec.name for spec in all_specs() if spec.architecture == architecture and spec.kind == "float"]
     if not candidates:
         raise WeightsMismatchError(f"{Path(weights_file).name} holds a {architecture}, which does not upscale; "
                                    "pass the generator's weights")
@@ -216,9 +251,9 @@ def refusal_on_this_cpu(name: str) -> str | None:
     """Why ``name`` is not offered on this machine, or None: only an int8 variant whose bundled ranges
     lose its quality on this CPU's int8 kernels is refused (see :mod:`sr_core.quant.int8_models`)."""
     spec = get_spec(name)
-    if not spec.quantized_from:
+    if spec.kind != "int8":
         return None
-    entry, float_entry = weights_io.find_weights(name), weights_io.find_weights(spec.quantized_from)
+    entry, float_entry = weights_io.find_weights(name), weights_io.find_weights(str(spec.quantized_from))
     if entry is None or float_entry is None:
         return None
     from sr_core.quant import int8_models
@@ -242,7 +277,7 @@ def tile_for(model: LoadedModel, tile: int | None) -> int | None:
     if model.tiling == "internal" or tile is None:
         return None
     if tile == 0:
-        automatic = auto_tile_size(model.device)
+        automatic = auto_tile_size(model.device, model.activation_bytes_per_lr_pixel)
         return max(automatic, MAX_TILE) if model.tiling == "discouraged" else automatic
     return tile
 
@@ -322,6 +357,13 @@ class UpscaleResult:
 def image_to_batch(array: np.ndarray, device: torch.device) -> torch.Tensor:
     """HxWxC float array -> 1xCxHxW tensor on ``device``."""
     return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))[None].to(device)
+
+
+def run_network(network: nn.Module, lr_rgb: np.ndarray, tile: int | None = None) -> np.ndarray:
+    """x4 output (float HxWx3 in [0, 1]) of a ready network for a float LR image HxWx3 in [0, 1], on its device."""
+    parameter = next(network.parameters(), None)
+    device = parameter.device if parameter is not None else torch.device("cpu")
+    return batch_to_image(upscale_tensor(network, image_to_batch(lr_rgb.astype(np.float32), device), tile))
 
 
 def batch_to_image(tensor: torch.Tensor) -> np.ndarray:

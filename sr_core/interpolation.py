@@ -27,10 +27,10 @@ from sr_core import user_models
 from sr_core import weights as weights_io
 from sr_core.errors import WeightsMismatchError
 from sr_core.imaging import to_float, to_uint8
-from sr_core.inference import LoadedModel, batch_to_image, image_to_batch, load_model, upscale_tensor
+from sr_core.inference import LoadedModel, load_model, run_network
 from sr_core.lpips import lpips_against_or_none
-from sr_core.metrics import psnr_y, ssim_y
 from sr_core.optimize import inference_form
+from sr_core.protocol import score_pair
 from sr_core.registry import all_specs, get_spec
 
 StateDict = dict[str, torch.Tensor]
@@ -106,8 +106,7 @@ def interpolation_pairs() -> list[tuple[str, str]]:
         for gan in specs
         if gan.discriminator is not None
         for psnr in specs
-        if psnr.architecture == gan.architecture and psnr.discriminator is None and psnr.learned
-        and psnr.quantized_from is None
+        if psnr.architecture == gan.architecture and psnr.kind == "float" and psnr.discriminator is None
     ]
 
 
@@ -141,7 +140,7 @@ def check_interpolable(psnr_name: str, gan_name: str) -> None:
     if not (psnr_spec.learned and gan_spec.learned):
         fixed = psnr_name if not psnr_spec.learned else gan_name
         raise WeightsMismatchError(f"{fixed!r} has no parameters to interpolate; pick two learned models")
-    quantized = [spec for spec in (psnr_spec, gan_spec) if spec.quantized_from]
+    quantized = [spec for spec in (psnr_spec, gan_spec) if spec.kind == "int8"]
     if quantized:
         raise WeightsMismatchError(
             f"{quantized[0].name!r} is an int8 variant; interpolate its float model {quantized[0].quantized_from!r}"
@@ -255,13 +254,6 @@ def blend_images(first: np.ndarray, second: np.ndarray, alpha: float) -> np.ndar
     return ((1.0 - alpha) * first.astype(np.float32) + alpha * second.astype(np.float32)).astype(np.float32)
 
 
-def run_network(network: nn.Module, lr_rgb: np.ndarray, tile: int | None = None) -> np.ndarray:
-    """x4 output (float HxWx3 in [0, 1]) of a ready network for a float LR image HxWx3 in [0, 1]."""
-    parameter = next(network.parameters(), None)
-    device = parameter.device if parameter is not None else torch.device("cpu")
-    return batch_to_image(upscale_tensor(network, image_to_batch(lr_rgb.astype(np.float32), device), tile))
-
-
 @dataclass(frozen=True)
 class _ImageKey:
     """An image as a cache key: compared and hashed by its bytes' digest, carrying the array along."""
@@ -353,8 +345,7 @@ def perception_distortion_curve(
             progress(index / len(alphas), f"alpha = {alpha:.2f} ({index + 1}/{len(alphas)})")
         outputs = interpolate_outputs(lr_rgb, psnr_name, gan_name, alpha, device=device, user_files=user_files)
         for method, output in ((NETWORK, outputs.network), (IMAGE, outputs.image)):
-            output_uint8 = to_uint8(output)
-            perceptual = perceptual_distance and perceptual_distance(to_float(output_uint8))
-            rows.append({"alpha": float(alpha), "interpolation": method, "psnr": psnr_y(output_uint8, hr_uint8),
-                         "ssim": ssim_y(output_uint8, hr_uint8), "lpips": np.nan if perceptual is None else perceptual})
+            pair = score_pair(to_uint8(output), hr_uint8, perceptual_distance)
+            rows.append({"alpha": float(alpha), "interpolation": method, "psnr": pair.psnr, "ssim": pair.ssim,
+                         "lpips": np.nan if pair.lpips is None else pair.lpips})
     return pd.DataFrame(rows, columns=["alpha", "interpolation", "psnr", "ssim", "lpips"])

@@ -19,6 +19,8 @@ import math
 import torch
 from torch import nn
 
+from sr_core.registry import all_families
+
 
 def fold_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
     """A conv equal to ``bn(conv(x))`` for a BN layer in eval mode."""
@@ -43,16 +45,17 @@ def _separable_pointwise(module: nn.Module) -> nn.Conv2d | None:
 def fold_batch_norms(model: nn.Module) -> nn.Module:
     """A copy of ``model`` (in eval mode) with every conv -> BN pair folded into one conv.
 
-    Pairs are found by attribute naming used across the zoo: ``convN``/``bnN`` siblings,
-    ``conv_body``/``bn_body``, and ``cnn``/``bn`` (Swift-SRGAN's blocks). Folded BN layers
-    become ``nn.Identity``. Models without BN come back unchanged (as a copy).
+    Pairs are ``convN``/``bnN`` siblings, or what a model family declares (``bn_convs``: SRResNet's
+    ``conv_body``/``bn_body``, Swift-SRGAN's ``cnn``/``bn``). Folded BN layers become
+    ``nn.Identity``. Models without BN come back unchanged (as a copy).
     """
+    declared = {bn: conv for family in all_families() for bn, conv in family.bn_convs.items()}
     folded = copy.deepcopy(model).eval()
     for module in folded.modules():
         for name, child in list(module.named_children()):
             if not isinstance(child, nn.BatchNorm2d):
                 continue
-            conv_name = {"bn": "cnn", "bn_body": "conv_body"}.get(name, name.replace("bn", "conv", 1))
+            conv_name = declared.get(name, name.replace("bn", "conv", 1))
             conv = getattr(module, conv_name, None)
             if isinstance(conv, nn.Conv2d):
                 setattr(module, conv_name, fold_conv_bn(conv, child))
@@ -136,20 +139,17 @@ def _prelu_before_shuffle(act: nn.PReLU, factor: int) -> nn.PReLU:
     return before
 
 
-# (upsampler attribute, last conv attribute, shuffle attribute in an upsampling block) per sub-pixel family.
-_SUBPIXEL_TAILS = (("upsample", "conv_last", "shuffle"), ("upsampler", "final_conv", "ps"))
-
-
 def fold_subpixel_tail(model: nn.Module) -> nn.Module:
     """A copy of ``model`` whose last shuffle -> PReLU -> conv runs at the resolution before the shuffle.
 
-    Applies to SRResNet/SRGAN (``upsample`` ... ``conv_last``) and Swift-SRGAN (``upsampler`` ...
-    ``final_conv``, separable); other models come back unchanged (as a copy). The model's
+    Applies to the families that declare a ``subpixel_tail`` (SRResNet/SRGAN, Swift-SRGAN with its
+    separable last conv); other models come back unchanged (as a copy). The model's
     forward stays as written: the last upsampling block loses its shuffle and gets the
     expanded PReLU, and the last conv becomes the polyphase conv followed by the shuffle.
     """
     folded = copy.deepcopy(model).eval()
-    for upsampler_name, last_conv_name, shuffle_name in _SUBPIXEL_TAILS:
+    tails = [family.subpixel_tail for family in all_families() if family.subpixel_tail is not None]
+    for upsampler_name, last_conv_name, shuffle_name in ((t.upsampler, t.last_conv, t.shuffle) for t in tails):
         upsampler, last_conv = getattr(folded, upsampler_name, None), getattr(folded, last_conv_name, None)
         if not isinstance(upsampler, nn.Sequential) or last_conv is None or len(upsampler) == 0:
             continue

@@ -29,9 +29,10 @@ from sr_core import settings
 from sr_core import weights as weights_io
 from sr_core.device import pick_device
 from sr_core.errors import UnknownArchitectureError, UnsupportedScaleError, WeightsMismatchError, WeightsTooLargeError
-from sr_core.inference import LoadedModel, Tiling, load_model, model_for_weights
+from sr_core.inference import LoadedModel, Tiling, activation_bytes_per_lr_pixel, load_model, model_for_weights
 from sr_core.models.blocks import count_parameters
-from sr_core.registry import SCALE, get_spec
+from sr_core.protocol import SCALE
+from sr_core.registry import get_spec
 
 if TYPE_CHECKING:
     from spandrel import ImageModelDescriptor
@@ -195,12 +196,14 @@ def _cached_user_model(path: str, modified: float, device_name: str, dtype: torc
     trained = {key: tensor.detach().clone() for key, tensor in descriptor.model.state_dict().items()}
     device = torch.device(device_name)
     precision = _precision(descriptor, device, dtype)
+    activation_bytes = activation_bytes_per_lr_pixel(descriptor.model.eval(), precision)
     descriptor.to(device=device, dtype=precision).eval()
     for parameter in descriptor.model.parameters():
         parameter.requires_grad_(False)
     loaded = LoadedModel(name=info.label, network=SpandrelNetwork(descriptor), state_dict=trained, device=device,
                          dtype=precision, weights_file=str(file), weights_sha256=sha256,
-                         parameters=info.parameters, scale=info.scale, tiling=info.tiling)
+                         parameters=info.parameters, scale=info.scale, tiling=info.tiling,
+                         activation_bytes_per_lr_pixel=activation_bytes)
     return info, loaded
 
 

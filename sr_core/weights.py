@@ -17,7 +17,7 @@ import json
 import os
 import pickle
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,8 @@ from torch import nn
 from sr_core import settings
 from sr_core.errors import CorruptWeightsError, WeightsMismatchError, WeightsNotFoundError
 from sr_core.files import atomic_target
+from sr_core.models.family import ModelFamily
+from sr_core.registry import all_families
 
 StateDict = dict[str, torch.Tensor]
 
@@ -199,68 +201,6 @@ def _without_prefix(state_dict: StateDict, prefix: str) -> StateDict:
 
 # --- released key layouts -> canonical keys ------------------------------------------------
 
-RenameRule = tuple[re.Pattern[str], str]
-
-
-@dataclass(frozen=True)
-class KeyLayout:
-    """A released checkpoint's naming scheme: how to recognise it, and the renames to canonical keys.
-
-    ``rules(keys)`` may depend on the keys (the old ESRGAN arch numbers ``conv_body`` after the
-    last block). The first matching rule renames a key; keys matched by none are kept, so
-    strict loading reports them.
-    """
-
-    name: str
-    recognises: Callable[[Collection[str]], bool]
-    rules: Callable[[Collection[str]], tuple[RenameRule, ...]]
-
-
-def _rules(*pairs: tuple[str, str]) -> tuple[RenameRule, ...]:
-    return tuple((re.compile(pattern), replacement) for pattern, replacement in pairs)
-
-
-def _is_xinntao_esrgan(keys: Collection[str]) -> bool:
-    """xinntao's ``RRDB_ESRGAN_x4.pth`` / ``RRDB_PSNR_x4.pth`` (ESRGAN repo, 2019 "new arch")."""
-    return any(key.startswith("RRDB_trunk.") for key in keys)
-
-
-def _xinntao_esrgan_rules(keys: Collection[str]) -> tuple[RenameRule, ...]:
-    return _rules(
-        (r"^RRDB_trunk\.(\d+)\.RDB(\d)\.", r"body.\1.rdb\2."),
-        (r"^trunk_conv\.", "conv_body."),
-        (r"^upconv1\.", "conv_up1."),
-        (r"^upconv2\.", "conv_up2."),
-        (r"^HRconv\.", "conv_hr."),
-    )
-
-
-_OLD_ARCH_BLOCK = re.compile(r"^model\.1\.sub\.(\d+)\.RDB\d\.")
-
-
-def _is_old_arch_esrgan(keys: Collection[str]) -> bool:
-    """The pre-2019 ESRGAN checkpoints: one ``nn.Sequential`` named ``model``."""
-    return any(_OLD_ARCH_BLOCK.match(key) for key in keys)
-
-
-def _old_arch_esrgan_rules(keys: Collection[str]) -> tuple[RenameRule, ...]:
-    num_block = len({match.group(1) for key in keys if (match := _OLD_ARCH_BLOCK.match(key))})
-    return _rules(
-        (r"^model\.0\.", "conv_first."),
-        (r"^model\.1\.sub\.(\d+)\.RDB(\d)\.conv(\d)\.0\.", r"body.\1.rdb\2.conv\3."),
-        (rf"^model\.1\.sub\.{num_block}\.", "conv_body."),
-        (r"^model\.3\.", "conv_up1."),
-        (r"^model\.6\.", "conv_up2."),
-        (r"^model\.8\.", "conv_hr."),
-        (r"^model\.10\.", "conv_last."),
-    )
-
-
-KEY_LAYOUTS: tuple[KeyLayout, ...] = (
-    KeyLayout("esrgan_xinntao", _is_xinntao_esrgan, _xinntao_esrgan_rules),
-    KeyLayout("esrgan_old_arch", _is_old_arch_esrgan, _old_arch_esrgan_rules),
-)
-
 
 def to_canonical_keys(state_dict: Mapping[str, torch.Tensor]) -> StateDict:
     """``state_dict`` renamed to our models' key names; the tensors themselves are not copied.
@@ -268,7 +208,8 @@ def to_canonical_keys(state_dict: Mapping[str, torch.Tensor]) -> StateDict:
     Canonical and unknown layouts come back unchanged (strict loading then names the keys
     that do not fit). Applying it twice is the same as once.
     """
-    layout = next((layout for layout in KEY_LAYOUTS if layout.recognises(state_dict.keys())), None)
+    layouts = (layout for family in all_families() for layout in family.key_layouts)
+    layout = next((layout for layout in layouts if layout.recognises(state_dict.keys())), None)
     if layout is None:
         return dict(state_dict)
     rules = layout.rules(state_dict.keys())
@@ -286,101 +227,15 @@ def to_canonical_keys(state_dict: Mapping[str, torch.Tensor]) -> StateDict:
 # --- which architecture, with which hyper-parameters ---------------------------------------
 
 
-def _count_indices(keys: Collection[str], prefix: str) -> int:
-    """How many entries an ``nn.Sequential`` named by ``prefix`` (``"body."``) has."""
-    pattern = re.compile(rf"^{re.escape(prefix)}(\d+)\.")
-    return len({match.group(1) for key in keys if (match := pattern.match(key))})
-
-
-def _has(*required: str) -> Callable[[Mapping[str, torch.Tensor]], bool]:
-    return lambda state_dict: all(key in state_dict for key in required)
-
-
-def _vgg_discriminator_with_down_kernel(kernel: int) -> Callable[[Mapping[str, torch.Tensor]], bool]:
-    """SRGAN's and ESRGAN's discriminators share names; their first stride-2 conv is 3x3 or 4x4."""
-    is_vgg_discriminator = _has("features.0.weight", "features.2.weight", "head.2.weight")
-
-    def recognises(state_dict: Mapping[str, torch.Tensor]) -> bool:
-        return is_vgg_discriminator(state_dict) and state_dict["features.2.weight"].shape[-1] == kernel
-
-    return recognises
-
-
-def _rrdbnet_kwargs(sd: Mapping[str, torch.Tensor]) -> dict[str, int]:
-    return {
-        "num_in_ch": sd["conv_first.weight"].shape[1],
-        "num_out_ch": sd["conv_last.weight"].shape[0],
-        "num_feat": sd["conv_first.weight"].shape[0],
-        "num_block": _count_indices(sd.keys(), "body."),
-        "num_grow_ch": sd["body.0.rdb1.conv1.weight"].shape[0],
-    }
-
-
-def _srresnet_kwargs(sd: Mapping[str, torch.Tensor]) -> dict[str, int]:
-    return {
-        "num_in_ch": sd["conv_first.weight"].shape[1],
-        "num_feat": sd["conv_first.weight"].shape[0],
-        "num_block": _count_indices(sd.keys(), "body."),
-        "scale": 2 ** _count_indices(sd.keys(), "upsample."),
-    }
-
-
-def _swiftsrgan_kwargs(sd: Mapping[str, torch.Tensor]) -> dict[str, int]:
-    return {
-        "in_channels": sd["initial.cnn.depthwise.weight"].shape[0],
-        "num_channels": sd["initial.cnn.pointwise.weight"].shape[0],
-        "num_blocks": _count_indices(sd.keys(), "residual."),
-        "scale": 2 ** _count_indices(sd.keys(), "upsampler."),
-    }
-
-
-def _srcnn_kwargs(sd: Mapping[str, torch.Tensor]) -> dict[str, int]:
-    return {
-        "num_channels": sd["conv1.weight"].shape[1],
-        "n1": sd["conv1.weight"].shape[0],
-        "n2": sd["conv2.weight"].shape[0],
-        "f1": sd["conv1.weight"].shape[-1],
-        "f2": sd["conv2.weight"].shape[-1],
-        "f3": sd["conv3.weight"].shape[-1],
-    }
-
-
-def _vgg_discriminator_kwargs(sd: Mapping[str, torch.Tensor]) -> dict[str, int]:
-    return {"in_channels": sd["features.0.weight"].shape[1]}
-
-
-def _swiftsrgan_discriminator_kwargs(sd: Mapping[str, torch.Tensor]) -> dict[str, int]:
-    return {"in_channels": sd["blocks.0.cnn.depthwise.weight"].shape[0]}
-
-
-@dataclass(frozen=True)
-class ArchSignature:
-    """How to tell a canonical state dict of one architecture (the registry's names) and read its kwargs."""
-
-    architecture: str
-    recognises: Callable[[Mapping[str, torch.Tensor]], bool]
-    kwargs: Callable[[Mapping[str, torch.Tensor]], dict[str, int]]
-
-
-ARCHITECTURES: tuple[ArchSignature, ...] = (
-    ArchSignature("rrdbnet", _has("conv_first.weight", "body.0.rdb1.conv1.weight"), _rrdbnet_kwargs),
-    ArchSignature("srresnet", _has("conv_first.weight", "act_first.weight", "bn_body.weight"), _srresnet_kwargs),
-    ArchSignature("swiftsrgan", _has("initial.cnn.depthwise.weight", "convblock.bn.weight"), _swiftsrgan_kwargs),
-    ArchSignature("srcnn", _has("conv1.weight", "conv2.weight", "conv3.weight"), _srcnn_kwargs),
-    ArchSignature("srgan_discriminator", _vgg_discriminator_with_down_kernel(3), _vgg_discriminator_kwargs),
-    ArchSignature("esrgan_discriminator", _vgg_discriminator_with_down_kernel(4), _vgg_discriminator_kwargs),
-    ArchSignature(
-        "swiftsrgan_discriminator",
-        _has("blocks.0.cnn.depthwise.weight", "classifier.2.weight"),
-        _swiftsrgan_discriminator_kwargs,
-    ),
-)
+def _signed_families() -> list[ModelFamily]:
+    """The families whose weights can be recognised (every one but the parameter-free baselines)."""
+    return [family for family in all_families() if family.recognises is not None]
 
 
 def detect_architecture(state_dict: Mapping[str, torch.Tensor]) -> str | None:
     """The registry architecture (``"rrdbnet"``, ``"srcnn"`` ...) a state dict of any known layout belongs to."""
     canonical = to_canonical_keys(state_dict)
-    return next((sig.architecture for sig in ARCHITECTURES if sig.recognises(canonical)), None)
+    return next((family.architecture for family in _signed_families() if family.recognises(canonical)), None)
 
 
 def infer_model_kwargs(state_dict: Mapping[str, torch.Tensor], architecture: str | None = None) -> dict[str, int]:
@@ -393,18 +248,18 @@ def infer_model_kwargs(state_dict: Mapping[str, torch.Tensor], architecture: str
     :class:`WeightsMismatchError` instead of handing foreign kwargs to the constructor.
     """
     canonical = to_canonical_keys(state_dict)
-    signature = next((sig for sig in ARCHITECTURES if sig.recognises(canonical)), None)
-    if signature is None:
+    family = next((family for family in _signed_families() if family.recognises(canonical)), None)
+    if family is None or family.kwargs_from_weights is None:
         raise WeightsMismatchError(
             f"the weights do not match any SR Studio architecture (first keys: {_shown(canonical)}); "
-            f"known architectures: {', '.join(sig.architecture for sig in ARCHITECTURES)}"
+            f"known architectures: {', '.join(family.architecture for family in _signed_families())}"
         )
-    if architecture is not None and signature.architecture != architecture:
+    if architecture is not None and family.architecture != architecture:
         raise WeightsMismatchError(
-            f"the weights hold architecture {signature.architecture!r} but the model is {architecture!r}; "
-            f"pick a model of architecture {signature.architecture!r} or another weights file"
+            f"the weights hold architecture {family.architecture!r} but the model is {architecture!r}; "
+            f"pick a model of architecture {family.architecture!r} or another weights file"
         )
-    return {name: int(value) for name, value in signature.kwargs(canonical).items()}
+    return {name: int(value) for name, value in family.kwargs_from_weights(canonical).items()}
 
 
 # --- loading into a model ------------------------------------------------------------------

@@ -188,7 +188,8 @@ def write_scores_csv(scores: Sequence[ModelScore], path: Path, data: str) -> Non
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from sr_core.evaluation import ModelScore, evaluate_model, image_files, score_network
+    from sr_core.evaluation import ModelScore, evaluate_model, score_network
+    from sr_core.protocol import image_files
     from sr_core.registry import all_specs, get_spec
 
     names = [name.strip() for name in args.models.split(",") if name.strip()]
@@ -246,12 +247,11 @@ def _models(args: argparse.Namespace) -> int:
     import torch
 
     from sr_core.models.blocks import count_parameters
-    from sr_core.registry import all_specs, sr_model_names
+    from sr_core.registry import all_specs
 
     print(f"{'name':<26}{'params':>12}  {'weights':<20} description")
     for spec in all_specs():
-        is_generator = spec.name in sr_model_names()
-        weights = _weights_note(spec.name) if spec.learned and is_generator else "-"
+        weights = _weights_note(spec.name) if spec.learned and spec.upscales else "-"
         with torch.device("meta"):
             parameters = count_parameters(spec.build())
         print(f"{spec.name:<26}{parameters:>12,}  {weights:<20} {spec.description}")

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sr_core.errors import SRStudioError
-from sr_core.evaluation import image_files
 from sr_core.imaging import LoadedImage, open_image, save_image
 from sr_core.inference import LoadedModel, UpscaleResult, load_model, upscale_with
+from sr_core.protocol import image_files
 
 QUEUE_FRAMES = 4
 """Frames decoded ahead of, and waiting to be encoded behind, the model."""

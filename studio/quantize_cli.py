@@ -54,7 +54,7 @@ def _calibration_sets(args: argparse.Namespace, network: torch.nn.Module) -> dic
 
 def _probe(args: argparse.Namespace, calibration: dict[str, list[torch.Tensor]]) -> torch.Tensor:
     """The LR input on which int8 is compared with FP32: the first ``--data`` image, else a calibration batch."""
-    from sr_core.evaluation import image_files
+    from sr_core.protocol import image_files
     from sr_core.quant.sr import protocol_lr
 
     first_images = [files[0] for files in map(image_files, args.data) if files]
@@ -107,7 +107,7 @@ def _quantize(args: argparse.Namespace) -> int:
 
 def _publish(args: argparse.Namespace, prepared: dict, passing: list[str], report) -> int:
     """Write the int8 variant of the first calibration that meets the bar (data-free first when given)."""
-    from sr_core.quant.int8_models import publish_int8
+    from sr_core.quant.publish import publish_int8
 
     if not passing:
         print(f"not published: no calibration of {args.model} meets the bar", file=sys.stderr)

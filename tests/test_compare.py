@@ -9,6 +9,7 @@ from PIL import Image
 
 from sr_core.errors import ImageTooLargeError, InvalidImageError, WeightsNotFoundError
 from sr_core.imaging import make_lr
+from sr_core.protocol import MIN_HR_SIDE
 from studio.services import compare, interpolate, model_choices, outputs, uploads, upscale
 from studio.services.compare import DONE, REFERENCE, WAITING, CompareOutput, crop_box, zoom_crop
 from studio.services.model_choices import NO_WEIGHTS
@@ -111,9 +112,9 @@ def test_low_resolution_mode_keeps_the_upload_and_says_there_is_no_reference(upl
     assert any("no reference" in notice for notice in source.notices)
 
 
-def test_a_tiny_image_cannot_be_ground_truth(tmp_path):
+def test_an_image_under_the_protocols_minimum_cannot_be_ground_truth(tmp_path):
     path = tmp_path / "tiny.png"
-    Image.new("RGB", (12, 12)).save(path)
+    Image.new("RGB", (MIN_HR_SIDE - 1, MIN_HR_SIDE - 1)).save(path)
     with pytest.raises(InvalidImageError, match="low resolution"):
         uploads.prepare_input(path, GROUND_TRUTH)
 

@@ -27,9 +27,9 @@ from PIL import Image
 import app
 from sr_core import imaging
 from sr_core.errors import SRStudioError
-from sr_core.evaluation import IMAGE_SUFFIXES, MIN_HR_SIDE
 from sr_core.imaging import LoadedImage, to_float, to_uint8
 from sr_core.inference import upscale_image
+from sr_core.protocol import IMAGE_SUFFIXES, MIN_HR_SIDE
 from sr_core.registry import build_model
 from sr_core.weights import save_weights
 from studio import cli
@@ -95,7 +95,7 @@ def _interpolate_tab(path: str) -> list[tuple[int, int]]:
 
 def _ground_truth_size(upright: tuple[int, int] | None) -> tuple[int, int] | None:
     """What the Compare tab's models return for a ground-truth upload: the HR cropped to a multiple of 4."""
-    if upright is None or min(upright) < uploads.MIN_GROUND_TRUTH_SIDE:
+    if upright is None or min(upright) < MIN_HR_SIDE:
         return None
     return upright[0] - upright[0] % 4, upright[1] - upright[1] % 4
 

@@ -5,14 +5,17 @@ import pytest
 import torch
 from PIL import Image
 
+from sr_core import inference
 from sr_core.device import cpu_has_native_bf16, inference_dtype
 from sr_core.errors import WeightsNotFoundError
 from sr_core.evaluation import evaluate_model
 from sr_core.imaging import LoadedImage
 from sr_core.inference import (
+    DEFAULT_ACTIVATION_BYTES_PER_LR_PIXEL,
     MAX_TILE,
     MIN_TILE,
     _tile_spans,
+    activation_bytes_per_lr_pixel,
     auto_tile_size,
     load_model,
     upscale_image,
@@ -184,3 +187,14 @@ def test_evaluation_scores_the_float32_network_even_where_the_app_runs_bf16(tmp_
     monkeypatch.setenv(CPU_BF16.name, "1")
     assert load_model("srresnet", weights_file=weights).dtype == torch.bfloat16
     assert evaluate_model("srresnet", [hr], str(weights)).psnr == full.psnr
+
+
+def test_a_wider_network_is_measured_to_need_more_memory_per_pixel_and_gets_smaller_tiles(monkeypatch):
+    narrow = activation_bytes_per_lr_pixel(build_model("srresnet", num_block=1), torch.float32)
+    wide = activation_bytes_per_lr_pixel(build_model("srresnet", num_block=1, num_feat=256), torch.float32)
+    assert narrow == DEFAULT_ACTIVATION_BYTES_PER_LR_PIXEL, "the zoo's 64 channels at x4, as the default assumes"
+    assert wide == 4 * narrow
+    assert activation_bytes_per_lr_pixel(build_model("srresnet", num_block=1), torch.bfloat16) == narrow // 2
+    monkeypatch.setattr(inference, "available_memory_bytes", lambda device: 1 << 30)
+    device = torch.device("cpu")
+    assert (auto_tile_size(device, narrow), auto_tile_size(device, wide)) == (104, 52)

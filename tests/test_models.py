@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from sr_core.models.blocks import Interpolation, count_parameters, pil_bicubic_resize, rgb_to_ycbcr, ycbcr_to_rgb
+from sr_core.models.baselines import Interpolation
+from sr_core.models.blocks import count_parameters, pil_bicubic_resize, rgb_to_ycbcr, ycbcr_to_rgb
 from sr_core.registry import build_model, sr_model_names
 
 PAPER_PARAMETER_COUNTS = {

@@ -13,8 +13,9 @@ from sr_core.errors import WeightsMismatchError, WeightsNotFoundError
 from sr_core.inference import load_model, model_has_weights
 from sr_core.interpolation import check_interpolable, interpolation_pairs
 from sr_core.quant.errors import CompilerMissingError
-from sr_core.quant.int8_models import int8_graph, observer_state, publish_int8, save_ranges, scores_for_this_cpu
+from sr_core.quant.int8_models import int8_graph, observer_state, save_ranges, scores_for_this_cpu
 from sr_core.quant.ptq import calibrate, convert
+from sr_core.quant.publish import publish_int8
 from sr_core.quant.sr import float_sr_network
 from sr_core.registry import build_model, get_spec, sr_model_names
 from sr_core.weights import read_manifest, read_state_dict, save_weights, sha256_file

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from labs.mnist import LabeledImages, MnistSplit
+from labs.mnist import LabeledImages, MnistSplit, fit_classifier
 from sr_core.weights import read_metadata, read_state_dict, save_weights
 
 FEATURE_DIM = 64
@@ -47,20 +47,8 @@ class MnistClassifier(nn.Module):
 def train_classifier(data: LabeledImages, epochs: int = 2, batch_size: int = 64, lr: float = 2e-3,
                      seed: int = 0) -> MnistClassifier:
     """A classifier trained with Adam on ``data`` (labelled), returned in eval mode."""
-    generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    model = MnistClassifier()
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    model.train()
-    for _ in range(epochs):
-        order = torch.randperm(len(data), generator=generator)
-        for start in range(0, len(data), batch_size):
-            indices = order[start:start + batch_size]
-            loss = F.cross_entropy(model(data.images[indices]), data.labels[indices])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-    return model.eval()
+    return fit_classifier(MnistClassifier(), data, epochs, batch_size, lr, seed).eval()
 
 
 @torch.no_grad()

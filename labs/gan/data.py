@@ -24,8 +24,8 @@ def load_image_folder(folder: str | Path, size: int = FOLDER_IMAGE_SIZE) -> Labe
     DCGAN's data: faces or scenes at 64x64 RGB. The images are kept in memory as one tensor,
     which suits the few thousand images a CPU run can use.
     """
-    from sr_core.evaluation import image_files
     from sr_core.imaging import open_image
+    from sr_core.protocol import image_files
 
     files = image_files(folder)
     if not files:

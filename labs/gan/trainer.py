@@ -15,9 +15,7 @@ masks depend on nothing else: stopping and resuming gives the same numbers as on
 
 from __future__ import annotations
 
-import csv
 import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -32,6 +30,8 @@ from labs.gan.plots import write_report
 from labs.gan.registry import build_gan, get_gan_spec
 from labs.gan.sources import DataSource, open_source
 from labs.mnist import save_grid
+from sr_core.train.checkpoint import load_checkpoint, save_checkpoint
+from sr_core.train.run_log import RunLog
 from sr_core.weights import save_weights
 
 CONFIG_FILE, CHECKPOINT_FILE, METRICS_FILE = "config.json", "checkpoint.pt", "metrics.csv"
@@ -107,52 +107,17 @@ def _check_resumable(folder: Path, config: TrainConfig) -> None:
 
 
 def _save_checkpoint(folder: Path, gan: GAN, step: int) -> None:
-    """Write the checkpoint atomically: a crash mid-write leaves the previous one intact."""
-    temporary = folder / f".{CHECKPOINT_FILE}.tmp"
-    torch.save({"step": step, "gan": gan.state_dict()}, temporary)
-    os.replace(temporary, folder / CHECKPOINT_FILE)
+    save_checkpoint({"step": step, "gan": gan.state_dict()}, folder / CHECKPOINT_FILE)
 
 
-def load_checkpoint(folder: Path, gan: GAN) -> int:
+def load_run_checkpoint(folder: Path, gan: GAN) -> int:
     """Restore ``gan`` from the run's checkpoint (tensors only, no pickled code) and return its step; 0 if none."""
     path = Path(folder) / CHECKPOINT_FILE
     if not path.exists():
         return 0
-    checkpoint = torch.load(path, weights_only=True)
+    checkpoint = load_checkpoint(path)
     gan.load_state_dict(checkpoint["gan"])
     return int(checkpoint["step"])
-
-
-class MetricsLog:
-    """metrics.csv, cut back to ``resume_step`` so rows after the last checkpoint are recomputed, not doubled."""
-
-    def __init__(self, path: Path, resume_step: int) -> None:
-        self.path = path
-        self.fields: list[str] | None = None
-        kept: list[dict[str, str]] = []
-        if resume_step and path.exists():
-            with open(path, newline="") as handle:
-                reader = csv.DictReader(handle)
-                self.fields = reader.fieldnames and list(reader.fieldnames)
-                kept = [row for row in reader if int(row["step"]) <= resume_step]
-        path.unlink(missing_ok=True)
-        if self.fields:
-            self._write(kept, header=True)
-
-    def _write(self, rows: list[dict[str, Any]], header: bool = False) -> None:
-        with open(self.path, "a", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=self.fields)
-            if header:
-                writer.writeheader()
-            writer.writerows(rows)
-
-    def append(self, row: dict[str, float]) -> None:
-        formatted = {key: value if isinstance(value, int) else f"{value:.7g}" for key, value in row.items()}
-        if self.fields is None:
-            self.fields = list(formatted)
-            self._write([formatted], header=True)
-        else:
-            self._write([formatted])
 
 
 def train(config: TrainConfig, folder: str | Path, schedule: Schedule,
@@ -164,8 +129,8 @@ def train(config: TrainConfig, folder: str | Path, schedule: Schedule,
         _check_resumable(folder, config)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / CONFIG_FILE).write_text(json.dumps(_config_dict(config), indent=2) + "\n")
-    start = load_checkpoint(folder, gan)
-    metrics = MetricsLog(folder / METRICS_FILE, start)
+    start = load_run_checkpoint(folder, gan)
+    metrics = RunLog(folder / METRICS_FILE, start)
     label = f"{config.model}/{config.discriminator or get_gan_spec(config.model).discriminators[0]}"
     log(f"{label}: {source.description}; " + (f"resuming at step {start}" if start else "starting") +
         f", training to step {schedule.steps}")
@@ -186,6 +151,7 @@ def train(config: TrainConfig, folder: str | Path, schedule: Schedule,
             log(f"{label} step {step}/{schedule.steps}  g_loss {row['g_loss']:.4f}  d_loss {row['d_loss']:.4f}  "
                 f"d_accuracy {row['d_accuracy']:.3f}")
 
+    metrics.close()
     save_weights(gan.generator, folder / GENERATOR_FILE, metadata=_config_dict(config), half=False)
     write_report(folder / METRICS_FILE, folder / "report.html", title=label)
     return TrainedRun(folder, gan, source, max(start, schedule.steps))
@@ -206,4 +172,4 @@ def open_run(folder: str | Path) -> TrainedRun:
         raise GanSettingError(f"{folder} is not a GAN run (no {CONFIG_FILE}); train one with gan-train --out {folder}")
     config = TrainConfig(**json.loads((folder / CONFIG_FILE).read_text()))
     gan, source = build_run(config)
-    return TrainedRun(folder, gan, source, load_checkpoint(folder, gan))
+    return TrainedRun(folder, gan, source, load_run_checkpoint(folder, gan))

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from labs.mnist import LabeledImages
+from labs.mnist import LabeledImages, fit_classifier
 
 NUM_CLASSES = 10
 
@@ -68,24 +68,9 @@ def train_teacher(data: LabeledImages, epochs: int = 3, batch_size: int = 64, lr
     methods get to see.
     """
     torch.manual_seed(seed)
-    order_generator = torch.Generator().manual_seed(seed)
-    model = MnistResNet(widths)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    steps = epochs * -(-len(data) // batch_size)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
-    model.train()
-    for epoch in range(epochs):
-        order = torch.randperm(len(data), generator=order_generator)
-        for start in range(0, len(data), batch_size):
-            indices = order[start:start + batch_size]
-            loss = F.cross_entropy(model(data.images[indices]), data.labels[indices])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-        if progress:
-            progress(f"teacher epoch {epoch + 1}/{epochs}: loss {loss.item():.4f}")
-    return freeze(model)
+    teacher_progress = (lambda line: progress(f"teacher {line}")) if progress else None
+    return freeze(fit_classifier(MnistResNet(widths), data, epochs, batch_size, lr, seed, cosine=True,
+                                 progress=teacher_progress))
 
 
 def freeze(model: nn.Module) -> nn.Module:

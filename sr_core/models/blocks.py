@@ -13,13 +13,11 @@ import numpy as np
 import torch
 from torch import nn
 
-# ITU-R BT.601 as in MATLAB's rgb2ycbcr, for RGB in [0, 1] giving YCbCr in [0, 1] (Y in 16/255..235/255).
-YCBCR_OFFSET = (16.0 / 255.0, 128.0 / 255.0, 128.0 / 255.0)
-RGB_TO_YCBCR = (
-    (65.481 / 255.0, 128.553 / 255.0, 24.966 / 255.0),
-    (-37.797 / 255.0, -74.203 / 255.0, 112.0 / 255.0),
-    (112.0 / 255.0, -93.786 / 255.0, -18.214 / 255.0),
-)
+from sr_core.imaging import YCBCR_MATRIX, YCBCR_OFFSET
+
+# ITU-R BT.601 as in MATLAB's rgb2ycbcr (the metrics' matrix), for RGB in [0, 1] giving YCbCr in [0, 1].
+RGB_TO_YCBCR = torch.from_numpy(YCBCR_MATRIX)
+YCBCR_OFFSET_01 = torch.from_numpy(YCBCR_OFFSET / 255.0)
 
 
 def default_init_weights(module: nn.Module, scale: float = 1.0) -> None:
@@ -82,36 +80,16 @@ def pil_bicubic_resize(image: torch.Tensor, height: int, width: int) -> torch.Te
 
 def rgb_to_ycbcr(rgb: torch.Tensor) -> torch.Tensor:
     """BT.601 RGB -> YCbCr for float NCHW tensors in [0, 1] (MATLAB ``rgb2ycbcr`` / 255)."""
-    matrix = torch.tensor(RGB_TO_YCBCR, dtype=rgb.dtype, device=rgb.device)
-    offset = torch.tensor(YCBCR_OFFSET, dtype=rgb.dtype, device=rgb.device).view(1, 3, 1, 1)
+    matrix = RGB_TO_YCBCR.to(rgb.device, rgb.dtype)
+    offset = YCBCR_OFFSET_01.to(rgb.device, rgb.dtype).view(1, 3, 1, 1)
     return torch.einsum("ij,njhw->nihw", matrix, rgb) + offset
 
 
 def ycbcr_to_rgb(ycbcr: torch.Tensor) -> torch.Tensor:
     """Inverse of :func:`rgb_to_ycbcr`."""
-    matrix = torch.linalg.inv(torch.tensor(RGB_TO_YCBCR, dtype=torch.float64)).to(ycbcr.dtype)
-    offset = torch.tensor(YCBCR_OFFSET, dtype=ycbcr.dtype, device=ycbcr.device).view(1, 3, 1, 1)
+    matrix = torch.linalg.inv(RGB_TO_YCBCR).to(ycbcr.dtype)
+    offset = YCBCR_OFFSET_01.to(ycbcr.device, ycbcr.dtype).view(1, 3, 1, 1)
     return torch.einsum("ij,njhw->nihw", matrix.to(ycbcr.device), ycbcr - offset)
-
-
-class Interpolation(nn.Module):
-    """A parameter-free x``scale`` upscaler: the baselines every learned model must beat.
-
-    ``bicubic`` reproduces PIL's BICUBIC (the evaluation protocol's operator), ``nearest``
-    repeats pixels (the MOS protocol's calibration anchor for a score of 1).
-    """
-
-    def __init__(self, mode: str = "bicubic", scale: int = 4) -> None:
-        super().__init__()
-        if mode not in ("bicubic", "nearest"):
-            raise ValueError(f"interpolation mode must be 'bicubic' or 'nearest', not {mode!r}")
-        self.mode = mode
-        self.scale = scale
-
-    def forward(self, lr: torch.Tensor) -> torch.Tensor:
-        if self.mode == "nearest":
-            return lr.repeat_interleave(self.scale, dim=-2).repeat_interleave(self.scale, dim=-1)
-        return pil_bicubic_resize(lr, lr.shape[-2] * self.scale, lr.shape[-1] * self.scale)
 
 
 def count_parameters(model: nn.Module) -> int:

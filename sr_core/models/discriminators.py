@@ -12,8 +12,12 @@ the identity.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
+
+from sr_core.models.family import ModelFamily, ModelSpec, StateDict, has_keys
 
 
 class VGGStyleDiscriminator(nn.Module):
@@ -67,3 +71,36 @@ def esrgan_discriminator(in_channels: int = 3) -> VGGStyleDiscriminator:
     return VGGStyleDiscriminator(
         in_channels, (64, 128, 256, 512, 512), down_kernel=4, pooled_size=4, hidden=100, sigmoid=False
     )
+
+
+def _with_down_kernel(kernel: int) -> Callable[[StateDict], bool]:
+    """SRGAN's and ESRGAN's discriminators share names; their first stride-2 conv is 3x3 or 4x4."""
+    is_vgg_discriminator = has_keys("features.0.weight", "features.2.weight", "head.2.weight")
+
+    def recognises(state_dict: StateDict) -> bool:
+        return is_vgg_discriminator(state_dict) and state_dict["features.2.weight"].shape[-1] == kernel
+
+    return recognises
+
+
+def _vgg_discriminator_kwargs(sd: StateDict) -> dict[str, int]:
+    return {"in_channels": sd["features.0.weight"].shape[1]}
+
+
+FAMILIES = (
+    ModelFamily(
+        "srgan_discriminator", 2017,
+        specs=(ModelSpec("srgan_discriminator", "srgan_discriminator", srgan_discriminator,
+                         "SRGAN discriminator: 8 convs 64->512, dense 1024, sigmoid", "Ledig et al. 2017",
+                         kind="discriminator"),),
+        recognises=_with_down_kernel(3),
+        kwargs_from_weights=_vgg_discriminator_kwargs,
+    ),
+    ModelFamily(
+        "esrgan_discriminator", 2018,
+        specs=(ModelSpec("esrgan_discriminator", "esrgan_discriminator", esrgan_discriminator,
+                         "ESRGAN VGG128 discriminator (relativistic, logits)", "Wang et al. 2018", kind="discriminator"),),
+        recognises=_with_down_kernel(4),
+        kwargs_from_weights=_vgg_discriminator_kwargs,
+    ),
+)

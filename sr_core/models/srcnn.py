@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from sr_core.models.blocks import pil_bicubic_resize, rgb_to_ycbcr, same_padding, ycbcr_to_rgb
+from sr_core.models.family import ModelFamily, ModelSpec, StateDict, has_keys
 
 
 class SRCNN(nn.Module):
@@ -50,3 +51,29 @@ class SRCNN(nn.Module):
         ycbcr = rgb_to_ycbcr(upsampled)
         luma = self.restore(ycbcr[:, :1])
         return ycbcr_to_rgb(torch.cat([luma, ycbcr[:, 1:]], dim=1))
+
+
+def _srcnn_kwargs(sd: StateDict) -> dict[str, int]:
+    return {
+        "num_channels": sd["conv1.weight"].shape[1],
+        "n1": sd["conv1.weight"].shape[0],
+        "n2": sd["conv2.weight"].shape[0],
+        "f1": sd["conv1.weight"].shape[-1],
+        "f2": sd["conv2.weight"].shape[-1],
+        "f3": sd["conv3.weight"].shape[-1],
+    }
+
+
+FAMILIES = (
+    ModelFamily(
+        "srcnn", 2014,
+        specs=(
+            ModelSpec("srcnn", "srcnn", SRCNN, "SRCNN 9-5-5, Y channel, n1=64 n2=32", "Dong et al. 2014; thesis ch. 2",
+                      default_kwargs={"f2": 5}),
+            ModelSpec("srcnn_935", "srcnn", SRCNN, "SRCNN 9-3-5, Y channel, n1=64 n2=32",
+                      "Dong et al. 2014; thesis ch. 2", default_kwargs={"f2": 3}),
+        ),
+        recognises=has_keys("conv1.weight", "conv2.weight", "conv3.weight"),
+        kwargs_from_weights=_srcnn_kwargs,
+    ),
+)

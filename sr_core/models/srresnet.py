@@ -12,6 +12,8 @@ import math
 import torch
 from torch import nn
 
+from sr_core.models.family import ModelFamily, ModelSpec, StateDict, SubpixelTail, count_indices, has_keys
+
 
 class ResidualBlockBN(nn.Module):
     """k3n64s1 conv, BN, PReLU, k3n64s1 conv, BN, element-wise sum."""
@@ -60,3 +62,29 @@ class SRResNet(nn.Module):
         shallow = self.act_first(self.conv_first(lr))
         deep = self.bn_body(self.conv_body(self.body(shallow))) + shallow
         return self.conv_last(self.upsample(deep))
+
+
+def _srresnet_kwargs(sd: StateDict) -> dict[str, int]:
+    return {
+        "num_in_ch": sd["conv_first.weight"].shape[1],
+        "num_feat": sd["conv_first.weight"].shape[0],
+        "num_block": count_indices(sd.keys(), "body."),
+        "scale": 2 ** count_indices(sd.keys(), "upsample."),
+    }
+
+
+FAMILIES = (
+    ModelFamily(
+        "srresnet", 2017,
+        specs=(
+            ModelSpec("srresnet", "srresnet", SRResNet, "SRResNet (MSE), 16 residual blocks with BN",
+                      "Ledig et al. 2017; thesis ch. 5", int8_variant=True),
+            ModelSpec("srgan", "srresnet", SRResNet, "SRGAN generator (perceptual + adversarial)",
+                      "Ledig et al. 2017; thesis ch. 5", discriminator="srgan_discriminator", int8_variant=True),
+        ),
+        recognises=has_keys("conv_first.weight", "act_first.weight", "bn_body.weight"),
+        kwargs_from_weights=_srresnet_kwargs,
+        bn_convs={"bn_body": "conv_body"},
+        subpixel_tail=SubpixelTail(upsampler="upsample", last_conv="conv_last", shuffle="shuffle"),
+    ),
+)

@@ -13,6 +13,8 @@ import math
 import torch
 from torch import nn
 
+from sr_core.models.family import ModelFamily, ModelSpec, StateDict, SubpixelTail, count_indices, has_keys
+
 
 class SeparableConv2d(nn.Module):
     """A per-channel (depthwise) k x k conv followed by a 1x1 (pointwise) conv that mixes channels."""
@@ -122,3 +124,41 @@ class SwiftSRGANDiscriminator(nn.Module):
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.classifier(self.blocks(image)))
+
+
+def _swiftsrgan_kwargs(sd: StateDict) -> dict[str, int]:
+    return {
+        "in_channels": sd["initial.cnn.depthwise.weight"].shape[0],
+        "num_channels": sd["initial.cnn.pointwise.weight"].shape[0],
+        "num_blocks": count_indices(sd.keys(), "residual."),
+        "scale": 2 ** count_indices(sd.keys(), "upsampler."),
+    }
+
+
+def _swiftsrgan_discriminator_kwargs(sd: StateDict) -> dict[str, int]:
+    return {"in_channels": sd["blocks.0.cnn.depthwise.weight"].shape[0]}
+
+
+FAMILIES = (
+    ModelFamily(
+        "swiftsrgan", 2021,
+        specs=(
+            ModelSpec("swiftsrgan_psnr", "swiftsrgan", SwiftSRGANGenerator, "Swift-SRGAN generator pre-trained with MSE",
+                      "Krishnan & Sahin 2021", int8_variant=True),
+            ModelSpec("swiftsrgan", "swiftsrgan", SwiftSRGANGenerator, "Swift-SRGAN (depthwise-separable SRGAN)",
+                      "Krishnan & Sahin 2021", discriminator="swiftsrgan_discriminator", int8_variant=True),
+        ),
+        recognises=has_keys("initial.cnn.depthwise.weight", "convblock.bn.weight"),
+        kwargs_from_weights=_swiftsrgan_kwargs,
+        bn_convs={"bn": "cnn"},
+        subpixel_tail=SubpixelTail(upsampler="upsampler", last_conv="final_conv", shuffle="ps"),
+    ),
+    ModelFamily(
+        "swiftsrgan_discriminator", 2021,
+        specs=(ModelSpec("swiftsrgan_discriminator", "swiftsrgan_discriminator", SwiftSRGANDiscriminator,
+                         "Swift-SRGAN discriminator: 8 separable conv blocks, dense 1024", "Krishnan & Sahin 2021",
+                         kind="discriminator"),),
+        recognises=has_keys("blocks.0.cnn.depthwise.weight", "classifier.2.weight"),
+        kwargs_from_weights=_swiftsrgan_discriminator_kwargs,
+    ),
+)

@@ -23,14 +23,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from sr_core.errors import InvalidImageError
-from sr_core.evaluation import image_files, score_network
+from sr_core.evaluation import score_network
 from sr_core.imaging import make_lr, open_image, to_float, to_uint8
 from sr_core.inference import load_model
+from sr_core.protocol import SCALE, image_files
 from sr_core.quant.errors import CalibrationDataError
 from sr_core.quant.generator import Generator
 from sr_core.quant.int8_models import MAX_PSNR_LOSS_DB
 from sr_core.quant.zscgan import GeneratorConfig, ZeroShotTrainer
-from sr_core.registry import SCALE, get_spec
+from sr_core.registry import get_spec
 from sr_core.weights import infer_model_kwargs, load_into
 
 # Bar for shipping an int8 model in the app: at most this PSNR loss on every data set, and faster on CPU.

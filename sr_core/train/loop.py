@@ -35,13 +35,14 @@ from sr_core.errors import TrainingConfigError
 from sr_core.imaging import to_float, to_uint8
 from sr_core.inference import batch_to_image, image_to_batch
 from sr_core.losses import GANLoss, RelativisticAverageGANLoss
-from sr_core.metrics import psnr_y, ssim_y
+from sr_core.protocol import score_pair
 from sr_core.registry import build_model
 from sr_core.train.checkpoint import CHECKPOINT_NAME, checkpoint_file, restore_rng_state, rng_state, save_checkpoint
 from sr_core.train.distributed import ProcessGroup, broadcast_from_main, mean_over_processes, unwrap, wrap
 from sr_core.train.objective import GeneratorObjective, adversarial_loss, shifted_crops
 from sr_core.train.presets import TrainConfig, to_record
-from sr_core.train.report import DISCRIMINATOR_COLUMNS, MetricsLog, write_report
+from sr_core.train.report import DISCRIMINATOR_COLUMNS, METRICS_NAME, VALIDATION_COLUMNS, VALIDATION_NAME, write_report
+from sr_core.train.run_log import RunLog
 from sr_core.weights import load_into, read_state_dict
 
 AdversarialLoss = GANLoss | RelativisticAverageGANLoss
@@ -94,7 +95,9 @@ def train(
     parts.discriminator = wrap(parts.discriminator, group) if parts.discriminator is not None else None
 
     # Records: CSV logs, the bicubic baseline on the validation images, a progress bar.
-    log = MetricsLog(run_dir, ["step", "lr", "seconds", "loss", *parts.objective.weights, *gan_columns], start_step) if group.is_main else None
+    columns = ["step", "lr", "seconds", "loss", *parts.objective.weights, *gan_columns]
+    log = RunLog(run_dir / METRICS_NAME, start_step, columns) if group.is_main else None
+    validation_log = RunLog(run_dir / VALIDATION_NAME, start_step, VALIDATION_COLUMNS) if group.is_main else None
     bicubic_scores = validate(build_model("bicubic"), validation, torch.device("cpu")) if validation else {}
     scores = checkpoint["validation"] if checkpoint else {}
     bar = tqdm(
@@ -104,23 +107,22 @@ def train(
     for step, (lr_batch, hr_batch) in enumerate(loader, start=start_step + 1):
         started = time.perf_counter()
         row = mean_over_processes(train_step(parts, lr_batch, hr_batch), group)
-        row |= {"step": step, "lr": parts.optimizers[0].param_groups[0]["lr"], "seconds": time.perf_counter() - started}
+        row |= {"step": step, "lr": parts.generator_optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - started}
         if log is not None:
-            log.log_step(row)
+            log.append(row)
         bar.update(1)
         bar.set_postfix(_postfix(row, scores, config.batch_size), refresh=False)
 
         if step % config.validate_every == 0 or step == config.steps:
             if validation:
                 scores = validate(unwrap(parts.generator), validation, device)
-                log.log_validation({"step": step, **scores, **{f"bicubic_{k}": v for k, v in bicubic_scores.items()}})
+                validation_log.append({"step": step, **scores, **{f"bicubic_{k}": v for k, v in bicubic_scores.items()}})
                 write_report(run_dir, f"{config.preset}: {config.model} on {', '.join(config.data)}")
             if config.scheduler == "plateau":
                 psnr = broadcast_from_main(scores.get("psnr_y", float("nan")), group)
                 for scheduler in parts.schedulers:
                     scheduler.step(psnr)
         if (step % config.checkpoint_every == 0 or step == config.steps) and group.is_main:
-            log.flush()
             record = {
                 "step": step,
                 "config": to_record(config),
@@ -131,8 +133,9 @@ def train(
             }
             save_checkpoint(record | parts_state(parts), checkpoint_path)
     bar.close()
-    if log is not None:
-        log.close()
+    for opened in (log, validation_log):
+        if opened is not None:
+            opened.close()
     return scores
 
 
@@ -145,11 +148,17 @@ class TrainingParts:
     discriminator: nn.Module | None
     objective: GeneratorObjective
     adversarial: AdversarialLoss | None
-    optimizers: list[torch.optim.Optimizer]  # the generator's, then the discriminator's
+    generator_optimizer: torch.optim.Optimizer
+    discriminator_optimizer: torch.optim.Optimizer | None
     schedulers: list[Scheduler]
     scaler: torch.amp.GradScaler
     amp_dtype: torch.dtype | None
     memory_format: torch.memory_format
+
+    @property
+    def optimizers(self) -> list[torch.optim.Optimizer]:
+        """The generator's optimiser, then the discriminator's if there is one (the checkpoint's order)."""
+        return [self.generator_optimizer, *([self.discriminator_optimizer] if self.discriminator_optimizer else [])]
 
 
 def build_parts(config: TrainConfig, device: torch.device) -> TrainingParts:
@@ -163,16 +172,17 @@ def build_parts(config: TrainConfig, device: torch.device) -> TrainingParts:
     discriminator = None
     if config.discriminator:
         discriminator = build_model(config.discriminator).train().to(device, memory_format=memory_format)
-    optimizers = [make_optimizer(generator, config, config.lr_scales)]
-    if discriminator is not None:
-        optimizers.append(make_optimizer(discriminator, config, {}))
+    generator_optimizer = make_optimizer(generator, config, config.lr_scales)
+    discriminator_optimizer = make_optimizer(discriminator, config, {}) if discriminator is not None else None
+    optimizers = [generator_optimizer, *([discriminator_optimizer] if discriminator_optimizer else [])]
     return TrainingParts(
         config=config,
         generator=generator,
         discriminator=discriminator,
         objective=GeneratorObjective(config).to(device, memory_format=memory_format),
         adversarial=adversarial_loss(config),
-        optimizers=optimizers,
+        generator_optimizer=generator_optimizer,
+        discriminator_optimizer=discriminator_optimizer,
         schedulers=[make_scheduler(optimizer, config) for optimizer in optimizers if config.scheduler != "none"],
         scaler=torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16),
         amp_dtype=amp_dtype,
@@ -213,16 +223,9 @@ def train_step(parts: TrainingParts, lr_batch: torch.Tensor, hr_batch: torch.Ten
     device = next(parts.generator.parameters()).device
     lr_batch = lr_batch.to(device, memory_format=parts.memory_format, non_blocking=True)
     hr_batch = hr_batch.to(device, memory_format=parts.memory_format, non_blocking=True)
-    shift = parts.config.discriminator_shift
-    sr_batch, row = generator_step(
-        parts.generator, parts.discriminator, parts.objective, parts.adversarial, parts.optimizers[0],
-        parts.scaler, lr_batch, hr_batch, parts.amp_dtype, shift,
-    )
+    sr_batch, row = generator_step(parts, lr_batch, hr_batch)
     if parts.discriminator is not None:
-        row |= discriminator_step(
-            parts.discriminator, parts.adversarial, parts.optimizers[1], parts.scaler, sr_batch, hr_batch,
-            parts.amp_dtype, shift,
-        )
+        row |= discriminator_step(parts, sr_batch, hr_batch)
     parts.scaler.update()
     if parts.config.scheduler == "multistep":
         for scheduler in parts.schedulers:
@@ -231,58 +234,44 @@ def train_step(parts: TrainingParts, lr_batch: torch.Tensor, hr_batch: torch.Ten
 
 
 def generator_step(
-    generator: nn.Module,
-    discriminator: nn.Module | None,
-    objective: GeneratorObjective,
-    adversarial: AdversarialLoss | None,
-    optimizer: torch.optim.Optimizer,
-    scaler: torch.amp.GradScaler,
-    lr_batch: torch.Tensor,
-    hr_batch: torch.Tensor,
-    amp_dtype: torch.dtype | None,
-    discriminator_shift: int = 0,
+    parts: TrainingParts, lr_batch: torch.Tensor, hr_batch: torch.Tensor
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """One update of the generator; returns its SR batch (detached, for the discriminator) and its losses.
 
     The discriminator is frozen and called outside its DDP wrapper: this step only needs its
     gradient with respect to the SR images.
     """
-    optimizer.zero_grad(set_to_none=True)
-    with _autocast(lr_batch.device, amp_dtype):
-        sr_batch = generator(lr_batch)
-        losses = objective(sr_batch, hr_batch)
-        if discriminator is not None:
-            critic = unwrap(discriminator).requires_grad_(False)
+    shift = parts.config.discriminator_shift
+    parts.generator_optimizer.zero_grad(set_to_none=True)
+    with _autocast(lr_batch.device, parts.amp_dtype):
+        sr_batch = parts.generator(lr_batch)
+        losses = parts.objective(sr_batch, hr_batch)
+        if parts.discriminator is not None and parts.adversarial is not None:
+            critic = unwrap(parts.discriminator).requires_grad_(False)
             real_out = None
-            if adversarial.relativistic:
+            if parts.adversarial.relativistic:
                 with torch.no_grad():
-                    real_out = critic(shifted_crops(hr_batch, discriminator_shift))
-            losses["adversarial"] = adversarial.generator(critic(shifted_crops(sr_batch, discriminator_shift)), real_out)
-        total = objective.total(losses)
-    scaler.scale(total).backward()
-    scaler.step(optimizer)
+                    real_out = critic(shifted_crops(hr_batch, shift))
+            losses["adversarial"] = parts.adversarial.generator(critic(shifted_crops(sr_batch, shift)), real_out)
+        total = parts.objective.total(losses)
+    parts.scaler.scale(total).backward()
+    parts.scaler.step(parts.generator_optimizer)
     return sr_batch.detach(), {"loss": float(total.detach()), **{name: float(value.detach()) for name, value in losses.items()}}
 
 
-def discriminator_step(
-    discriminator: nn.Module,
-    adversarial: AdversarialLoss,
-    optimizer: torch.optim.Optimizer,
-    scaler: torch.amp.GradScaler,
-    sr_batch: torch.Tensor,
-    hr_batch: torch.Tensor,
-    amp_dtype: torch.dtype | None,
-    discriminator_shift: int = 0,
-) -> dict[str, float]:
+def discriminator_step(parts: TrainingParts, sr_batch: torch.Tensor, hr_batch: torch.Tensor) -> dict[str, float]:
     """One update of the discriminator on HR images (real) and the generator's SR batch (fake)."""
+    discriminator, adversarial, optimizer = parts.discriminator, parts.adversarial, parts.discriminator_optimizer
+    assert discriminator is not None and adversarial is not None and optimizer is not None, "a GAN run's parts"
+    shift = parts.config.discriminator_shift
     unwrap(discriminator).requires_grad_(True)
     optimizer.zero_grad(set_to_none=True)
-    with _autocast(hr_batch.device, amp_dtype):
-        real_out = discriminator(shifted_crops(hr_batch, discriminator_shift))
-        fake_out = discriminator(shifted_crops(sr_batch, discriminator_shift))
+    with _autocast(hr_batch.device, parts.amp_dtype):
+        real_out = discriminator(shifted_crops(hr_batch, shift))
+        fake_out = discriminator(shifted_crops(sr_batch, shift))
         loss = adversarial.discriminator(real_out, fake_out)
-    scaler.scale(loss).backward()
-    scaler.step(optimizer)
+    parts.scaler.scale(loss).backward()
+    parts.scaler.step(optimizer)
     d_real, d_fake = adversarial.probabilities(real_out.detach(), fake_out.detach())
     return {"d_loss": float(loss.detach()), "d_real": d_real, "d_fake": d_fake}
 
@@ -291,15 +280,11 @@ def validate(model: nn.Module, images: list[ValidationImage], device: torch.devi
     """Mean PSNR/SSIM (Y channel, border 4) of ``model`` on ``images``, measured as the evaluation protocol does."""
     was_training = model.training
     model.eval()
-    psnrs, ssims = [], []
     with torch.inference_mode():
-        for image in images:
-            sr = model(image_to_batch(to_float(image.lr), device))
-            sr_uint8 = to_uint8(batch_to_image(sr.float()))
-            psnrs.append(psnr_y(sr_uint8, image.hr))
-            ssims.append(ssim_y(sr_uint8, image.hr))
+        pairs = [score_pair(to_uint8(batch_to_image(model(image_to_batch(to_float(image.lr), device)).float())), image.hr)
+                 for image in images]
     model.train(was_training)
-    return {"psnr_y": float(np.mean(psnrs)), "ssim_y": float(np.mean(ssims))}
+    return {"psnr_y": float(np.mean([pair.psnr for pair in pairs])), "ssim_y": float(np.mean([pair.ssim for pair in pairs]))}
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig, lr_scales: dict[str, float]) -> torch.optim.Optimizer:

@@ -232,7 +232,7 @@ def check(config: TrainConfig) -> TrainConfig:
         if getattr(config, key) not in allowed:
             raise TrainingConfigError(f"{key} must be one of {', '.join(allowed)}, not {getattr(config, key)!r}")
     spec = get_spec(config.model)
-    if not spec.learned or spec.architecture.endswith("discriminator"):
+    if spec.kind not in ("float",):
         raise TrainingConfigError(f"model {config.model!r} has nothing to train; choose an SR network")
     if config.adversarial != "none" and spec.discriminator is None:
         raise TrainingConfigError(f"model {config.model!r} has no discriminator; use a GAN model or adversarial=none")

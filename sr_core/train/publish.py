@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from sr_core.errors import WeightsNotFoundError
-from sr_core.evaluation import evaluate_model, image_files, manifest_scores
+from sr_core.evaluation import evaluate_model, manifest_scores
+from sr_core.protocol import image_files
 from sr_core.registry import build_model
 from sr_core.train.checkpoint import checkpoint_file, load_checkpoint
 from sr_core.train.presets import TrainConfig, from_record, preset, to_record
@@ -157,7 +158,7 @@ def rescore_bundled(names: list[str], eval_folders: list[str | Path]) -> list[We
         if name not in manifest:
             raise WeightsNotFoundError(f"{name!r} is not in the manifest of {weights_dir()}; bundled: {', '.join(manifest)}")
         entry = manifest[name]
-        if get_spec(name).quantized_from:
+        if get_spec(name).kind == "int8":
             scores = scores_on_both_kinds_of_cpu(name, folders)
         else:
             scores = {}

@@ -8,7 +8,6 @@ bicubic on the same images). ``report.html`` draws both with plotly.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import pandas as pd
@@ -19,48 +18,6 @@ VALIDATION_NAME = "validation.csv"
 REPORT_NAME = "report.html"
 VALIDATION_COLUMNS = ("step", "psnr_y", "ssim_y", "bicubic_psnr_y", "bicubic_ssim_y")
 DISCRIMINATOR_COLUMNS = ("d_loss", "d_real", "d_fake")
-
-
-class MetricsLog:
-    """Appends rows to ``metrics.csv`` and ``validation.csv`` of ``run_dir``.
-
-    A resumed run first drops the rows after its checkpoint's step (a crashed run may have
-    logged steps it will now train again), so every step appears once.
-    """
-
-    def __init__(self, run_dir: Path, columns: list[str], resume_step: int) -> None:
-        self.files = {}
-        self.writers = {}
-        for name, header in ((METRICS_NAME, columns), (VALIDATION_NAME, list(VALIDATION_COLUMNS))):
-            path = run_dir / name
-            kept = _rows_up_to(path, resume_step) if resume_step else []
-            handle = open(path, "w", newline="")
-            writer = csv.DictWriter(handle, fieldnames=header, extrasaction="ignore")
-            writer.writeheader()
-            writer.writerows(kept)
-            self.files[name], self.writers[name] = handle, writer
-
-    def log_step(self, row: dict[str, float]) -> None:
-        self.writers[METRICS_NAME].writerow(row)
-
-    def log_validation(self, row: dict[str, float]) -> None:
-        self.writers[VALIDATION_NAME].writerow(row)
-        self.flush()
-
-    def flush(self) -> None:
-        for handle in self.files.values():
-            handle.flush()
-
-    def close(self) -> None:
-        for handle in self.files.values():
-            handle.close()
-
-
-def _rows_up_to(path: Path, step: int) -> list[dict[str, str]]:
-    if not path.is_file():
-        return []
-    with open(path, newline="") as handle:
-        return [row for row in csv.DictReader(handle) if int(row["step"]) <= step]
 
 
 def write_report(run_dir: Path, title: str) -> Path:

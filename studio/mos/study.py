@@ -40,14 +40,12 @@ from filelock import FileLock
 from PIL import Image
 
 from sr_core import settings, user_models
-from sr_core.errors import InvalidImageError
 from sr_core.files import atomic_target
-from sr_core.imaging import make_lr, open_image, save_image, to_float, to_uint8
-from sr_core.inference import LoadedModel, load_model, model_has_weights, tile_for
-from sr_core.interpolation import run_network
+from sr_core.imaging import open_image, save_image, to_float, to_uint8
+from sr_core.inference import LoadedModel, load_model, model_has_weights, run_network, tile_for
 from sr_core.lpips import lpips_against_or_none, lpips_or_none
-from sr_core.metrics import psnr_y, ssim_y
-from sr_core.registry import SCALE, all_specs, get_spec
+from sr_core.protocol import SCALE, check_hr_size, hr_and_lr, image_files, score_pair
+from sr_core.registry import all_specs, get_spec
 from sr_core.weights import read_manifest, sha256_file
 from studio.mos.errors import StudyError
 from studio.mos.manifest import (
@@ -65,9 +63,6 @@ from studio.mos.manifest import (
 )
 from studio.services.outputs import placeholder_image
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-# The protocol crops a 4-pixel border before PSNR/SSIM, so an image must be well above 8 px.
-MIN_SIDE = 16
 TRAP_TEXT = "Attention check:\nplease select\n2 (Poor)"
 _ID_CHARACTERS = re.compile(r"[^A-Za-z0-9_-]+")
 
@@ -132,9 +127,7 @@ def study_images(definition: StudyDefinition) -> list[tuple[str, Path]]:
     if not definition.hr_dir.is_dir():
         raise StudyError(f"the study's image folder {definition.hr_dir} does not exist; "
                          f"set {settings.MOS_STUDY.name} or pass --images DIR")
-    paths = sorted(path for path in definition.hr_dir.iterdir()
-                   if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES)
-    images = [(_as_id(path.stem) or "image", path) for path in paths]
+    images = [(_as_id(path.stem) or "image", path) for path in image_files(definition.hr_dir)]
     ids = [image_id for image_id, _ in images]
     duplicates = sorted({image_id for image_id in ids if ids.count(image_id) > 1})
     if duplicates:
@@ -318,12 +311,10 @@ def _make_stimuli(
             file = Path(STIMULI_DIR) / image_id / f"{variant}.png"
             (folder / file).parent.mkdir(parents=True, exist_ok=True)
             save_image(to_float(pixels), folder / file)
-            measured = variant not in (HR, TRAP)
+            pair = None if variant == TRAP else score_pair(pixels, hr_uint8, perceptual_distance)
             stimuli[image_id, variant] = Stimulus(
                 image_id, variant, file.as_posix(), sha256_file(folder / file),
-                psnr_y(pixels, hr_uint8) if measured else None,
-                ssim_y(pixels, hr_uint8) if measured else (1.0 if variant == HR else None),
-                perceptual_distance(to_float(pixels)) if perceptual_distance and variant != TRAP else None,
+                pair.psnr if pair and variant != HR else None, pair.ssim if pair else None, pair.lpips if pair else None,
             )
     progress(1.0, "Stimuli ready")
     return stimuli
@@ -332,10 +323,8 @@ def _make_stimuli(
 def _hr_and_lr(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """The protocol's pair: HR cropped to a multiple of 4 and its PIL-bicubic x4 LR (uint8 HxWx3 both)."""
     image = open_image(path, settings.pixel_cap())
-    if min(image.width, image.height) < MIN_SIDE:
-        raise InvalidImageError(f"{path.name} is {image.width}x{image.height} px; study images must be at least "
-                                f"{MIN_SIDE}x{MIN_SIDE} px")
-    return make_lr(to_uint8(image.rgb), SCALE)
+    check_hr_size(image.width, image.height, path.name, "remove it from the study's images")
+    return hr_and_lr(to_uint8(image.rgb))
 
 
 def _render(variant: str, hr_uint8: np.ndarray, lr_uint8: np.ndarray, own: Mapping[str, LoadedModel]) -> np.ndarray:

@@ -28,18 +28,14 @@ from sr_core.imaging import (
 from sr_core.inference import (
     LoadedModel,
     load_model,
+    run_network,
     tile_for,
 )
-from sr_core.interpolation import (
-    run_network,
-)
-from sr_core.metrics import psnr_y, ssim_y
-from sr_core.registry import SCALE
+from sr_core.protocol import SCALE, score_pair
 from studio.services.model_choices import NO_WEIGHTS, own_models
 from studio.services.outputs import file_stem, placeholder_image, read_png
 from studio.services.uploads import CompareInput, ProgressCallback, ServiceSettingsError, prepare_input
 
-COMPARE_MODELS: tuple[str, ...] = ("bicubic", "srcnn", "srgan", "esrgan", "swiftsrgan")
 REFERENCE = "HR (ground truth)"
 DONE, WAITING = "done", "waiting"
 # LPIPS: AlexNet, v0.1, lower is better; empty where unavailable (package missing, image under 31 px).
@@ -102,11 +98,10 @@ def run_compare_model(
         return CompareOutput(name, path, f"failed: {error}")
     sr_uint8 = to_uint8(sr)
     save_image(to_float(sr_uint8), path)
-    psnr = ssim = perceptual = None
-    if source.hr_uint8 is not None:
-        psnr, ssim = psnr_y(sr_uint8, source.hr_uint8), ssim_y(sr_uint8, source.hr_uint8)
-        perceptual = source.reference_lpips(to_float(sr_uint8)) if source.reference_lpips else None
-    return CompareOutput(name, path, DONE, seconds, model.parameters, psnr, ssim, perceptual)
+    if source.hr_uint8 is None:
+        return CompareOutput(name, path, DONE, seconds, model.parameters)
+    pair = score_pair(sr_uint8, source.hr_uint8, source.reference_lpips)
+    return CompareOutput(name, path, DONE, seconds, model.parameters, pair.psnr, pair.ssim, pair.lpips)
 
 
 def lpips_notice(source: CompareInput) -> str | None:

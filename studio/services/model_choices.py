@@ -17,7 +17,10 @@ from sr_core.registry import sr_model_names
 from studio.services.uploads import ServiceSettingsError
 
 NO_WEIGHTS = "unavailable (no weights)"
-# The Upscale tab's default: the first of these that can run now.
+# The studio's default picks, in one place. The Compare tab's models, one per paper; the Upscale tab's
+# model: the first of these that can run now; the Interpolate tab's pair, by its GAN.
+COMPARE_MODELS: tuple[str, ...] = ("bicubic", "srcnn", "srgan", "esrgan", "swiftsrgan")
+DEFAULT_INTERPOLATION_GAN = "esrgan"
 UPSCALE_PREFERENCE: tuple[str, ...] = ("esrgan", "swiftsrgan", "srgan", "srresnet", "esrgan_psnr", "srcnn", "bicubic")
 
 

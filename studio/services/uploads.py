@@ -15,22 +15,19 @@ from pathlib import Path
 import numpy as np
 
 from sr_core import lpips
-from sr_core.errors import ImageTooLargeError, InvalidImageError, SRStudioError
+from sr_core.errors import ImageTooLargeError, SRStudioError
 from sr_core.imaging import (
     LoadedImage,
     bicubic_resize,
-    make_lr,
     open_image,
     pixel_cap_from_env,
     to_float,
     to_uint8,
 )
-from sr_core.registry import SCALE
+from sr_core.protocol import check_hr_size, hr_and_lr
 
 GROUND_TRUTH, LOW_RESOLUTION = "ground truth", "low resolution"
 NO_REFERENCE = "no reference: the upload was treated as low resolution, so PSNR/SSIM cannot be measured"
-# The protocol removes a 4-pixel border before PSNR/SSIM, so an SR image must be well above 8 px.
-MIN_GROUND_TRUTH_SIDE = 16
 # With "shrink", uploads up to this many times the pixel cap are decoded and shrunk to fit it.
 SHRINK_HEADROOM = 4
 SHRINK_LABEL = "Shrink images over the pixel cap to fit it"
@@ -108,10 +105,6 @@ def prepare_input(path: str | Path, mode: str, pixel_cap: int | None = None) -> 
         notices.append("the alpha channel is ignored in comparisons")
     if mode == LOW_RESOLUTION:
         return CompareInput(image.rgb, None, mode, (*notices, NO_REFERENCE))
-    if min(image.width, image.height) < MIN_GROUND_TRUTH_SIDE:
-        raise InvalidImageError(
-            f"the image is {image.width}x{image.height} px; as ground truth it must be at least "
-            f"{MIN_GROUND_TRUTH_SIDE}x{MIN_GROUND_TRUTH_SIDE} px: use a larger image or treat it as low resolution"
-        )
-    hr_uint8, lr_uint8 = make_lr(to_uint8(image.rgb), SCALE)
+    check_hr_size(image.width, image.height, "the image", "use a larger image or treat it as low resolution")
+    hr_uint8, lr_uint8 = hr_and_lr(to_uint8(image.rgb))
     return CompareInput(to_float(lr_uint8), hr_uint8, mode, tuple(notices))

@@ -11,7 +11,7 @@ from sr_core.inference import (
     load_model,
     upscale_with,
 )
-from sr_core.registry import SCALE
+from sr_core.protocol import SCALE
 from studio.services.outputs import file_stem
 from studio.services.uploads import open_upload
 

@@ -69,7 +69,7 @@ def build_compare_tab() -> None:
                 gr.Examples([[path] for path in example_images()], [image])
             with gr.Column(scale=2):
                 mode = gr.Radio(MODE_CHOICES, value=uploads.GROUND_TRUTH, label="The upload is")
-                models = gr.CheckboxGroup(model_choices.model_choices(), value=list(compare.COMPARE_MODELS), label="Models")
+                models = gr.CheckboxGroup(model_choices.model_choices(), value=list(model_choices.COMPARE_MODELS), label="Models")
                 folder_choices = model_choices.folder_model_choices()
                 folder_models = gr.CheckboxGroup(folder_choices, label=OWN_FOLDER_LABEL, visible=bool(folder_choices))
                 model_files = model_files_upload("Add model files, x4", "multiple")

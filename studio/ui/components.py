@@ -16,10 +16,10 @@ from gradio import processing_utils
 from gradio.data_classes import ImageData
 
 from sr_core import settings, user_models
+from sr_core.protocol import image_files
 from studio.services import model_choices, uploads
 
 ASSETS_DIR = Path(__file__).resolve().parents[2] / "assets"
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 CONCURRENCY = settings.concurrency()
 # Every event that runs a network queues under this one id, so the tabs together never run
 # more than CONCURRENCY models at once on a small CPU host.
@@ -33,7 +33,7 @@ OWN_FOLDER_LABEL = f"Your models ({settings.USER_MODELS_DIR.name})"
 
 def example_images() -> list[str]:
     """The bundled example images, in name order."""
-    return sorted(str(path) for path in ASSETS_DIR.iterdir() if path.suffix.lower() in IMAGE_SUFFIXES)
+    return [str(path) for path in image_files(ASSETS_DIR)]
 
 
 def require_upload(path: str | None) -> str:

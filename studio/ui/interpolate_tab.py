@@ -67,7 +67,8 @@ def build_interpolate_tab() -> None:
                 gr.Examples([[path] for path in example_images()], [image])
             with gr.Column(scale=2):
                 mode = gr.Radio(MODE_CHOICES, value=uploads.GROUND_TRUTH, label="The upload is")
-                pair = gr.Dropdown(interpolate.pair_choices(), value="esrgan", label="PSNR model -> GAN model")
+                pair = gr.Dropdown(interpolate.pair_choices(), value=model_choices.DEFAULT_INTERPOLATION_GAN,
+                                   label="PSNR model -> GAN model")
                 with gr.Accordion("Or two model files of your own (one architecture and shape, x4)", open=False):
                     with gr.Row():
                         first_file = model_files_upload("First model, alpha = 0", "single")
