@@ -26,8 +26,14 @@ HEADER = """# SR Studio
 x4 super-resolution with the models of the SR papers, compared honestly: images stay lossless PNG
 end to end and metrics follow the papers' protocol (Y channel, 4-pixel border).
 Learned models appear as *unavailable (no weights)* until their weights are in `weights/`."""
-TABS: tuple[Callable[[], None], ...] = (build_upscale_tab, build_compare_tab, build_interpolate_tab, build_gan_lab_tab,
-                                        build_rate_tab, build_results_tab)
+TABS: tuple[Callable[[], None], ...] = (
+    build_upscale_tab,
+    build_compare_tab,
+    build_interpolate_tab,
+    build_gan_lab_tab,
+    build_rate_tab,
+    build_results_tab,
+)
 
 
 def build_demo(tabs: tuple[Callable[[], None], ...] = TABS) -> gr.Blocks:

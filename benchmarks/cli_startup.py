@@ -33,7 +33,9 @@ def commands(workdir: Path) -> list[tuple[str, list[str]]]:
         image = workdir / f"in{side}.png"
         pixels = np.random.default_rng(side).integers(0, 256, (side, side, 3), dtype=np.uint8)
         Image.fromarray(pixels).save(image)
-        timed.append((f"upscale {side}px {model}", [*cli, "upscale", str(image), str(workdir / "out.png"), "--model", model]))
+        timed.append(
+            (f"upscale {side}px {model}", [*cli, "upscale", str(image), str(workdir / "out.png"), "--model", model])
+        )
     return timed
 
 

@@ -38,7 +38,7 @@ def mean_gradient_ratio(discriminator: torch.nn.Module, images: torch.Tensor, sh
     discriminator(shifted_crops(images, shift)).sum().backward()
     gradient = images.grad.mean(dim=(0, 1))
     if shift:
-        gradient = gradient[: -shift, : -shift]  # the border only some crops reached
+        gradient = gradient[:-shift, :-shift]  # the border only some crops reached
     return periodic_peak_ratio(gradient.double().numpy())
 
 
@@ -49,7 +49,9 @@ def main() -> None:
     parser.add_argument("--shift", type=int, default=16)
     parser.add_argument("--seeds", type=int, default=3, help="independent draws (D init and images); median shown")
     args = parser.parse_args()
-    print(f"batch-mean input gradient of a fresh D, {args.batch} images of {args.side} px, median of {args.seeds} seeds")
+    print(
+        f"batch-mean input gradient of a fresh D, {args.batch} images of {args.side} px, median of {args.seeds} seeds"
+    )
     print(f"{'discriminator':<26}{'aligned':>9}{f'shift {args.shift}':>10}")
     for name in DISCRIMINATORS:
         aligned, shifted = [], []

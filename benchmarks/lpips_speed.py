@@ -57,6 +57,7 @@ def lpips_pair_seconds(side: int, rounds: int) -> float:
 
 def compare_seconds(upload: Path, rounds: int) -> tuple[float, float]:
     """Median seconds of the Compare tab's whole run on ``upload`` (without LPIPS, with LPIPS)."""
+
     def run() -> None:
         with tempfile.TemporaryDirectory() as folder:
             for _ in compare.compare_stream(upload, uploads.GROUND_TRUTH, model_choices.COMPARE_MODELS, Path(folder)):
@@ -90,8 +91,10 @@ def main() -> None:
     ratio = with_lpips / without
     print(f"{torch.get_num_threads()} CPU threads, medians of {args.rounds} rounds")
     print(f"AlexNet LPIPS: loading {loading:.2f} s; one 512x512 pair {1000 * pair:.0f} ms")
-    print(f"Compare tab, 256x256 upload, models {', '.join(model_choices.COMPARE_MODELS)}: without LPIPS {without:.2f} s, "
-          f"with LPIPS {with_lpips:.2f} s ({ratio:.2f}x; budget {BUDGET:.2f}x: {'met' if ratio <= BUDGET else 'MISSED'})")
+    print(
+        f"Compare tab, 256x256 upload, models {', '.join(model_choices.COMPARE_MODELS)}: without LPIPS {without:.2f} s, "
+        f"with LPIPS {with_lpips:.2f} s ({ratio:.2f}x; budget {BUDGET:.2f}x: {'met' if ratio <= BUDGET else 'MISSED'})"
+    )
 
 
 if __name__ == "__main__":

@@ -58,14 +58,19 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
-    print(f"batch {args.batch_size}, HR crop {args.hr_crop} px, CPU threads {torch.get_num_threads()}, "
-          f"features {args.features}")
+    print(
+        f"batch {args.batch_size}, HR crop {args.hr_crop} px, CPU threads {torch.get_num_threads()}, "
+        f"features {args.features}"
+    )
     print(f"{'preset':<22}{'device':<8}{'layout':<16}{'steps/s':>9}{'images/s':>10}")
     for name in args.presets.split(","):
         for device in devices:
             for channels_last in (False, True):
                 config = replace(
-                    preset(name), batch_size=args.batch_size, hr_crop=args.hr_crop, features=args.features,
+                    preset(name),
+                    batch_size=args.batch_size,
+                    hr_crop=args.hr_crop,
+                    features=args.features,
                     channels_last=channels_last,
                 )
                 seconds = measure(config, device, args.steps, args.warmup)

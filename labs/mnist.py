@@ -10,6 +10,7 @@ import gzip
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -32,6 +33,8 @@ MNIST_FILES = {
 # real digits in the project's classifier features, against 1.4 for a random split).
 HELD_OUT_EVERY = 5
 
+Classifier = TypeVar("Classifier", bound=nn.Module)
+
 
 class MnistDataError(SRStudioError):
     """MNIST's IDX files cannot be found, downloaded or read."""
@@ -46,6 +49,13 @@ class LabeledImages:
 
     def __len__(self) -> int:
         return len(self.images)
+
+    @property
+    def known_labels(self) -> torch.Tensor:
+        """``labels``, for what needs them (training a classifier, class accuracy); unlabelled data is refused."""
+        if self.labels is None:
+            raise MnistDataError("these images have no labels: use MNIST, not a folder of unlabelled images")
+        return self.labels
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -75,7 +85,7 @@ def read_idx(path: str | Path) -> np.ndarray:
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES:
         raise MnistDataError(f"{path} is not an IDX file (bad magic number); use MNIST's original *-ubyte(.gz) files")
     dims = data[3]
-    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(dims))
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims))
     dtype = np.dtype(_IDX_DTYPES[data[2]])
     offset = 4 + 4 * dims
     expected = int(np.prod(shape)) * dtype.itemsize
@@ -99,14 +109,16 @@ def has_mnist(folder: str | Path) -> bool:
 
 
 def _mnist_part(folder: Path, part: str) -> LabeledImages | None:
-    paths = [_find_idx(folder, stem) for stem in MNIST_FILES[part]]
-    if not all(paths):
+    images_path, labels_path = (_find_idx(folder, stem) for stem in MNIST_FILES[part])
+    if images_path is None or labels_path is None:
         return None
-    pixels, labels = read_idx(paths[0]), read_idx(paths[1])
+    paths = images_path, labels_path
+    pixels, labels = read_idx(images_path), read_idx(labels_path)
     if pixels.ndim != 3 or labels.shape != (len(pixels),):
         raise MnistDataError(f"{paths[0]} and {paths[1]} do not match: {pixels.shape} images, {labels.shape} labels")
-    return LabeledImages(uint8_to_signed(torch.from_numpy(pixels.copy()).unsqueeze(1)),
-                         torch.from_numpy(labels.astype(np.int64)))
+    return LabeledImages(
+        uint8_to_signed(torch.from_numpy(pixels.copy()).unsqueeze(1)), torch.from_numpy(labels.astype(np.int64))
+    )
 
 
 def load_mnist(folder: str | Path) -> MnistSplit:
@@ -171,8 +183,16 @@ def save_grid(images: torch.Tensor, path: Path, per_row: int = 10) -> None:
     Image.fromarray(grid_pixels(images, per_row)).save(path)
 
 
-def fit_classifier(model: nn.Module, data: LabeledImages, epochs: int, batch_size: int, lr: float, seed: int,
-                   cosine: bool = False, progress: Callable[[str], None] | None = None) -> nn.Module:
+def fit_classifier(
+    model: Classifier,
+    data: LabeledImages,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
+    cosine: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> Classifier:
     """Train ``model`` (logits out) on labelled ``data`` with Adam and cross-entropy; the loop both labs share.
 
     Each epoch visits the images in an order drawn from ``seed``; ``cosine`` anneals the learning rate
@@ -186,8 +206,8 @@ def fit_classifier(model: nn.Module, data: LabeledImages, epochs: int, batch_siz
     for epoch in range(epochs):
         order = torch.randperm(len(data), generator=order_generator)
         for start in range(0, len(data), batch_size):
-            indices = order[start:start + batch_size]
-            loss = F.cross_entropy(model(data.images[indices]), data.labels[indices])
+            indices = order[start : start + batch_size]
+            loss = F.cross_entropy(model(data.images[indices]), data.known_labels[indices])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

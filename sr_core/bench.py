@@ -100,8 +100,21 @@ def _median_ms(run: Callable[[], torch.Tensor], repeats: int, device: torch.devi
 class _MallInfo2(ctypes.Structure):
     """glibc's ``struct mallinfo2`` (2.33+): every field a size_t."""
 
-    _fields_ = [(name, ctypes.c_size_t) for name in (
-        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena",
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",
+            "usmblks",
+            "fsmblks",
+            "uordblks",
+            "fordblks",
+            "keepcost",
+        )
+    ]
 
 
 @functools.cache
@@ -231,8 +244,10 @@ def bench_model(name: str, size: str, device: torch.device, repeats: int, model_
 
 def format_rows(rows: list[BenchRow]) -> str:
     """A plain-text table of the rows, as printed and pasted into the README."""
-    header = (f"{'model':<16}{'size':>6}{'params':>12}{'GMAC':>9}{'eager ms':>11}{'fast ms':>10}{'x':>7}{'fps':>8}"
-              f"{'peak MiB':>10}{'max|d|':>9}")
+    header = (
+        f"{'model':<16}{'size':>6}{'params':>12}{'GMAC':>9}{'eager ms':>11}{'fast ms':>10}{'x':>7}{'fps':>8}"
+        f"{'peak MiB':>10}{'max|d|':>9}"
+    )
     lines = [header]
     for row in rows:
         lines.append(
@@ -255,7 +270,9 @@ def write_chart(rows: list[BenchRow], path: Path) -> None:
 
     figure = go.Figure()
     for column, label in (("reference_ms", "eager fp32"), ("optimised_ms", "optimised")):
-        figure.add_bar(x=[f"{row.model} {row.size}" for row in rows], y=[getattr(row, column) for row in rows], name=label)
+        figure.add_bar(
+            x=[f"{row.model} {row.size}" for row in rows], y=[getattr(row, column) for row in rows], name=label
+        )
     figure.update_layout(barmode="group", yaxis_type="log", yaxis_title="ms per frame", title=f"x{SCALE} latency")
     figure.write_html(path, include_plotlyjs="cdn")
 
@@ -268,9 +285,11 @@ def _bench(args: argparse.Namespace) -> int:
     default = [name for name in sr_model_names() if get_spec(name).kind != "int8"]
     names = [name for name in args.models.split(",") if name] if args.models else default
     rows = bench_models([(name, size) for size in args.sizes.split(",") for name in names], device, args.repeats)
-    print(f"device: {device}, threads: {torch.get_num_threads()}, repeats: {args.repeats}, "
-          f"app path keeps freed CPU memory: {device.type == 'cpu' and keep_freed_cpu_memory()}, "
-          f"tiles of up to {auto_tile_size(device)}**2 LR pixels")
+    print(
+        f"device: {device}, threads: {torch.get_num_threads()}, repeats: {args.repeats}, "
+        f"app path keeps freed CPU memory: {device.type == 'cpu' and keep_freed_cpu_memory()}, "
+        f"tiles of up to {auto_tile_size(device)}**2 LR pixels"
+    )
     print(format_rows(rows))
     if args.csv:
         write_csv(rows, Path(args.csv))

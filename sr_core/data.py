@@ -104,16 +104,16 @@ class RandomCrops(Dataset):
         return image_to_tensor(lr), image_to_tensor(hr)
 
 
-def training_loader(
-    dataset: RandomCrops, batch_size: int, rank: int, world_size: int, workers: int
-) -> DataLoader:
+def training_loader(dataset: RandomCrops, batch_size: int, rank: int, world_size: int, workers: int) -> DataLoader:
     """Batches of ``batch_size`` (this process's share) in the dataset's order, sharded over processes.
 
     ``DistributedSampler`` without shuffling deals the samples out round-robin, so the union
     of one step's batches over all processes is that step's global batch, and one process
     (``world_size=1``) sees them all in order. Shuffling is the dataset's own, by sample number.
     """
-    sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=False, drop_last=True)
+    sampler: DistributedSampler[tuple[torch.Tensor, torch.Tensor]] = DistributedSampler(
+        dataset, num_replicas=world_size, rank=rank, shuffle=False, drop_last=True
+    )
     return DataLoader(
         dataset,
         batch_size=batch_size,

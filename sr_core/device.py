@@ -117,7 +117,9 @@ def keep_freed_cpu_memory() -> bool:
     if libc is None:
         return False
     mallopt = libc.mallopt
-    heap_served = mallopt(_M_MMAP_THRESHOLD, _HEAP_SERVED_BYTES) or mallopt(_M_MMAP_THRESHOLD, _GLIBC_MMAP_THRESHOLD_MAX)
+    heap_served = mallopt(_M_MMAP_THRESHOLD, _HEAP_SERVED_BYTES) or mallopt(
+        _M_MMAP_THRESHOLD, _GLIBC_MMAP_THRESHOLD_MAX
+    )
     return bool(heap_served and mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
 
 

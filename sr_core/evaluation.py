@@ -9,12 +9,12 @@ weights manifest's scores both come from :func:`evaluate_model`.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
 from sr_core.imaging import open_image, pixel_cap_from_env, to_float, to_uint8
 from sr_core.inference import auto_tile_size, batch_to_image, image_to_batch, load_model, upscale_tensor
@@ -81,9 +81,13 @@ class ModelScore:
 def manifest_scores(score: ModelScore, data_folder: str | Path) -> dict[str, float]:
     """``score`` as the weights manifest records it: ``{"set5_psnr_y": 29.97, "set5_ssim_y": ...}``."""
     data = Path(data_folder).name.lower()
-    scores = {f"{data}_psnr_y": round(score.psnr, 4), f"{data}_ssim_y": round(score.ssim, 5),
-              f"{data}_detail_ratio": round(score.detail, 4), f"{data}_colour_shift_max": round(score.colour_shift, 3),
-              f"{data}_stripe_score": round(score.stripes, 3)}
+    scores = {
+        f"{data}_psnr_y": round(score.psnr, 4),
+        f"{data}_ssim_y": round(score.ssim, 5),
+        f"{data}_detail_ratio": round(score.detail, 4),
+        f"{data}_colour_shift_max": round(score.colour_shift, 3),
+        f"{data}_stripe_score": round(score.stripes, 3),
+    }
     if score.lpips is not None:
         scores[f"{data}_lpips"] = round(score.lpips, 4)
     return scores
@@ -100,8 +104,12 @@ def evaluate_model(model_name: str, hr_files: list[Path], weights_file: str | No
     return ModelScore(model_name, score_network(model.network, hr_files, model.device, tile), model.parameters)
 
 
-def score_network(network: Callable[[torch.Tensor], torch.Tensor], hr_files: list[Path],
-                  device: torch.device | None = None, tile: int | None = None) -> tuple[ImageScore, ...]:
+def score_network(
+    network: nn.Module,
+    hr_files: list[Path],
+    device: torch.device | None = None,
+    tile: int | None = None,
+) -> tuple[ImageScore, ...]:
     """The protocol's scores of any x4 network taking float NCHW in [0, 1] (a quantized graph too) on ``device`` (CPU),
     cut into LR tiles of ``tile`` (default: chosen from free memory)."""
     device = device or torch.device("cpu")
@@ -116,9 +124,16 @@ def score_network(network: Callable[[torch.Tensor], torch.Tensor], hr_files: lis
         seconds = time.perf_counter() - started
         sr_uint8 = to_uint8(batch_to_image(sr))
         pair = score_pair(sr_uint8, hr_cropped, lpips_against_or_none(to_float(hr_cropped)))
-        scores.append(ImageScore(
-            path.stem, pair.psnr, pair.ssim, seconds, detail_ratio(sr_uint8, hr_cropped),
-            colour_shift(sr_uint8, hr_cropped), pair.lpips, stripe_score(sr_uint8),
-        ))
+        scores.append(
+            ImageScore(
+                path.stem,
+                pair.psnr,
+                pair.ssim,
+                seconds,
+                detail_ratio(sr_uint8, hr_cropped),
+                colour_shift(sr_uint8, hr_cropped),
+                pair.lpips,
+                stripe_score(sr_uint8),
+            )
+        )
     return tuple(scores)
-

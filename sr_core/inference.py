@@ -42,8 +42,9 @@ Tiling = Literal["supported", "discouraged", "internal"]
 """Whether a model may be cut into tiles (spandrel's advice for users' models; SR Studio's own are all "supported")."""
 
 
-def auto_tile_size(device: torch.device, bytes_per_lr_pixel: int = DEFAULT_ACTIVATION_BYTES_PER_LR_PIXEL,
-                   memory_fraction: float = 0.25) -> int:
+def auto_tile_size(
+    device: torch.device, bytes_per_lr_pixel: int = DEFAULT_ACTIVATION_BYTES_PER_LR_PIXEL, memory_fraction: float = 0.25
+) -> int:
     """The largest square LR tile whose activations fit in a fraction of the free memory.
 
     ``bytes_per_lr_pixel``: the network's, from :func:`activation_bytes_per_lr_pixel`. Capped at
@@ -112,7 +113,11 @@ def _weights_for(name: str, weights_file: str | None) -> tuple[dict[str, torch.T
     architecture = get_spec(name).architecture
     if weights_file is not None:
         state_dict = weights_io.read_state_dict(weights_file)
-        return state_dict, weights_io.infer_model_kwargs(weights_io.to_canonical_keys(state_dict), architecture), str(weights_file)
+        return (
+            state_dict,
+            weights_io.infer_model_kwargs(weights_io.to_canonical_keys(state_dict), architecture),
+            str(weights_file),
+        )
     located = hub.locate_weights(name)
     if located is None:
         raise WeightsNotFoundError(
@@ -189,7 +194,9 @@ def _load_model_uncached(name: str, weights_file: str | None, device_name: str, 
 
 
 @functools.lru_cache(maxsize=16)
-def _cached_model(name: str, weights_file: str | None, modified: float, device_name: str, dtype: torch.dtype) -> LoadedModel:
+def _cached_model(
+    name: str, weights_file: str | None, modified: float, device_name: str, dtype: torch.dtype
+) -> LoadedModel:
     return _load_model_uncached(name, weights_file, device_name, dtype)
 
 
@@ -200,8 +207,8 @@ def load_model(
 
     The cache key includes the file's modification time, so replacing a weights file on disk
     reloads it; it also includes the precision (:func:`sr_core.device.inference_dtype`), which
-    ``SR_STUDIO_CPU_BF16`` may change; ``dtype`` overrides it (evaluation runs in float32). Raises :class:`WeightsNotFoundError` for a learned model
-    without weights.
+    ``SR_STUDIO_CPU_BF16`` may change; ``dtype`` overrides it (evaluation runs in float32). Raises
+    :class:`WeightsNotFoundError` for a learned model without weights.
     """
     path = str(weights_file) if weights_file is not None else None
     modified = Path(path).stat().st_mtime if path and Path(path).exists() else 0.0
@@ -241,8 +248,9 @@ def model_for_weights(weights_file: str | Path) -> str:
         weights_io.infer_model_kwargs(state_dict)  # raises, listing the known architectures
     candidates = [spec.name for spec in all_specs() if spec.architecture == architecture and spec.kind == "float"]
     if not candidates:
-        raise WeightsMismatchError(f"{Path(weights_file).name} holds a {architecture}, which does not upscale; "
-                                   "pass the generator's weights")
+        raise WeightsMismatchError(
+            f"{Path(weights_file).name} holds a {architecture}, which does not upscale; pass the generator's weights"
+        )
     named = weights_io.read_metadata(weights_file).get("model") if weights_io.is_safetensors(weights_file) else None
     return named if named in candidates else candidates[0]
 
@@ -400,7 +408,11 @@ def upscale_with(image: LoadedImage, model: LoadedModel, tile: int | None = 0) -
     alpha = None
     if image.alpha is not None:
         alpha_batch = torch.from_numpy(image.alpha)[None, None]
-        alpha = pil_bicubic_resize(alpha_batch, image.height * model.scale, image.width * model.scale)[0, 0].clamp(0, 1).numpy()
+        alpha = (
+            pil_bicubic_resize(alpha_batch, image.height * model.scale, image.width * model.scale)[0, 0]
+            .clamp(0, 1)
+            .numpy()
+        )
     if model.device.type == "cuda":
         torch.cuda.synchronize(model.device)
     seconds = time.perf_counter() - started

@@ -74,13 +74,17 @@ def interpolate_state_dicts(
     ]
     problems = [
         f"{len(keys)} {kind} ({_shown(keys)})"
-        for kind, keys in (("only in the first", missing), ("only in the second", unexpected),
-                           ("of different shapes", misshaped))
+        for kind, keys in (
+            ("only in the first", missing),
+            ("only in the second", unexpected),
+            ("of different shapes", misshaped),
+        )
         if keys
     ]
     if problems:
         raise WeightsMismatchError(
-            "cannot interpolate two networks whose parameters differ: keys " + "; ".join(problems)
+            "cannot interpolate two networks whose parameters differ: keys "
+            + "; ".join(problems)
             + ". Pick two checkpoints of one architecture trained with the same hyper-parameters."
         )
     blended: StateDict = {}
@@ -165,8 +169,14 @@ def round_alpha(alpha: float, step: float = DEFAULT_ALPHA_STEP) -> float:
 
 @functools.lru_cache(maxsize=CACHED_NETWORKS)
 def _cached_interpolation(
-    psnr_name: str, gan_name: str, psnr_weights: str | None, gan_weights: str | None,
-    psnr_sha: str | None, gan_sha: str | None, alpha: float, device: str | None,
+    psnr_name: str,
+    gan_name: str,
+    psnr_weights: str | None,
+    gan_weights: str | None,
+    psnr_sha: str | None,
+    gan_sha: str | None,
+    alpha: float,
+    device: str | None,
 ) -> nn.Module:
     """One interpolated network; the sha256s are in the key so replaced weights are re-blended."""
     psnr_model = load_model(psnr_name, psnr_weights, device)
@@ -197,8 +207,14 @@ def interpolated_model(
     psnr_model = load_model(psnr_name, psnr_weights, device)
     gan_model = load_model(gan_name, gan_weights, device)
     return _cached_interpolation(
-        psnr_name, gan_name, psnr_weights, gan_weights, psnr_model.weights_sha256, gan_model.weights_sha256,
-        round_alpha(alpha, step), device,
+        psnr_name,
+        gan_name,
+        psnr_weights,
+        gan_weights,
+        psnr_model.weights_sha256,
+        gan_model.weights_sha256,
+        round_alpha(alpha, step),
+        device,
     )
 
 
@@ -226,7 +242,10 @@ def _cached_file_interpolation(
 
 
 def interpolated_file_model(
-    first_file: str | Path, second_file: str | Path, alpha: float, step: float = DEFAULT_ALPHA_STEP,
+    first_file: str | Path,
+    second_file: str | Path,
+    alpha: float,
+    step: float = DEFAULT_ALPHA_STEP,
     device: str | None = None,
 ) -> nn.Module:
     """The network with parameters ``(1 - alpha) * theta_first + alpha * theta_second`` of two users' model files.
@@ -238,8 +257,12 @@ def interpolated_file_model(
     check_files_interpolable(first_file, second_file)
     first, second = _endpoint(str(first_file), True, device), _endpoint(str(second_file), True, device)
     return _cached_file_interpolation(
-        str(Path(first_file).resolve()), str(Path(second_file).resolve()), first.weights_sha256,
-        second.weights_sha256, round_alpha(alpha, step), device,
+        str(Path(first_file).resolve()),
+        str(Path(second_file).resolve()),
+        first.weights_sha256,
+        second.weights_sha256,
+        round_alpha(alpha, step),
+        device,
     )
 
 
@@ -303,8 +326,13 @@ class InterpolatedOutputs:
 
 
 def interpolate_outputs(
-    lr_rgb: np.ndarray, psnr_name: str, gan_name: str, alpha: float, step: float = DEFAULT_ALPHA_STEP,
-    device: str | None = None, user_files: bool = False,
+    lr_rgb: np.ndarray,
+    psnr_name: str,
+    gan_name: str,
+    alpha: float,
+    step: float = DEFAULT_ALPHA_STEP,
+    device: str | None = None,
+    user_files: bool = False,
 ) -> InterpolatedOutputs:
     """Upscale ``lr_rgb`` (float HxWx3 in [0, 1]) with the interpolated network and blend the endpoints' outputs.
 
@@ -314,8 +342,9 @@ def interpolate_outputs(
     alpha = round_alpha(alpha, step)
     interpolate = interpolated_file_model if user_files else interpolated_model
     network = interpolate(psnr_name, gan_name, alpha, step, device=device)
-    blended = blend_images(model_output(psnr_name, lr_rgb, device, user_files),
-                           model_output(gan_name, lr_rgb, device, user_files), alpha)
+    blended = blend_images(
+        model_output(psnr_name, lr_rgb, device, user_files), model_output(gan_name, lr_rgb, device, user_files), alpha
+    )
     return InterpolatedOutputs(alpha, run_network(network, lr_rgb), blended)
 
 
@@ -346,6 +375,13 @@ def perception_distortion_curve(
         outputs = interpolate_outputs(lr_rgb, psnr_name, gan_name, alpha, device=device, user_files=user_files)
         for method, output in ((NETWORK, outputs.network), (IMAGE, outputs.image)):
             pair = score_pair(to_uint8(output), hr_uint8, perceptual_distance)
-            rows.append({"alpha": float(alpha), "interpolation": method, "psnr": pair.psnr, "ssim": pair.ssim,
-                         "lpips": np.nan if pair.lpips is None else pair.lpips})
+            rows.append(
+                {
+                    "alpha": float(alpha),
+                    "interpolation": method,
+                    "psnr": pair.psnr,
+                    "ssim": pair.ssim,
+                    "lpips": np.nan if pair.lpips is None else pair.lpips,
+                }
+            )
     return pd.DataFrame(rows, columns=["alpha", "interpolation", "psnr", "ssim", "lpips"])

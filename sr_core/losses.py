@@ -111,6 +111,9 @@ class FeatureLoss(nn.Module):
     even when a parent module is put in training mode.
     """
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(self, features: nn.Module, imagenet_norm: bool, feature_scale: float, criterion: str) -> None:
         super().__init__()
         self.features = features.eval().requires_grad_(False)
@@ -206,9 +209,10 @@ class GANLoss(nn.Module):
         real, fake = real_out.float(), fake_out.float()
         if self.form == "linear":
             return 1.0 - real.mean() + fake.mean()
-        return -torch.log(real.clamp_min(_PROBABILITY_EPS)).mean() - torch.log1p(
-            -fake.clamp_max(1.0 - _PROBABILITY_EPS)
-        ).mean()
+        return (
+            -torch.log(real.clamp_min(_PROBABILITY_EPS)).mean()
+            - torch.log1p(-fake.clamp_max(1.0 - _PROBABILITY_EPS)).mean()
+        )
 
     def probabilities(self, real_out: torch.Tensor, fake_out: torch.Tensor) -> tuple[float, float]:
         """Mean D(x) and D(G(z)), the figures a GAN's training curves show."""
@@ -268,7 +272,9 @@ def mobilenet_content_loss(source: str, mode: str = "paper") -> tuple[FeatureLos
     if mode not in ("paper", "released"):
         raise ValueError(f"mode must be 'paper' or 'released', not {mode!r}")
     lite = LiteFeatures(efficientnet_lite0(), head=mode == "released")
-    return FeatureLoss(lite, imagenet_norm=False, feature_scale=1.0, criterion="mse"), _stand_in_description("mobilenet_v2")
+    return FeatureLoss(lite, imagenet_norm=False, feature_scale=1.0, criterion="mse"), _stand_in_description(
+        "mobilenet_v2"
+    )
 
 
 def _torchvision_can_supply(name: str, source: str) -> bool:
@@ -281,8 +287,11 @@ def _torchvision_can_supply(name: str, source: str) -> bool:
     try:
         _feature_weights(name, source)
     except WeightsNotFoundError:
-        print(f"note: torchvision cannot fetch {name}'s ImageNet weights here; using the packaged ImageNet "
-              f"{STAND_INS[name]} in its place (--features packaged skips the attempt)", file=sys.stderr)
+        print(
+            f"note: torchvision cannot fetch {name}'s ImageNet weights here; using the packaged ImageNet "
+            f"{STAND_INS[name]} in its place (--features packaged skips the attempt)",
+            file=sys.stderr,
+        )
         return False
     return True
 
@@ -334,6 +343,7 @@ def _feature_weights(name: str, source: str) -> tuple[dict[str, torch.Tensor], s
             ) from None
     path = Path(source)
     if not path.is_file():
-        raise WeightsNotFoundError(f"--features must be 'imagenet', 'packaged', 'random' or a weights file; "
-                                   f"{source!r} is none of them")
+        raise WeightsNotFoundError(
+            f"--features must be 'imagenet', 'packaged', 'random' or a weights file; {source!r} is none of them"
+        )
     return read_state_dict(path), f"file:{path.name}:sha256:{sha256_file(path)}"

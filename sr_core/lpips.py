@@ -39,6 +39,9 @@ _LOG = logging.getLogger(__name__)
 class LPIPS(nn.Module):
     """``forward(a, b)``: the LPIPS distance of each pair of NCHW RGB images in [0, 1], shape (N,)."""
 
+    shift: torch.Tensor
+    scale: torch.Tensor
+
     def __init__(self, network: str = DEFAULT_NETWORK) -> None:
         super().__init__()
         if network not in LPIPS_NETWORKS:
@@ -113,6 +116,7 @@ def lpips_against(reference: np.ndarray, network: str = DEFAULT_NETWORK) -> Call
             return None
         with torch.inference_mode():
             return float(model.distance(model.features(_to_batch(image)), reference_features)[0])
+
     return distance
 
 

@@ -119,8 +119,9 @@ def periodic_peak_ratio(luma: np.ndarray) -> float:
         size = energy.size
         for period in STRIPE_PERIODS:
             peak = round(size / period)
-            neighbours = [energy[(peak + offset) % size] for offset in range(-STRIPE_NEIGHBOURS, STRIPE_NEIGHBOURS + 1)
-                          if offset]
+            neighbours = [
+                energy[(peak + offset) % size] for offset in range(-STRIPE_NEIGHBOURS, STRIPE_NEIGHBOURS + 1) if offset
+            ]
             ratios.append(float(energy[peak] / max(np.mean(neighbours), np.finfo(float).tiny)))
     return max(ratios)
 
@@ -143,7 +144,7 @@ def _psnr(sr: np.ndarray, hr: np.ndarray) -> float:
 
 def _laplacian_energy(luma: np.ndarray) -> float:
     """Mean squared 4-neighbour Laplacian of a float image (0 for images under 3x3 px)."""
-    laplacian = (4 * luma[1:-1, 1:-1] - luma[:-2, 1:-1] - luma[2:, 1:-1] - luma[1:-1, :-2] - luma[1:-1, 2:])
+    laplacian = 4 * luma[1:-1, 1:-1] - luma[:-2, 1:-1] - luma[2:, 1:-1] - luma[1:-1, :-2] - luma[1:-1, 2:]
     return float(np.mean(laplacian**2)) if laplacian.size else 0.0
 
 

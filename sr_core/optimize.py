@@ -22,17 +22,40 @@ from torch import nn
 from sr_core.registry import all_families
 
 
+def pair(value: tuple[int, ...] | str) -> tuple[int, int]:
+    """A 2-D conv's (height, width) attribute as the constructor takes it back."""
+    if isinstance(value, str) or len(value) != 2:
+        raise TypeError(f"expected a 2-D size, not {value!r}")
+    return value[0], value[1]
+
+
+def with_bias(conv: nn.Conv2d) -> torch.Tensor:
+    """The bias of a conv built with ``bias=True`` (every conv these rewrites create)."""
+    if conv.bias is None:
+        raise TypeError("the conv has no bias")
+    return conv.bias
+
+
 def fold_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
-    """A conv equal to ``bn(conv(x))`` for a BN layer in eval mode."""
+    """A conv equal to ``bn(conv(x))`` for a BN layer in eval mode (one that tracked running statistics)."""
+    if bn.running_mean is None or bn.running_var is None:
+        raise TypeError("only a batch norm with running statistics folds into its conv")
     scale = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
     folded = nn.Conv2d(
-        conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
-        conv.dilation, conv.groups, bias=True, padding_mode=conv.padding_mode,
+        conv.in_channels,
+        conv.out_channels,
+        pair(conv.kernel_size),
+        pair(conv.stride),
+        pair(conv.padding),
+        pair(conv.dilation),
+        conv.groups,
+        bias=True,
+        padding_mode=conv.padding_mode,
     ).to(device=conv.weight.device, dtype=conv.weight.dtype)
     conv_bias = conv.bias.detach() if conv.bias is not None else torch.zeros_like(bn.running_mean)
     with torch.no_grad():
         folded.weight.copy_(conv.weight.detach() * scale.view(-1, 1, 1, 1))
-        folded.bias.copy_((conv_bias - bn.running_mean) * scale + bn.bias.detach())
+        with_bias(folded).copy_((conv_bias - bn.running_mean) * scale + bn.bias.detach())
     return folded
 
 
@@ -76,17 +99,26 @@ def dense_equivalent(conv: nn.Module) -> nn.Conv2d:
     if isinstance(conv, nn.Conv2d) and conv.groups == 1:
         return conv
     depthwise, pointwise = getattr(conv, "depthwise", None), getattr(conv, "pointwise", None)
-    if not (isinstance(depthwise, nn.Conv2d) and isinstance(pointwise, nn.Conv2d)
-            and depthwise.groups == depthwise.in_channels == depthwise.out_channels):
+    if not (
+        isinstance(depthwise, nn.Conv2d)
+        and isinstance(pointwise, nn.Conv2d)
+        and depthwise.groups == depthwise.in_channels == depthwise.out_channels
+    ):
         raise TypeError(f"{type(conv).__name__} is neither a conv nor a depthwise-separable pair")
     mixing = pointwise.weight.detach()[:, :, 0, 0]
-    dense = nn.Conv2d(depthwise.in_channels, pointwise.out_channels, depthwise.kernel_size, depthwise.stride,
-                      depthwise.padding, bias=True).to(device=mixing.device, dtype=mixing.dtype)
+    dense = nn.Conv2d(
+        depthwise.in_channels,
+        pointwise.out_channels,
+        pair(depthwise.kernel_size),
+        pair(depthwise.stride),
+        pair(depthwise.padding),
+        bias=True,
+    ).to(device=mixing.device, dtype=mixing.dtype)
     depthwise_bias = depthwise.bias.detach() if depthwise.bias is not None else torch.zeros_like(mixing[0])
     pointwise_bias = pointwise.bias.detach() if pointwise.bias is not None else torch.zeros_like(mixing[:, 0])
     with torch.no_grad():
         dense.weight.copy_(mixing[:, :, None, None] * depthwise.weight.detach()[:, 0][None])
-        dense.bias.copy_(mixing @ depthwise_bias + pointwise_bias)
+        with_bias(dense).copy_(mixing @ depthwise_bias + pointwise_bias)
     return dense
 
 
@@ -101,7 +133,7 @@ def polyphase_conv(conv: nn.Conv2d, factor: int) -> nn.Conv2d:
     """
     if conv.stride != (1, 1) or conv.dilation != (1, 1) or conv.groups != 1 or conv.padding_mode != "zeros":
         raise TypeError("only a plain stride-1 conv folds through a pixel shuffle")
-    (kernel_h, kernel_w), (pad_h, pad_w) = conv.kernel_size, conv.padding
+    (kernel_h, kernel_w), (pad_h, pad_w) = pair(conv.kernel_size), pair(conv.padding)
     if kernel_h != 2 * pad_h + 1 or kernel_w != 2 * pad_w + 1:
         raise TypeError("only a 'same' conv folds through a pixel shuffle")
     reach_h, reach_w = math.ceil(pad_h / factor), math.ceil(pad_w / factor)
@@ -119,12 +151,17 @@ def polyphase_conv(conv: nn.Conv2d, factor: int) -> nn.Conv2d:
                     folded_weight[:, out_row, out_col, :, in_row, in_col, tap_row + reach_h, tap_col + reach_w] = (
                         weight[:, :, u + pad_h, v + pad_w]
                     )
-    folded = nn.Conv2d(in_channels * factor**2, out_channels * factor**2, folded_weight.shape[-2:],
-                       padding=(reach_h, reach_w), bias=True).to(device=weight.device, dtype=weight.dtype)
+    folded = nn.Conv2d(
+        in_channels * factor**2,
+        out_channels * factor**2,
+        (2 * reach_h + 1, 2 * reach_w + 1),
+        padding=(reach_h, reach_w),
+        bias=True,
+    ).to(device=weight.device, dtype=weight.dtype)
     bias = conv.bias.detach() if conv.bias is not None else weight.new_zeros(out_channels)
     with torch.no_grad():
         folded.weight.copy_(folded_weight.reshape(folded.weight.shape))
-        folded.bias.copy_(bias.repeat_interleave(factor**2))
+        with_bias(folded).copy_(bias.repeat_interleave(factor**2))
     return folded
 
 
@@ -160,15 +197,18 @@ def fold_subpixel_tail(model: nn.Module) -> nn.Module:
         factor = shuffle.upscale_factor
         setattr(block, shuffle_name, nn.Identity())
         block.act = _prelu_before_shuffle(act, factor)
-        setattr(folded, last_conv_name, nn.Sequential(polyphase_conv(dense_equivalent(last_conv), factor),
-                                                      nn.PixelShuffle(factor)))
+        setattr(
+            folded,
+            last_conv_name,
+            nn.Sequential(polyphase_conv(dense_equivalent(last_conv), factor), nn.PixelShuffle(factor)),
+        )
     return folded
 
 
 def inference_form(model: nn.Module, device: torch.device, dtype: torch.dtype) -> nn.Module:
     """How every inference path runs ``model``: rewrites applied, on ``device`` in ``dtype``, channels_last, frozen."""
     network = fold_subpixel_tail(fold_batch_norms(model))
-    network = network.to(device=device, dtype=dtype, memory_format=torch.channels_last).eval()
+    network = network.to(device=device, dtype=dtype).to(memory_format=torch.channels_last).eval()
     for parameter in network.parameters():
         parameter.requires_grad_(False)
     return network

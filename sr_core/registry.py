@@ -27,15 +27,24 @@ INT8_SUFFIX = "-int8"
 @functools.cache
 def all_families() -> tuple[ModelFamily, ...]:
     """Every model family of :mod:`sr_core.models`, in the order the papers appeared."""
-    modules = [importlib.import_module(f"{models.__name__}.{info.name}") for info in pkgutil.iter_modules(models.__path__)]
+    modules = [
+        importlib.import_module(f"{models.__name__}.{info.name}") for info in pkgutil.iter_modules(models.__path__)
+    ]
     families = [family for module in modules for family in getattr(module, "FAMILIES", ())]
     return tuple(sorted(families, key=lambda family: family.year))
 
 
 def _int8_variant(spec: ModelSpec) -> ModelSpec:
     """``spec``'s int8 twin (``swiftsrgan-int8``): same network, weights and size, int8 on CPU."""
-    return replace(spec, name=spec.name + INT8_SUFFIX, description=f"{spec.description}; int8, data-free calibrated (CPU)",
-                   kind="int8", discriminator=None, quantized_from=spec.name, int8_variant=False)
+    return replace(
+        spec,
+        name=spec.name + INT8_SUFFIX,
+        description=f"{spec.description}; int8, data-free calibrated (CPU)",
+        kind="int8",
+        discriminator=None,
+        quantized_from=spec.name,
+        int8_variant=False,
+    )
 
 
 @functools.cache

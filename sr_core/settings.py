@@ -56,58 +56,114 @@ class Setting:
         return os.environ.get(self.name, "").strip() or None
 
 
-DATA_DIR = Setting("SR_STUDIO_DATA_DIR", "`data/` beside `app.py`",
-                   "Folder for what the app keeps (MOS studies and ratings); `/data` on a Space with persistent "
-                   "storage")
-PIXEL_CAP = Setting("SR_STUDIO_PIXEL_CAP", f"{DEFAULT_PIXEL_CAP} (4096x4096)",
-                    "Largest input in pixels (width x height); larger uploads are refused before decoding")
-QUEUE_SIZE = Setting("SR_STUDIO_QUEUE_SIZE", "64",
-                     "Most requests waiting in the app's queue; more are told the app is busy")
-CONCURRENCY = Setting("SR_STUDIO_CONCURRENCY", "1",
-                      "How many model runs share the host at once (all tabs together)")
-MAX_FILE_SIZE = Setting("SR_STUDIO_MAX_FILE_SIZE", "25mb",
-                        "Largest upload, e.g. `10mb`, `500kb` or bytes")
-WEIGHTS_DIR = Setting("SR_STUDIO_WEIGHTS_DIR", "`weights/` beside `app.py`",
-                      "Folder of the bundled weights and their `manifest.json`")
-WEIGHTS_SOURCE = Setting("SR_STUDIO_WEIGHTS_SOURCE", "bundled",
-                         "`bundled`: only the weights folder, never the network; `hub`: manifest entries with a "
-                         "`repo_id` are fetched from the Hugging Face Hub (sha256-checked, cached), offline from "
-                         "the cache or the bundled file")
-MOS_DIR = Setting("SR_STUDIO_MOS_DIR", "`$SR_STUDIO_DATA_DIR/mos`",
-                  "Where MOS studies keep their stimuli and rating CSVs")
-MOS_STUDY = Setting("SR_STUDIO_MOS_STUDY", "`assets/` beside `app.py`",
-                    "Folder of HR images the Rate tab's MOS study is built from")
-HF_TOKEN = Setting("HF_TOKEN", "unset",
-                   "Hugging Face token (a Space secret): pushes the MOS CSV to the dataset repo, reads private weights",
-                   secret=True)
-DATASET_REPO = Setting("SR_STUDIO_DATASET_REPO", "unset",
-                       "Hugging Face dataset repo (`owner/name`) the MOS ratings are pushed to when `HF_TOKEN` is set")
-CPU_BF16 = Setting("SR_STUDIO_CPU_BF16", "1",
-                   "`0` keeps CPU inference in float32 on CPUs with native bfloat16 (bf16 is 2-4x faster, "
-                   "about one 8-bit level off)")
-CPU_KEEP_FREED = Setting("SR_STUDIO_CPU_KEEP_FREED", "1",
-                         "`0` lets glibc hand freed blocks back to the kernel at once, as it does by default; `1` "
-                         "keeps them for the next layer (CPU inference 2-2.5x faster; resident memory stays at its peak)")
+DATA_DIR = Setting(
+    "SR_STUDIO_DATA_DIR",
+    "`data/` beside `app.py`",
+    "Folder for what the app keeps (MOS studies and ratings); `/data` on a Space with persistent storage",
+)
+PIXEL_CAP = Setting(
+    "SR_STUDIO_PIXEL_CAP",
+    f"{DEFAULT_PIXEL_CAP} (4096x4096)",
+    "Largest input in pixels (width x height); larger uploads are refused before decoding",
+)
+QUEUE_SIZE = Setting(
+    "SR_STUDIO_QUEUE_SIZE", "64", "Most requests waiting in the app's queue; more are told the app is busy"
+)
+CONCURRENCY = Setting("SR_STUDIO_CONCURRENCY", "1", "How many model runs share the host at once (all tabs together)")
+MAX_FILE_SIZE = Setting("SR_STUDIO_MAX_FILE_SIZE", "25mb", "Largest upload, e.g. `10mb`, `500kb` or bytes")
+WEIGHTS_DIR = Setting(
+    "SR_STUDIO_WEIGHTS_DIR", "`weights/` beside `app.py`", "Folder of the bundled weights and their `manifest.json`"
+)
+WEIGHTS_SOURCE = Setting(
+    "SR_STUDIO_WEIGHTS_SOURCE",
+    "bundled",
+    "`bundled`: only the weights folder, never the network; `hub`: manifest entries with a "
+    "`repo_id` are fetched from the Hugging Face Hub (sha256-checked, cached), offline from "
+    "the cache or the bundled file",
+)
+MOS_DIR = Setting(
+    "SR_STUDIO_MOS_DIR", "`$SR_STUDIO_DATA_DIR/mos`", "Where MOS studies keep their stimuli and rating CSVs"
+)
+MOS_STUDY = Setting(
+    "SR_STUDIO_MOS_STUDY", "`assets/` beside `app.py`", "Folder of HR images the Rate tab's MOS study is built from"
+)
+HF_TOKEN = Setting(
+    "HF_TOKEN",
+    "unset",
+    "Hugging Face token (a Space secret): pushes the MOS CSV to the dataset repo, reads private weights",
+    secret=True,
+)
+DATASET_REPO = Setting(
+    "SR_STUDIO_DATASET_REPO",
+    "unset",
+    "Hugging Face dataset repo (`owner/name`) the MOS ratings are pushed to when `HF_TOKEN` is set",
+)
+CPU_BF16 = Setting(
+    "SR_STUDIO_CPU_BF16",
+    "1",
+    "`0` keeps CPU inference in float32 on CPUs with native bfloat16 (bf16 is 2-4x faster, about one 8-bit level off)",
+)
+CPU_KEEP_FREED = Setting(
+    "SR_STUDIO_CPU_KEEP_FREED",
+    "1",
+    "`0` lets glibc hand freed blocks back to the kernel at once, as it does by default; `1` "
+    "keeps them for the next layer (CPU inference 2-2.5x faster; resident memory stays at its peak)",
+)
 GAN_RUNS = Setting("SR_STUDIO_GAN_RUNS", "`runs/gan`", "Folder of GAN runs the GAN Lab tab shows")
-USER_MODELS_DIR = Setting("SR_STUDIO_USER_MODELS_DIR", "unset",
-                          "Folder of your own model files (`.safetensors`/`.pth` of any architecture spandrel "
-                          "recognises), listed at start-up beside the bundled models")
-USER_MODEL_MAX_SIZE = Setting("SR_STUDIO_USER_MODEL_MAX_SIZE", "512mb",
-                              "Largest model file of your own that is read (upload, `--weights`, the folder above); "
-                              "larger ones are refused unread")
-GRADIO_SERVER_NAME = Setting("GRADIO_SERVER_NAME", "127.0.0.1",
-                             "Address the app listens on (`0.0.0.0` in the container); read by Gradio", external=True)
+USER_MODELS_DIR = Setting(
+    "SR_STUDIO_USER_MODELS_DIR",
+    "unset",
+    "Folder of your own model files (`.safetensors`/`.pth` of any architecture spandrel "
+    "recognises), listed at start-up beside the bundled models",
+)
+USER_MODEL_MAX_SIZE = Setting(
+    "SR_STUDIO_USER_MODEL_MAX_SIZE",
+    "512mb",
+    "Largest model file of your own that is read (upload, `--weights`, the folder above); "
+    "larger ones are refused unread",
+)
+GRADIO_SERVER_NAME = Setting(
+    "GRADIO_SERVER_NAME",
+    "127.0.0.1",
+    "Address the app listens on (`0.0.0.0` in the container); read by Gradio",
+    external=True,
+)
 GRADIO_SERVER_PORT = Setting("GRADIO_SERVER_PORT", "7860", "Port the app listens on; read by Gradio", external=True)
-HF_HUB_OFFLINE = Setting("HF_HUB_OFFLINE", "unset",
-                         "`1`: never contact the Hub (hub weights come from the cache or the weights folder); "
-                         "read by huggingface_hub at start", external=True)
-HF_HOME = Setting("HF_HOME", "`~/.cache/huggingface`",
-                  "Where huggingface_hub caches downloaded weights; read by huggingface_hub at start", external=True)
+HF_HUB_OFFLINE = Setting(
+    "HF_HUB_OFFLINE",
+    "unset",
+    "`1`: never contact the Hub (hub weights come from the cache or the weights folder); "
+    "read by huggingface_hub at start",
+    external=True,
+)
+HF_HOME = Setting(
+    "HF_HOME",
+    "`~/.cache/huggingface`",
+    "Where huggingface_hub caches downloaded weights; read by huggingface_hub at start",
+    external=True,
+)
 
 SETTINGS: tuple[Setting, ...] = (
-    DATA_DIR, PIXEL_CAP, QUEUE_SIZE, CONCURRENCY, MAX_FILE_SIZE, WEIGHTS_DIR, WEIGHTS_SOURCE, MOS_DIR, MOS_STUDY,
-    HF_TOKEN, DATASET_REPO, CPU_BF16, CPU_KEEP_FREED, GAN_RUNS, USER_MODELS_DIR, USER_MODEL_MAX_SIZE,
-    GRADIO_SERVER_NAME, GRADIO_SERVER_PORT, HF_HUB_OFFLINE, HF_HOME,
+    DATA_DIR,
+    PIXEL_CAP,
+    QUEUE_SIZE,
+    CONCURRENCY,
+    MAX_FILE_SIZE,
+    WEIGHTS_DIR,
+    WEIGHTS_SOURCE,
+    MOS_DIR,
+    MOS_STUDY,
+    HF_TOKEN,
+    DATASET_REPO,
+    CPU_BF16,
+    CPU_KEEP_FREED,
+    GAN_RUNS,
+    USER_MODELS_DIR,
+    USER_MODEL_MAX_SIZE,
+    GRADIO_SERVER_NAME,
+    GRADIO_SERVER_PORT,
+    HF_HUB_OFFLINE,
+    HF_HOME,
 )
 
 
@@ -237,11 +293,22 @@ def _positive_int(setting: Setting, default: int, example: str, unit: str = "who
 
 
 READERS: dict[str, Callable[[], object]] = {
-    DATA_DIR.name: data_dir, PIXEL_CAP.name: pixel_cap, QUEUE_SIZE.name: queue_size, CONCURRENCY.name: concurrency,
-    MAX_FILE_SIZE.name: max_file_size, WEIGHTS_DIR.name: weights_dir, WEIGHTS_SOURCE.name: weights_source,
-    MOS_DIR.name: mos_dir, MOS_STUDY.name: mos_study, HF_TOKEN.name: hf_token, DATASET_REPO.name: dataset_repo,
-    CPU_BF16.name: cpu_bf16, CPU_KEEP_FREED.name: cpu_keep_freed, GAN_RUNS.name: gan_runs_dir,
-    USER_MODELS_DIR.name: user_models_dir, USER_MODEL_MAX_SIZE.name: user_model_max_bytes,
+    DATA_DIR.name: data_dir,
+    PIXEL_CAP.name: pixel_cap,
+    QUEUE_SIZE.name: queue_size,
+    CONCURRENCY.name: concurrency,
+    MAX_FILE_SIZE.name: max_file_size,
+    WEIGHTS_DIR.name: weights_dir,
+    WEIGHTS_SOURCE.name: weights_source,
+    MOS_DIR.name: mos_dir,
+    MOS_STUDY.name: mos_study,
+    HF_TOKEN.name: hf_token,
+    DATASET_REPO.name: dataset_repo,
+    CPU_BF16.name: cpu_bf16,
+    CPU_KEEP_FREED.name: cpu_keep_freed,
+    GAN_RUNS.name: gan_runs_dir,
+    USER_MODELS_DIR.name: user_models_dir,
+    USER_MODEL_MAX_SIZE.name: user_model_max_bytes,
 }
 """The reader of each setting SR Studio reads itself (the external ones are Gradio's and huggingface_hub's)."""
 
@@ -273,11 +340,14 @@ def prepare_data_dir() -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise SettingsError(f"cannot create {DATA_DIR.name}={folder} ({error.strerror}); "
-                            "point it at a writable folder (on a Space, enable persistent storage for /data)") from None
+        raise SettingsError(
+            f"cannot create {DATA_DIR.name}={folder} ({error.strerror}); "
+            "point it at a writable folder (on a Space, enable persistent storage for /data)"
+        ) from None
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise SettingsError(f"{DATA_DIR.name}={folder} is not writable by this user; "
-                            "fix its owner or point it elsewhere")
+        raise SettingsError(
+            f"{DATA_DIR.name}={folder} is not writable by this user; fix its owner or point it elsewhere"
+        )
     return folder
 
 

@@ -20,7 +20,7 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import torch
 from torch import nn
@@ -77,14 +77,23 @@ class UserModelInfo:
 
     def describe(self) -> list[str]:
         """``models --weights FILE``: one ``field: value`` line each."""
-        size = f"multiple of {self.size_multiple_of}, at least {self.size_minimum} px" + (", square" if self.size_square else "")
-        precisions = ", ".join(name for name, ok in (("fp16", self.supports_half), ("bf16", self.supports_bfloat16)) if ok)
+        size = f"multiple of {self.size_multiple_of}, at least {self.size_minimum} px" + (
+            ", square" if self.size_square else ""
+        )
+        precisions = ", ".join(
+            name for name, ok in (("fp16", self.supports_half), ("bf16", self.supports_bfloat16)) if ok
+        )
         return [
-            f"file: {self.file.name}", f"architecture: {self.architecture} ({self.purpose}, spandrel)",
-            f"scale: x{self.scale}", f"parameters: {self.parameters:,}",
+            f"file: {self.file.name}",
+            f"architecture: {self.architecture} ({self.purpose}, spandrel)",
+            f"scale: x{self.scale}",
+            f"parameters: {self.parameters:,}",
             f"channels: {self.input_channels} in, {self.output_channels} out",
-            f"tags: {', '.join(self.tags) or '-'}", f"input size: {size}", f"tiling: {self.tiling}",
-            f"half precision: {precisions or 'no (runs in float32)'}", f"sha256: {self.sha256}",
+            f"tags: {', '.join(self.tags) or '-'}",
+            f"input size: {size}",
+            f"tiling: {self.tiling}",
+            f"half precision: {precisions or 'no (runs in float32)'}",
+            f"sha256: {self.sha256}",
         ]
 
 
@@ -144,8 +153,14 @@ def _descriptor(state_dict: Mapping[str, torch.Tensor], name: str) -> ImageModel
             "licences need spandrel-extra-arches, which SR Studio does not install"
         ) from None
     except Exception as error:  # noqa: BLE001 - see docstring
-        detected = next((arch.architecture.name for arch in MAIN_REGISTRY.architectures("detection")
-                         if arch.detect(dict(state_dict))), "a known architecture")
+        detected = next(
+            (
+                arch.architecture.name
+                for arch in MAIN_REGISTRY.architectures("detection")
+                if arch.detect(dict(state_dict))
+            ),
+            "a known architecture",
+        )
         reason = "; ".join(line.strip() for line in str(error).splitlines()[:2] if line.strip())
         raise WeightsMismatchError(
             f"{name}: spandrel takes it for {detected} but cannot build it ({type(error).__name__}: {reason}); "
@@ -165,7 +180,7 @@ def _descriptor(state_dict: Mapping[str, torch.Tensor], name: str) -> ImageModel
 
 
 def _tiling(descriptor: ImageModelDescriptor) -> Tiling:
-    return descriptor.tiling.name.lower()  # type: ignore[return-value]  # SUPPORTED/DISCOURAGED/INTERNAL
+    return cast(Tiling, descriptor.tiling.name.lower())  # SUPPORTED/DISCOURAGED/INTERNAL
 
 
 def _precision(descriptor: ImageModelDescriptor, device: torch.device, dtype: torch.dtype | None) -> torch.dtype:
@@ -181,17 +196,29 @@ def _precision(descriptor: ImageModelDescriptor, device: torch.device, dtype: to
 
 
 @functools.lru_cache(maxsize=CACHED_MODELS)
-def _cached_user_model(path: str, modified: float, device_name: str, dtype: torch.dtype | None) -> tuple[UserModelInfo, LoadedModel]:
+def _cached_user_model(
+    path: str, modified: float, device_name: str, dtype: torch.dtype | None
+) -> tuple[UserModelInfo, LoadedModel]:
     file = Path(path)
     descriptor = _descriptor(read_user_state_dict(file), file.name)
     sha256 = weights_io.sha256_file(file)
     size = descriptor.size_requirements
     info = UserModelInfo(
-        file=file, architecture=descriptor.architecture.name, purpose=descriptor.purpose, scale=descriptor.scale,
-        input_channels=descriptor.input_channels, output_channels=descriptor.output_channels,
-        parameters=count_parameters(descriptor.model), tags=tuple(descriptor.tags), size_minimum=size.minimum,
-        size_multiple_of=size.multiple_of, size_square=size.square, tiling=_tiling(descriptor),
-        supports_half=descriptor.supports_half, supports_bfloat16=descriptor.supports_bfloat16, sha256=sha256,
+        file=file,
+        architecture=descriptor.architecture.name,
+        purpose=descriptor.purpose,
+        scale=descriptor.scale,
+        input_channels=descriptor.input_channels,
+        output_channels=descriptor.output_channels,
+        parameters=count_parameters(descriptor.model),
+        tags=tuple(descriptor.tags),
+        size_minimum=size.minimum,
+        size_multiple_of=size.multiple_of,
+        size_square=size.square,
+        tiling=_tiling(descriptor),
+        supports_half=descriptor.supports_half,
+        supports_bfloat16=descriptor.supports_bfloat16,
+        sha256=sha256,
     )
     trained = {key: tensor.detach().clone() for key, tensor in descriptor.model.state_dict().items()}
     device = torch.device(device_name)
@@ -200,10 +227,19 @@ def _cached_user_model(path: str, modified: float, device_name: str, dtype: torc
     descriptor.to(device=device, dtype=precision).eval()
     for parameter in descriptor.model.parameters():
         parameter.requires_grad_(False)
-    loaded = LoadedModel(name=info.label, network=SpandrelNetwork(descriptor), state_dict=trained, device=device,
-                         dtype=precision, weights_file=str(file), weights_sha256=sha256,
-                         parameters=info.parameters, scale=info.scale, tiling=info.tiling,
-                         activation_bytes_per_lr_pixel=activation_bytes)
+    loaded = LoadedModel(
+        name=info.label,
+        network=SpandrelNetwork(descriptor),
+        state_dict=trained,
+        device=device,
+        dtype=precision,
+        weights_file=str(file),
+        weights_sha256=sha256,
+        parameters=info.parameters,
+        scale=info.scale,
+        tiling=info.tiling,
+        activation_bytes_per_lr_pixel=activation_bytes,
+    )
     return info, loaded
 
 
@@ -246,12 +282,20 @@ def load_weights_file(path: str | Path, device: str | None = None, dtype: torch.
 
 
 def describe_weights_file(path: str | Path) -> list[str]:
-    """``models --weights FILE``: what the file holds, one ``field: value`` line each, read as :func:`load_weights_file` runs it."""
+    """``models --weights FILE``: what the file holds, one ``field: value`` line each.
+
+    The file is read as :func:`load_weights_file` runs it.
+    """
     if weights_io.detect_architecture(read_user_state_dict(path)) is None:
         return identify(path).describe()
     model = load_weights_file(path, "cpu", torch.float32)
-    return [f"file: {Path(path).name}", f"architecture: {get_spec(model.name).architecture} (SR Studio's {model.name})",
-            f"scale: x{model.scale}", f"parameters: {model.parameters:,}", f"sha256: {model.weights_sha256}"]
+    return [
+        f"file: {Path(path).name}",
+        f"architecture: {get_spec(model.name).architecture} (SR Studio's {model.name})",
+        f"scale: x{model.scale}",
+        f"parameters: {model.parameters:,}",
+        f"sha256: {model.weights_sha256}",
+    ]
 
 
 def network_with_weights(model: LoadedModel, state_dict: Mapping[str, torch.Tensor]) -> nn.Module:

@@ -196,7 +196,7 @@ def _all_keys_start_with(state_dict: Mapping[str, torch.Tensor], prefix: str) ->
 
 
 def _without_prefix(state_dict: StateDict, prefix: str) -> StateDict:
-    return {key[len(prefix):]: tensor for key, tensor in state_dict.items()}
+    return {key[len(prefix) :]: tensor for key, tensor in state_dict.items()}
 
 
 # --- released key layouts -> canonical keys ------------------------------------------------
@@ -227,15 +227,19 @@ def to_canonical_keys(state_dict: Mapping[str, torch.Tensor]) -> StateDict:
 # --- which architecture, with which hyper-parameters ---------------------------------------
 
 
-def _signed_families() -> list[ModelFamily]:
-    """The families whose weights can be recognised (every one but the parameter-free baselines)."""
-    return [family for family in all_families() if family.recognises is not None]
+def _family_of(canonical: Mapping[str, torch.Tensor]) -> ModelFamily | None:
+    """The family whose signature a canonical state dict matches (baselines have none), or None."""
+    return next((family for family in all_families() if family.recognises and family.recognises(canonical)), None)
+
+
+def _known_architectures() -> str:
+    return ", ".join(family.architecture for family in all_families() if family.recognises)
 
 
 def detect_architecture(state_dict: Mapping[str, torch.Tensor]) -> str | None:
     """The registry architecture (``"rrdbnet"``, ``"srcnn"`` ...) a state dict of any known layout belongs to."""
-    canonical = to_canonical_keys(state_dict)
-    return next((family.architecture for family in _signed_families() if family.recognises(canonical)), None)
+    family = _family_of(to_canonical_keys(state_dict))
+    return family.architecture if family else None
 
 
 def infer_model_kwargs(state_dict: Mapping[str, torch.Tensor], architecture: str | None = None) -> dict[str, int]:
@@ -248,11 +252,11 @@ def infer_model_kwargs(state_dict: Mapping[str, torch.Tensor], architecture: str
     :class:`WeightsMismatchError` instead of handing foreign kwargs to the constructor.
     """
     canonical = to_canonical_keys(state_dict)
-    family = next((family for family in _signed_families() if family.recognises(canonical)), None)
+    family = _family_of(canonical)
     if family is None or family.kwargs_from_weights is None:
         raise WeightsMismatchError(
             f"the weights do not match any SR Studio architecture (first keys: {_shown(canonical)}); "
-            f"known architectures: {', '.join(family.architecture for family in _signed_families())}"
+            f"known architectures: {_known_architectures()}"
         )
     if architecture is not None and family.architecture != architecture:
         raise WeightsMismatchError(

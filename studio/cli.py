@@ -24,7 +24,7 @@ from sr_core.files import atomic_target
 from sr_core.imaging import open_image, pixel_cap_from_env, save_image
 
 if TYPE_CHECKING:
-    from sr_core.evaluation import ModelScore
+    from sr_core.evaluation import ImageScore, ModelScore
     from sr_core.inference import LoadedModel
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
@@ -50,11 +50,15 @@ COMMANDS: dict[str, Command] = {
     "train": Command("studio.train_cli", "train an SR model from a preset (paper hyper-parameters)"),
     "export": Command("studio.train_cli", "write a run's generator as fp16 safetensors with provenance"),
     "publish": Command("studio.train_cli", "bundle a run's generator as the app's weights, scored and in the manifest"),
-    "rescore": Command("studio.train_cli", "measure the bundled weights' manifest scores again (after a metric is added)"),
+    "rescore": Command(
+        "studio.train_cli", "measure the bundled weights' manifest scores again (after a metric is added)"
+    ),
     "bench": Command("sr_core.bench", "latency, MACs and speed-up of every model on this device"),
     "gan-train": Command("labs.gan.cli", "train a GAN: 1-D, sine waves, DCGAN, WGAN(-GP), ACGAN, InfoGAN"),
     "gan-eval": Command("labs.gan.cli", "FD/KID (MNIST-classifier features) and accuracy of GAN runs"),
-    "gan-bundle": Command("labs.gan.cli", "bundle GAN runs (fp16 generators, grids, curves, scores) in assets/gan_runs"),
+    "gan-bundle": Command(
+        "labs.gan.cli", "bundle GAN runs (fp16 generators, grids, curves, scores) in assets/gan_runs"
+    ),
     "mos-prepare": Command("studio.mos.cli", "prepare (or check) a MOS study's stimuli and manifest"),
     "mos-report": Command("studio.mos.cli", "MOS table, tests and rater screening of a ratings CSV"),
     "zscgan": Command("labs.zscgan.cli", "ZS-CGAN data-free quantization of an MNIST ResNet (Tables 1-2)"),
@@ -107,8 +111,10 @@ def chosen_model(model: str | None, weights_file: str | None, default_model: str
     if model in (None, AUTO_MODEL):
         return model_for_weights(weights_file) if weights_file else default_model
     if weights_file and not get_spec(model).learned:
-        raise UsageError(f"--model {model} takes no weights; drop --weights, or use --model auto to run the model "
-                         f"{Path(weights_file).name} holds")
+        raise UsageError(
+            f"--model {model} takes no weights; drop --weights, or use --model auto to run the model "
+            f"{Path(weights_file).name} holds"
+        )
     get_spec(model)
     return model
 
@@ -158,8 +164,10 @@ def _parse_weights_overrides(pairs: Sequence[str]) -> dict[str, str]:
 def format_table(scores: Sequence[ModelScore]) -> str:
     """The papers' table layout (mean PSNR, SSIM, seconds per image) plus mean LPIPS (AlexNet, "-" without its
     package), mean detail ratio, worst colour shift and median stripe score."""
-    lines = [f"{'model':<18}{'PSNR (dB)':>10}{'SSIM':>9}{'LPIPS':>8}{'detail':>8}{'colour':>8}{'stripes':>8}"
-             f"{'s/image':>10}{'params':>12}"]
+    lines = [
+        f"{'model':<18}{'PSNR (dB)':>10}{'SSIM':>9}{'LPIPS':>8}{'detail':>8}{'colour':>8}{'stripes':>8}"
+        f"{'s/image':>10}{'params':>12}"
+    ]
     for score in scores:
         lpips = "-" if score.lpips is None else f"{score.lpips:.4f}"
         lines.append(
@@ -177,14 +185,41 @@ def write_scores_csv(scores: Sequence[ModelScore], path: Path, data: str) -> Non
     """
     with atomic_target(path) as temporary, open(temporary, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["data", "model", "image", "psnr_y", "ssim_y", "seconds", "parameters", "detail_ratio",
-                         "colour_shift", "lpips", "stripe_score"])
+        writer.writerow(
+            [
+                "data",
+                "model",
+                "image",
+                "psnr_y",
+                "ssim_y",
+                "seconds",
+                "parameters",
+                "detail_ratio",
+                "colour_shift",
+                "lpips",
+                "stripe_score",
+            ]
+        )
         for score in scores:
-            rows = [(image.image, image, image.seconds) for image in score.images]
+            rows: list[tuple[str, ImageScore | ModelScore, float]] = [
+                (image.image, image, image.seconds) for image in score.images
+            ]
             for name, row, seconds in [*rows, ("mean", score, score.seconds_per_image)]:
-                writer.writerow([data, score.model, name, f"{row.psnr:.4f}", f"{row.ssim:.5f}", f"{seconds:.4f}",
-                                 score.parameters, f"{row.detail:.4f}", f"{row.colour_shift:.3f}",
-                                 "" if row.lpips is None else f"{row.lpips:.4f}", f"{row.stripes:.3f}"])
+                writer.writerow(
+                    [
+                        data,
+                        score.model,
+                        name,
+                        f"{row.psnr:.4f}",
+                        f"{row.ssim:.5f}",
+                        f"{seconds:.4f}",
+                        score.parameters,
+                        f"{row.detail:.4f}",
+                        f"{row.colour_shift:.3f}",
+                        "" if row.lpips is None else f"{row.lpips:.4f}",
+                        f"{row.stripes:.3f}",
+                    ]
+                )
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -272,14 +307,21 @@ def _weights_note(name: str) -> str:
 
 def _add_model_options(command: argparse.ArgumentParser, default_model: str, over_cap: str) -> None:
     """The options of every command that upscales: model, weights, tile size and pixel cap."""
-    command.add_argument("--model", default=None,
-                         help=f"a name from `python -m sr_core models`, or {AUTO_MODEL}: the model --weights holds "
-                              f"(default: {AUTO_MODEL} with --weights, else {default_model})")
+    command.add_argument(
+        "--model",
+        default=None,
+        help=f"a name from `python -m sr_core models`, or {AUTO_MODEL}: the model --weights holds "
+        f"(default: {AUTO_MODEL} with --weights, else {default_model})",
+    )
     command.add_argument("--weights", help="a .safetensors or .pth file instead of the bundled weights")
     command.set_defaults(default_model=default_model)
     command.add_argument("--tile", type=int, default=0, help="LR tile side in pixels (0: automatic)")
-    command.add_argument("--pixel-cap", type=int, default=pixel_cap_from_env(),
-                         help=f"{over_cap} with more pixels (env SR_STUDIO_PIXEL_CAP)")
+    command.add_argument(
+        "--pixel-cap",
+        type=int,
+        default=pixel_cap_from_env(),
+        help=f"{over_cap} with more pixels (env SR_STUDIO_PIXEL_CAP)",
+    )
 
 
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
@@ -330,8 +372,9 @@ def _add_core_commands(commands: _DescribedCommands) -> None:
 
     frames = commands.add_parser("upscale-frames")
     frames.add_argument("input_dir", help="folder of frames, taken in name order")
-    frames.add_argument("output_dir", help="folder for the PNG frames (same names; x4, or the scale of the model "
-                                           "--weights holds)")
+    frames.add_argument(
+        "output_dir", help="folder for the PNG frames (same names; x4, or the scale of the model --weights holds)"
+    )
     _add_model_options(frames, default_model="swiftsrgan", over_cap="skip frames")
     frames.set_defaults(handler=_upscale_frames)
 
@@ -348,14 +391,22 @@ def _add_core_commands(commands: _DescribedCommands) -> None:
     evaluate.add_argument("--models", default="bicubic", help="comma-separated model names")
     evaluate.add_argument("--data", required=True, help="folder of HR images (e.g. Set5)")
     evaluate.add_argument("--csv", help="write per-image scores to this CSV")
-    evaluate.add_argument("--weights", action="append", default=[], metavar="NAME=FILE",
-                          help="evaluate NAME with FILE instead of its bundled weights; a NAME that is no model's "
-                               "adds FILE's model (any x4 architecture spandrel recognises) under that name (repeatable)")
+    evaluate.add_argument(
+        "--weights",
+        action="append",
+        default=[],
+        metavar="NAME=FILE",
+        help="evaluate NAME with FILE instead of its bundled weights; a NAME that is no model's "
+        "adds FILE's model (any x4 architecture spandrel recognises) under that name (repeatable)",
+    )
     evaluate.set_defaults(handler=_evaluate)
 
     models = commands.add_parser("models")
-    models.add_argument("--weights", metavar="FILE",
-                        help="print what a .safetensors or .pth file holds (architecture, scale, parameters) instead")
+    models.add_argument(
+        "--weights",
+        metavar="FILE",
+        help="print what a .safetensors or .pth file holds (architecture, scale, parameters) instead",
+    )
     models.set_defaults(handler=_models)
 
 

@@ -58,8 +58,8 @@ def comparison_strip(
         outputs = [compare.run_compare_model(name, source, out_dir) for name in model_names]
         reference = compare.reference_output(source, out_dir)
         tiles = []
-        for output in [*outputs, reference]:
-            rgb = np.asarray(Image.open(output.path).convert("RGB"))
+        for output in [*outputs, *([reference] if reference else [])]:
+            rgb = np.asarray(Image.open(output.image_path).convert("RGB"))
             box = compare.crop_box(rgb.shape[1], rgb.shape[0], *center, size)
             tiles.append(labelled_tile(compare.zoom_crop(rgb, box, factor), tile_label(output)))
     width = sum(tile.width for tile in tiles) + GAP * (len(tiles) - 1)

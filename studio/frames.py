@@ -81,7 +81,9 @@ def upscale_frames(
     stems = [path.stem for path in files]
     clashing = sorted({stem for stem in stems if stems.count(stem) > 1})
     if clashing:
-        raise SRStudioError(f"frames {', '.join(clashing)} exist in several formats and would overwrite each other's PNG")
+        raise SRStudioError(
+            f"frames {', '.join(clashing)} exist in several formats and would overwrite each other's PNG"
+        )
     output = Path(output_dir)
     output.mkdir(parents=True, exist_ok=True)
     report = FramesReport()
@@ -98,7 +100,9 @@ def upscale_frames(
         while (item := to_write.get()) is not _END:
             target, result = item
             try:
-                save_image(result.rgb, target, alpha=result.alpha, grayscale=result.grayscale, bit_depth=result.bit_depth)
+                save_image(
+                    result.rgb, target, alpha=result.alpha, grayscale=result.grayscale, bit_depth=result.bit_depth
+                )
                 report.written.append(target)
             except Exception as error:  # noqa: BLE001 - re-raised in the caller's thread; a dead writer would hang the stream
                 write_errors.append(error)

@@ -39,8 +39,9 @@ def _calibration_sets(args: argparse.Namespace, network: torch.nn.Module) -> dic
     calibration = {}
     for source in args.calib or [DATA_FREE]:
         if source == DATA_FREE:
-            config = dataclasses.replace(sr.LR_GENERATOR, steps=args.generator_steps, batch_size=args.batch_size,
-                                         seed=args.seed)
+            config = dataclasses.replace(
+                sr.LR_GENERATOR, steps=args.generator_steps, batch_size=args.batch_size, seed=args.seed
+            )
             generator = sr.train_lr_generator(network, config, args.crop, progress)
             batches = sr.synthetic_calibration(generator, args.batches, args.batch_size, args.seed)
             calibration["int8 data-free (BNS gen.)"] = batches
@@ -48,7 +49,8 @@ def _calibration_sets(args: argparse.Namespace, network: torch.nn.Module) -> dic
                 save_grid(batches[0] * 2 - 1, Path(args.out) / f"{args.model}-lr-samples.png", per_row=8)
         else:
             calibration[f"int8 real crops ({Path(source).name})"] = sr.real_calibration(
-                source, args.batches, args.batch_size, args.crop, args.seed)
+                source, args.batches, args.batch_size, args.crop, args.seed
+            )
     return calibration
 
 
@@ -70,11 +72,13 @@ def _quantize(args: argparse.Namespace) -> int:
     set_cpu_threads(args.threads)
     get_spec(args.model)
     if args.publish and (args.weights or not args.data or args.latency == "none"):
-        raise QuantSettingError("--publish ships the bundled model's int8 variant once it is measured: give --data "
-                                "(Set5, Set14 ...) and --latency, and no --weights")
+        raise QuantSettingError(
+            "--publish ships the bundled model's int8 variant once it is measured: give --data "
+            "(Set5, Set14 ...) and --latency, and no --weights"
+        )
     network = sr.float_sr_network(args.model, args.weights)
     calibration = _calibration_sets(args, network)
-    variants = {"fp32": fold_batch_norms(network)}
+    variants: dict[str, torch.nn.Module] = {"fp32": fold_batch_norms(network)}
     prepared = {}
     for label, batches in calibration.items():
         progress(f"{label}: calibrating on {sum(len(batch) for batch in batches)} LR crops of {args.crop} px")
@@ -95,10 +99,16 @@ def _quantize(args: argparse.Namespace) -> int:
     fp32_rows = [row for row in rows if row.variant == "fp32"]
     passing = []
     for label in calibration:
-        ships = sr.meets_bar(fp32_rows, [row for row in rows if row.variant == label],
-                             report.milliseconds[sr.FP32_APP], report.milliseconds[sr.INT8_COMPILED])
-        print(f"{label}: {'meets' if ships else 'misses'} the bar (<= {sr.MAX_PSNR_LOSS_DB} dB lost on every "
-              "--data set, faster than the app's FP32)")
+        ships = sr.meets_bar(
+            fp32_rows,
+            [row for row in rows if row.variant == label],
+            report.milliseconds[sr.FP32_APP],
+            report.milliseconds[sr.INT8_COMPILED],
+        )
+        print(
+            f"{label}: {'meets' if ships else 'misses'} the bar (<= {sr.MAX_PSNR_LOSS_DB} dB lost on every "
+            "--data set, faster than the app's FP32)"
+        )
         passing += [label] if ships else []
     if args.publish:
         return _publish(args, prepared, passing, report)
@@ -114,8 +124,9 @@ def _publish(args: argparse.Namespace, prepared: dict, passing: list[str], repor
         return EXIT_NOT_PUBLISHED
     label = passing[0]
     progress(f"publishing {args.model}-int8 ({label}); scoring it as `evaluate` does (compiles first)")
-    entry = publish_int8(args.model, prepared[label], label, [Path(folder) for folder in args.data],
-                         report.milliseconds)
+    entry = publish_int8(
+        args.model, prepared[label], label, [Path(folder) for folder in args.data], report.milliseconds
+    )
     print(f"published {entry.model}: {entry.file} with scores {entry.scores}")
     return EXIT_OK
 
@@ -125,23 +136,40 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     quantize = subparsers.add_parser("quantize")
     quantize.add_argument("--model", required=True, help="an SR model with batch norm: srresnet, srgan, swiftsrgan ...")
     quantize.add_argument("--weights", help="a .safetensors or .pth file instead of the bundled weights")
-    quantize.add_argument("--calib", action="append", metavar="data-free|DIR",
-                          help="calibration source, repeatable: 'data-free' (a generator matching the model's BN "
-                               "statistics) or a folder of HR images whose x4-downscaled crops are used")
-    quantize.add_argument("--data", action="append", default=[], metavar="DIR",
-                          help="HR test images (Set5, Set14 ...) for PSNR/SSIM, repeatable")
-    quantize.add_argument("--latency", choices=["none", *SIZES], default="none",
-                          help="LR size of the CPU latency test (270p: 270x480 -> 1080x1920)")
+    quantize.add_argument(
+        "--calib",
+        action="append",
+        metavar="data-free|DIR",
+        help="calibration source, repeatable: 'data-free' (a generator matching the model's BN "
+        "statistics) or a folder of HR images whose x4-downscaled crops are used",
+    )
+    quantize.add_argument(
+        "--data",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="HR test images (Set5, Set14 ...) for PSNR/SSIM, repeatable",
+    )
+    quantize.add_argument(
+        "--latency",
+        choices=["none", *SIZES],
+        default="none",
+        help="LR size of the CPU latency test (270p: 270x480 -> 1080x1920)",
+    )
     quantize.add_argument("--repeats", type=int, default=5, help="timed runs per variant")
-    quantize.add_argument("--generator-steps", type=int, default=LR_GENERATOR.steps,
-                          help="BNS steps of the data-free generator")
+    quantize.add_argument(
+        "--generator-steps", type=int, default=LR_GENERATOR.steps, help="BNS steps of the data-free generator"
+    )
     quantize.add_argument("--batches", type=int, default=8, help="calibration batches")
     quantize.add_argument("--batch-size", type=int, default=LR_GENERATOR.batch_size)
     quantize.add_argument("--crop", type=int, default=LR_CROP, help="LR crop side in pixels (a multiple of 4)")
     quantize.add_argument("--out", help="folder for a PNG of the data-free generator's LR samples")
     quantize.add_argument("--threads", type=int, default=0, help="CPU threads (0: PyTorch's default)")
     quantize.add_argument("--seed", type=int, default=0)
-    quantize.add_argument("--publish", action="store_true",
-                          help=f"when a calibration meets the bar, ship MODEL-int8 in the weights folder (exit "
-                               f"{EXIT_NOT_PUBLISHED} when none does); needs --data and --latency")
+    quantize.add_argument(
+        "--publish",
+        action="store_true",
+        help=f"when a calibration meets the bar, ship MODEL-int8 in the weights folder (exit "
+        f"{EXIT_NOT_PUBLISHED} when none does); needs --data and --latency",
+    )
     quantize.set_defaults(handler=_quantize)

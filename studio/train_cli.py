@@ -31,8 +31,20 @@ from sr_core.weights import read_manifest, save_weights
 
 # Flags that set one configuration field each (argparse dest == field name).
 FLAG_FIELDS = (
-    "data", "steps", "batch_size", "hr_crop", "lr", "features", "init_from", "workers", "seed",
-    "device", "threads", "validate_every", "checkpoint_every", "val_crop",
+    "data",
+    "steps",
+    "batch_size",
+    "hr_crop",
+    "lr",
+    "features",
+    "init_from",
+    "workers",
+    "seed",
+    "device",
+    "threads",
+    "validate_every",
+    "checkpoint_every",
+    "val_crop",
 )
 # What a resumed run may change without changing what it learns.
 RESUMABLE_FIELDS = frozenset({"steps", "workers", "device", "threads", "validate_every", "checkpoint_every"})
@@ -52,8 +64,11 @@ def run_config(args: argparse.Namespace, checkpoint: dict[str, Any] | None) -> T
         if args.preset and args.preset != stored.preset:
             raise _changed_on_resume(["preset"], stored, replace(stored, preset=args.preset))
         requested = _configured(stored, args, flags)
-        changed = [name for name in _FIELD_NAMES if name not in RESUMABLE_FIELDS
-                   and getattr(requested, name) != getattr(stored, name)]
+        changed = [
+            name
+            for name in _FIELD_NAMES
+            if name not in RESUMABLE_FIELDS and getattr(requested, name) != getattr(stored, name)
+        ]
         if changed:
             raise _changed_on_resume(changed, stored, requested)
         return requested
@@ -73,11 +88,12 @@ def _configured(base: TrainConfig, args: argparse.Namespace, flags: dict[str, An
 
 
 def _changed_on_resume(changed: list[str], stored: TrainConfig, requested: TrainConfig) -> TrainingConfigError:
-    values = "; ".join(f"{name}: the run has {getattr(stored, name)!r}, the command gives {getattr(requested, name)!r}"
-                       for name in changed)
+    values = "; ".join(
+        f"{name}: the run has {getattr(stored, name)!r}, the command gives {getattr(requested, name)!r}"
+        for name in changed
+    )
     return TrainingConfigError(
-        f"a resumed run keeps its configuration ({', '.join(changed)} given): {values}; "
-        "start a new --out to change it"
+        f"a resumed run keeps its configuration ({', '.join(changed)} given): {values}; start a new --out to change it"
     )
 
 
@@ -126,8 +142,15 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     trainer.add_argument("--steps", type=int, help="total training steps (a resumed run may extend them)")
     trainer.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
     trainer.add_argument("--config", help="a YAML file of setting: value lines")
-    trainer.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting (repeatable)")
-    trainer.add_argument("--features", help="content-loss network: imagenet (default: torchvision's VGG19/MobileNetV2 where it can fetch them, else the packaged VGG16/EfficientNet-Lite0), packaged (those at once), random (smoke tests), or a torchvision weights file")
+    trainer.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting (repeatable)"
+    )
+    trainer.add_argument(
+        "--features",
+        help="content-loss network: imagenet (default: torchvision's VGG19/MobileNetV2 where it can fetch them, "
+        "else the packaged VGG16/EfficientNet-Lite0), packaged (those at once), random (smoke tests), "
+        "or a torchvision weights file",
+    )
     trainer.add_argument("--init-from", dest="init_from", help="start the generator from a run folder or weights file")
     trainer.add_argument("--batch-size", dest="batch_size", type=int, help="global batch, split over processes")
     trainer.add_argument("--hr-crop", dest="hr_crop", type=int, help="HR crop side in px (multiple of 4)")
@@ -149,8 +172,12 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
     publisher = subparsers.add_parser("publish")
     publisher.add_argument("run", help="a run folder or its checkpoint file")
-    publisher.add_argument("--eval", nargs="*", default=[], metavar="DIR", help="HR folders to score it on (e.g. Set5 Set14)")
-    publisher.add_argument("--weights-dir", dest="weights_dir", help="the weights folder (default: SR_STUDIO_WEIGHTS_DIR or weights/)")
+    publisher.add_argument(
+        "--eval", nargs="*", default=[], metavar="DIR", help="HR folders to score it on (e.g. Set5 Set14)"
+    )
+    publisher.add_argument(
+        "--weights-dir", dest="weights_dir", help="the weights folder (default: SR_STUDIO_WEIGHTS_DIR or weights/)"
+    )
     publisher.set_defaults(handler=_publish)
 
     rescorer = subparsers.add_parser("rescore")

@@ -50,15 +50,24 @@ class RateTab:
     @classmethod
     def of(cls, base_url: str) -> RateTab:
         config = httpx.get(base_url + "config", timeout=REQUEST_TIMEOUT_S).json()
-        element = {component["props"].get("elem_id"): component["id"] for component in config["components"]
-                   if component.get("props", {}).get("elem_id")}
+        element = {
+            component["props"].get("elem_id"): component["id"]
+            for component in config["components"]
+            if component.get("props", {}).get("elem_id")
+        }
         kinds = {component["id"]: component["type"] for component in config["components"]}
         saved = next(cid for cid, kind in kinds.items() if kind == "browserstate")
-        events = {(target[0], target[1]): dependency for dependency in config["dependencies"]
-                  for target in dependency["targets"]}
+        events = {
+            (target[0], target[1]): dependency
+            for dependency in config["dependencies"]
+            for target in dependency["targets"]
+        }
         start = events[element["mos-start"], "click"]
-        resume = next(dependency for (_, trigger), dependency in events.items()
-                      if trigger == "select" and dependency["inputs"] == [saved])
+        resume = next(
+            dependency
+            for (_, trigger), dependency in events.items()
+            if trigger == "select" and dependency["inputs"] == [saved]
+        )
         scores = {score: events[element[f"mos-score-{score}"], "click"] for score in SCORES}
         return cls(
             start=(start["id"], element["mos-start"]),
@@ -113,8 +122,16 @@ class Rater:
         fn_index, trigger_id = event
         api = self.base_url + "gradio_api"
         with httpx.Client(timeout=REQUEST_TIMEOUT_S) as http:
-            joined = http.post(f"{api}/queue/join", json={"data": data, "fn_index": fn_index, "trigger_id": trigger_id,
-                                                           "session_hash": self.session_hash, "event_data": None})
+            joined = http.post(
+                f"{api}/queue/join",
+                json={
+                    "data": data,
+                    "fn_index": fn_index,
+                    "trigger_id": trigger_id,
+                    "session_hash": self.session_hash,
+                    "event_data": None,
+                },
+            )
             joined.raise_for_status()
             event_id = joined.json()["event_id"]
             with http.stream("GET", f"{api}/queue/data", params={"session_hash": self.session_hash}) as stream:

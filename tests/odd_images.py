@@ -47,9 +47,16 @@ def _mode_images(folder: Path) -> dict[str, tuple[int, int]]:
     rgb = Image.fromarray(_pattern(1))
     grey = rgb.convert("L")
     images = {
-        "rgb.png": rgb, "rgba.png": rgb.convert("RGBA"), "grey.png": grey, "grey_alpha_la.png": rgb.convert("LA"),
-        "palette.png": rgb.convert("P"), "one_bit.png": rgb.convert("1"), "cmyk.tif": rgb.convert("CMYK"),
-        "grey16.png": grey.convert("I;16"), "int32.tif": grey.convert("I"), "float32.tif": grey.convert("F"),
+        "rgb.png": rgb,
+        "rgba.png": rgb.convert("RGBA"),
+        "grey.png": grey,
+        "grey_alpha_la.png": rgb.convert("LA"),
+        "palette.png": rgb.convert("P"),
+        "one_bit.png": rgb.convert("1"),
+        "cmyk.tif": rgb.convert("CMYK"),
+        "grey16.png": grey.convert("I;16"),
+        "int32.tif": grey.convert("I"),
+        "float32.tif": grey.convert("F"),
         "cmyk.jpg": rgb.convert("CMYK"),
     }
     for name, image in images.items():
@@ -59,8 +66,10 @@ def _mode_images(folder: Path) -> dict[str, tuple[int, int]]:
     rgba = np.dstack([_pattern(2), np.linspace(0, 255, WIDTH * HEIGHT).reshape(HEIGHT, WIDTH).astype(np.uint8)])
     Image.fromarray(rgba, "RGBA").save(folder / "rgba_gradient_alpha.png")
     (folder / "colour16.png").write_bytes(zero_png(WIDTH, HEIGHT, bit_depth=16, colour_type=2, channels=3))
-    return {name: (WIDTH, HEIGHT) for name in (*images, "palette_transparent.png", "rgba_gradient_alpha.png",
-                                                 "colour16.png")}
+    return {
+        name: (WIDTH, HEIGHT)
+        for name in (*images, "palette_transparent.png", "rgba_gradient_alpha.png", "colour16.png")
+    }
 
 
 def _shape_images(folder: Path) -> dict[str, tuple[int, int]]:
@@ -72,8 +81,13 @@ def _shape_images(folder: Path) -> dict[str, tuple[int, int]]:
     exif = Image.Exif()
     exif[EXIF_ORIENTATION] = 6  # "rotate 90 degrees clockwise to display": stored 24x20, shown 20x24
     Image.fromarray(_pattern(5)).save(folder / "exif_rotated.jpg", exif=exif.tobytes(), quality=95)
-    return {"one_by_one.png": (1, 1), "wide_2000x1.png": (2000, 1), "animated.gif": (WIDTH, HEIGHT),
-            "animated.png": (WIDTH, HEIGHT), "exif_rotated.jpg": (HEIGHT, WIDTH)}
+    return {
+        "one_by_one.png": (1, 1),
+        "wide_2000x1.png": (2000, 1),
+        "animated.gif": (WIDTH, HEIGHT),
+        "animated.png": (WIDTH, HEIGHT),
+        "exif_rotated.jpg": (HEIGHT, WIDTH),
+    }
 
 
 def _refused_files(folder: Path) -> dict[str, None]:
@@ -89,8 +103,16 @@ def _refused_files(folder: Path) -> dict[str, None]:
     (folder / "whole.jpg").unlink()
     (folder / "bomb.png").write_bytes(zero_png(BOMB_SIDE, BOMB_SIDE))
     (folder / "over_cap.png").write_bytes(zero_png(OVER_CAP_SIDE, OVER_CAP_SIDE))
-    names = ("empty.png", "text.png", "drawing.svg", "page.png", "truncated.png", "truncated.jpg", "bomb.png",
-             "over_cap.png")
+    names = (
+        "empty.png",
+        "text.png",
+        "drawing.svg",
+        "page.png",
+        "truncated.png",
+        "truncated.jpg",
+        "bomb.png",
+        "over_cap.png",
+    )
     return dict.fromkeys(names)
 
 
@@ -101,12 +123,42 @@ def write_odd_images(folder: Path) -> dict[str, tuple[int, int] | None]:
 
 
 EXPECTED_SIZES: dict[str, tuple[int, int] | None] = {
-    **dict.fromkeys(("rgb.png", "rgba.png", "grey.png", "grey_alpha_la.png", "palette.png", "one_bit.png", "cmyk.tif",
-                     "grey16.png", "int32.tif", "float32.tif", "cmyk.jpg", "palette_transparent.png",
-                     "rgba_gradient_alpha.png", "colour16.png", "animated.gif", "animated.png"), (WIDTH, HEIGHT)),
-    "one_by_one.png": (1, 1), "wide_2000x1.png": (2000, 1), "exif_rotated.jpg": (HEIGHT, WIDTH),
-    **dict.fromkeys(("empty.png", "text.png", "drawing.svg", "page.png", "truncated.png", "truncated.jpg", "bomb.png",
-                     "over_cap.png")),
+    **dict.fromkeys(
+        (
+            "rgb.png",
+            "rgba.png",
+            "grey.png",
+            "grey_alpha_la.png",
+            "palette.png",
+            "one_bit.png",
+            "cmyk.tif",
+            "grey16.png",
+            "int32.tif",
+            "float32.tif",
+            "cmyk.jpg",
+            "palette_transparent.png",
+            "rgba_gradient_alpha.png",
+            "colour16.png",
+            "animated.gif",
+            "animated.png",
+        ),
+        (WIDTH, HEIGHT),
+    ),
+    "one_by_one.png": (1, 1),
+    "wide_2000x1.png": (2000, 1),
+    "exif_rotated.jpg": (HEIGHT, WIDTH),
+    **dict.fromkeys(
+        (
+            "empty.png",
+            "text.png",
+            "drawing.svg",
+            "page.png",
+            "truncated.png",
+            "truncated.jpg",
+            "bomb.png",
+            "over_cap.png",
+        )
+    ),
 }
 """The catalogue's file names (known when tests are collected, so they can be parametrised) and expectations."""
 

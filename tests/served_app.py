@@ -46,13 +46,19 @@ def served_in_this_process(demo) -> Iterator[str]:
 def start_app_process(port: int, weights: Path, data: Path, log: Path, **variables: str) -> subprocess.Popen:
     """``python app.py`` on 127.0.0.1:``port`` with the given weights and data folders, logging to ``log``."""
     environment = {
-        **os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
-        "GRADIO_ANALYTICS_ENABLED": "False", "SR_STUDIO_WEIGHTS_DIR": str(weights), "SR_STUDIO_DATA_DIR": str(data),
-        "SR_STUDIO_CPU_BF16": "0", **variables,
+        **os.environ,
+        "GRADIO_SERVER_NAME": "127.0.0.1",
+        "GRADIO_SERVER_PORT": str(port),
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "SR_STUDIO_WEIGHTS_DIR": str(weights),
+        "SR_STUDIO_DATA_DIR": str(data),
+        "SR_STUDIO_CPU_BF16": "0",
+        **variables,
     }
     with open(log, "ab") as handle:
-        return subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=environment, stdout=handle,
-                                stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [sys.executable, "app.py"], cwd=ROOT, env=environment, stdout=handle, stderr=subprocess.STDOUT
+        )
 
 
 def wait_until_serving(server: subprocess.Popen, port: int, log: Path, limit_s: float = 180) -> None:

@@ -29,22 +29,40 @@ def _compact(scale: int) -> nn.Module:
 def _swinir(scale: int) -> nn.Module:
     from spandrel.architectures.SwinIR import SwinIR
 
-    return SwinIR(img_size=16, embed_dim=12, depths=[1], num_heads=[2], window_size=4, upscale=scale,
-                  upsampler="pixelshuffle", mlp_ratio=2.0)
+    return SwinIR(
+        img_size=16,
+        embed_dim=12,
+        depths=[1],
+        num_heads=[2],
+        window_size=4,
+        upscale=scale,
+        upsampler="pixelshuffle",
+        mlp_ratio=2.0,
+    )
 
 
 def _hat(scale: int) -> nn.Module:
     from spandrel.architectures.HAT import HAT
 
-    return HAT(img_size=16, embed_dim=12, depths=(1,), num_heads=(2,), window_size=4, upscale=scale, squeeze_factor=2,
-               num_feat=16, mlp_ratio=2.0)
+    return HAT(
+        img_size=16,
+        embed_dim=12,
+        depths=(1,),
+        num_heads=(2,),
+        window_size=4,
+        upscale=scale,
+        squeeze_factor=2,
+        num_feat=16,
+        mlp_ratio=2.0,
+    )
 
 
 def _dat(scale: int) -> nn.Module:
     from spandrel.architectures.DAT import DAT
 
-    return DAT(img_size=16, embed_dim=16, split_size=[2, 4], depth=[1], num_heads=[2], upscale=scale,
-               expansion_factor=2.0)
+    return DAT(
+        img_size=16, embed_dim=16, split_size=[2, 4], depth=[1], num_heads=[2], upscale=scale, expansion_factor=2.0
+    )
 
 
 # name -> (builder taking the scale, the architecture spandrel names). Transformers: window 4 and one block.

@@ -94,8 +94,9 @@ def test_compare_endpoint_gives_lpips_beside_psnr_and_ssim_through_gradio_client
     upload = tmp_path / "lpips sized.png"
     Image.fromarray((np.random.default_rng(3).random((40, 48, 3)) * 255).astype(np.uint8)).save(upload)
     client = Client(running_app(), download_files=str(tmp_path / "downloads"), verbose=False, analytics_enabled=False)
-    gallery, table, chart, _, downloads, *_ = client.predict(handle_file(str(upload)), uploads.GROUND_TRUTH,
-                                                             ["bicubic"], api_name="/compare")
+    gallery, table, chart, _, downloads, *_ = client.predict(
+        handle_file(str(upload)), uploads.GROUND_TRUTH, ["bicubic"], api_name="/compare"
+    )
     expected = list(compare.compare_stream(upload, uploads.GROUND_TRUTH, ["bicubic"], tmp_path))[-1].outputs[1]
     assert table["headers"] == compare.METRIC_COLUMNS
     row = dict(zip(table["headers"], table["data"][0]))

@@ -51,7 +51,22 @@ def test_cpu_peak_memory_sees_a_large_temporary_allocation():
 
 
 def test_bench_command_prints_a_table_for_the_tiny_size(capsys, tmp_path):
-    assert main(["bench", "--models", "bicubic,srcnn", "--sizes", "tiny", "--repeats", "1", "--csv", str(tmp_path / "b.csv")]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "--models",
+                "bicubic,srcnn",
+                "--sizes",
+                "tiny",
+                "--repeats",
+                "1",
+                "--csv",
+                str(tmp_path / "b.csv"),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "peak MiB" in printed and "srcnn" in printed and (tmp_path / "b.csv").exists()
 

@@ -34,7 +34,9 @@ def test_every_bundled_file_matches_its_manifest_entry_and_the_folder_stays_unde
         assert sha256_file(WEIGHTS / entry.file) == entry.sha256, name
         float_model = get_spec(name).quantized_from
         if float_model:
-            assert entry.training["float_sha256"] == MANIFEST[float_model].sha256, f"{name}: calibrated for other weights"
+            assert entry.training["float_sha256"] == MANIFEST[float_model].sha256, (
+                f"{name}: calibrated for other weights"
+            )
         else:
             assert {"preset", "steps", "data", "features"} <= set(entry.training), name
     assert sum(path.stat().st_size for path in WEIGHTS.iterdir()) < 80 * 2**20
@@ -72,15 +74,32 @@ def test_on_a_cpu_without_vnni_int8_models_score_as_the_manifest_says_or_are_ref
     capped = {**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2", "SR_STUDIO_WEIGHTS_DIR": str(WEIGHTS)}
     kept, refused = "srresnet-int8", "swiftsrgan_psnr-int8"
     csv_file = tmp_path / "set5.csv"
-    evaluate = subprocess.run([sys.executable, "-m", "sr_core", "evaluate", "--models", f"{kept},{refused}",
-                               "--data", str(SET5), "--csv", str(csv_file)],
-                              cwd=REPO, env=capped, capture_output=True, text=True, timeout=900)
+    evaluate = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sr_core",
+            "evaluate",
+            "--models",
+            f"{kept},{refused}",
+            "--data",
+            str(SET5),
+            "--csv",
+            str(csv_file),
+        ],
+        cwd=REPO,
+        env=capped,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert evaluate.returncode == 0, evaluate.stderr[-2000:]
     assert f"skipped {refused}: {refused} would lose" in evaluate.stderr and "use swiftsrgan_psnr" in evaluate.stderr
     mean = next(row for row in csv.DictReader(csv_file.open()) if row["model"] == kept and row["image"] == "mean")
     assert float(mean["psnr_y"]) == pytest.approx(MANIFEST[kept].scores["no_vnni_set5_psnr_y"], abs=1e-2)
     assert float(mean["ssim_y"]) == pytest.approx(MANIFEST[kept].scores["no_vnni_set5_ssim_y"], abs=2e-4)
-    listing = subprocess.run([sys.executable, "-m", "sr_core", "models"], cwd=REPO, env=capped, capture_output=True,
-                             text=True, timeout=300)
+    listing = subprocess.run(
+        [sys.executable, "-m", "sr_core", "models"], cwd=REPO, env=capped, capture_output=True, text=True, timeout=300
+    )
     rows = {line.split()[0]: line for line in listing.stdout.splitlines()[1:]}
     assert "not on this CPU" in rows[refused] and "not on this CPU" not in rows[kept]

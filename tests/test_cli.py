@@ -21,8 +21,9 @@ def _png(path: Path, mode: str = "RGB", size=(12, 9)) -> Path:
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_SIZES))
-def test_cli_gives_a_result_or_a_one_line_error_for_every_odd_image(name, odd_images_folder, tmp_path, capsys,
-                                                                      monkeypatch):
+def test_cli_gives_a_result_or_a_one_line_error_for_every_odd_image(
+    name, odd_images_folder, tmp_path, capsys, monkeypatch
+):
     monkeypatch.delenv("SR_STUDIO_PIXEL_CAP", raising=False)
     output = tmp_path / "out.png"
     code = main(["upscale", str(odd_images_folder / name), str(output), "--model", "bicubic"])
@@ -67,7 +68,9 @@ def test_upscale_refuses_weights_of_another_architecture(tmp_path, capsys):
     weights = tmp_path / "swift.safetensors"
     save_weights(build_model("swiftsrgan", num_blocks=1, num_channels=8), weights)
     source = _png(tmp_path / "in.png")
-    assert main(["upscale", str(source), str(tmp_path / "out.png"), "--model", "esrgan", "--weights", str(weights)]) == 2
+    assert (
+        main(["upscale", str(source), str(tmp_path / "out.png"), "--model", "esrgan", "--weights", str(weights)]) == 2
+    )
     assert "error:" in capsys.readouterr().err
 
 
@@ -110,7 +113,10 @@ def test_python_dash_m_entry_point_exits_two_on_bad_input(tmp_path):
     (tmp_path / "bad.png").write_bytes(b"")
     completed = subprocess.run(
         [sys.executable, "-m", "sr_core", "upscale", str(tmp_path / "bad.png"), str(tmp_path / "o.png")],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert completed.returncode == 2
     assert completed.stderr.startswith("error: ") and "Traceback" not in completed.stderr

@@ -24,8 +24,12 @@ HEAVY = ("gradio", "torchvision.models", "labs.gan", "sr_core.quant")
 
 def modules_after(code: str) -> set[str]:
     """The modules a fresh interpreter has loaded after running ``code``."""
-    finished = subprocess.run([sys.executable, "-c", f"{code}\nimport json, sys; print(json.dumps(sorted(sys.modules)))"],
-                              capture_output=True, text=True, check=True)
+    finished = subprocess.run(
+        [sys.executable, "-c", f"{code}\nimport json, sys; print(json.dumps(sorted(sys.modules)))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return set(json.loads(finished.stdout.splitlines()[-1]))
 
 
@@ -45,9 +49,11 @@ def test_help_lists_every_command_without_loading_torch():
 
 def test_a_bicubic_upscale_loads_neither_the_gan_lab_nor_the_app(tmp_path):
     Image.new("RGB", (16, 12), "teal").save(tmp_path / "in.png")
-    loaded = modules_after(f"from studio.cli import main\n"
-                           f"assert main(['upscale', {str(tmp_path / 'in.png')!r}, {str(tmp_path / 'out.png')!r}, "
-                           f"'--model', 'bicubic']) == 0")
+    loaded = modules_after(
+        f"from studio.cli import main\n"
+        f"assert main(['upscale', {str(tmp_path / 'in.png')!r}, {str(tmp_path / 'out.png')!r}, "
+        f"'--model', 'bicubic']) == 0"
+    )
     assert heavy_among(loaded) == []
     assert Image.open(tmp_path / "out.png").size == (64, 48)
 
@@ -72,6 +78,8 @@ def test_every_command_has_its_own_options_once_its_group_is_loaded(name, capsys
 
 def test_models_counts_each_network_as_building_it_does(capsys):
     assert main(["models"]) == 0
-    listed = {line.split()[0]: int(line.split()[1].replace(",", "")) for line in capsys.readouterr().out.splitlines()[1:]}
+    listed = {
+        line.split()[0]: int(line.split()[1].replace(",", "")) for line in capsys.readouterr().out.splitlines()[1:]
+    }
     torch.manual_seed(0)
     assert listed == {spec.name: count_parameters(spec.build()) for spec in all_specs()}

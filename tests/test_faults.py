@@ -52,14 +52,43 @@ def _train(data: Path, run_dir: Path, resume: bool = False) -> subprocess.Popen:
         arguments = ["--out", str(run_dir), "--resume", "--no-progress"]
     else:
         arguments = [
-            "--preset", "esrgan_psnr", "--data", str(data), "--out", str(run_dir), "--steps", str(TRAIN_STEPS),
-            "--batch-size", "4", "--hr-crop", "32", "--workers", "0", "--device", "cpu", "--threads", "1",
-            "--checkpoint-every", "3", "--validate-every", "1000", "--no-progress",
-            "--set", "model_kwargs={num_block: 1, num_feat: 8, num_grow_ch: 4}", "--set", "val_every=5",
-            "--set", "channels_last=false",
+            "--preset",
+            "esrgan_psnr",
+            "--data",
+            str(data),
+            "--out",
+            str(run_dir),
+            "--steps",
+            str(TRAIN_STEPS),
+            "--batch-size",
+            "4",
+            "--hr-crop",
+            "32",
+            "--workers",
+            "0",
+            "--device",
+            "cpu",
+            "--threads",
+            "1",
+            "--checkpoint-every",
+            "3",
+            "--validate-every",
+            "1000",
+            "--no-progress",
+            "--set",
+            "model_kwargs={num_block: 1, num_feat: 8, num_grow_ch: 4}",
+            "--set",
+            "val_every=5",
+            "--set",
+            "channels_last=false",
         ]
-    return subprocess.Popen([sys.executable, "-m", "sr_core", "train", *arguments], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "sr_core", "train", *arguments],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def _finish(process: subprocess.Popen) -> None:
@@ -123,9 +152,17 @@ def rating_fields(study, session_id: str, trial: int, score: int = 3) -> dict[st
     """A valid trial rating of ``study`` (image and method cycle with the trial number)."""
     manifest = study.manifest
     image_ids, methods = sorted(manifest.images), list(manifest.methods)
-    return {"timestamp": "2026-01-01T00:00:00Z", "study_id": manifest.study_id, "session_id": session_id,
-            "rater_id": "rater", "trial": trial, "image_id": image_ids[trial % len(image_ids)],
-            "method": methods[trial % len(methods)], "score": score, "response_ms": 900 + trial}
+    return {
+        "timestamp": "2026-01-01T00:00:00Z",
+        "study_id": manifest.study_id,
+        "session_id": session_id,
+        "rater_id": "rater",
+        "trial": trial,
+        "image_id": image_ids[trial % len(image_ids)],
+        "method": methods[trial % len(methods)],
+        "score": score,
+        "response_ms": 900 + trial,
+    }
 
 
 class _FullDiskOs:
@@ -178,8 +215,12 @@ def _rate_until_stopped(rater: Rater) -> None:
 
 @pytest.mark.slow
 def test_the_app_killed_while_raters_submit_loses_no_acknowledged_rating_and_its_csv_parses(tmp_path):
-    study = {"SR_STUDIO_MOS_STUDY": str(write_study_images(tmp_path / "study_images")),
-             "SR_STUDIO_MOS_DIR": str(tmp_path / "mos"), "HF_TOKEN": "", "SR_STUDIO_DATASET_REPO": ""}
+    study = {
+        "SR_STUDIO_MOS_STUDY": str(write_study_images(tmp_path / "study_images")),
+        "SR_STUDIO_MOS_DIR": str(tmp_path / "mos"),
+        "HF_TOKEN": "",
+        "SR_STUDIO_DATASET_REPO": "",
+    }
     log, weights = tmp_path / "app.log", tmp_path / "no_weights"
 
     def serve() -> tuple[subprocess.Popen, str]:

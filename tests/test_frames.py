@@ -72,7 +72,9 @@ def test_cli_streams_a_folder_through_a_users_model_file_at_its_own_scale_as_ups
     weights = save_tiny_model("compact", tmp_path / "models", scale=2)
     assert main(["upscale-frames", str(tmp_path / "in"), str(tmp_path / "out"), "--weights", str(weights)]) == 0
     assert capsys.readouterr().out.startswith("compact_x2.safetensors (RealESRGAN Compact): 2 frames")
-    assert main(["upscale", str(tmp_path / "in" / "frame_001.png"), str(tmp_path / "one.png"), "--weights",
-                 str(weights)]) == 0
+    assert (
+        main(["upscale", str(tmp_path / "in" / "frame_001.png"), str(tmp_path / "one.png"), "--weights", str(weights)])
+        == 0
+    )
     streamed, single = Image.open(tmp_path / "out" / "frame_001.png"), Image.open(tmp_path / "one.png")
     assert streamed.size == (24, 20) and np.array_equal(np.asarray(streamed), np.asarray(single))

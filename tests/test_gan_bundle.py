@@ -29,8 +29,9 @@ IMAGE_GANS = ("dcgan", "wgan", "wgan-gp", "acgan", "infogan")
 CHANCE = 0.1
 
 pytestmark = pytest.mark.usefixtures("one_cpu_thread")
-needs_mnist = pytest.mark.skipif(not (MNIST / "t10k-images-idx3-ubyte.gz").exists(),
-                                 reason=f"MNIST's test set is not in {MNIST}")
+needs_mnist = pytest.mark.skipif(
+    not (MNIST / "t10k-images-idx3-ubyte.gz").exists(), reason=f"MNIST's test set is not in {MNIST}"
+)
 
 
 def quiet(line: str) -> None:
@@ -49,8 +50,9 @@ def bundled_classifier() -> MnistClassifier:
 def test_a_fresh_checkout_lists_ten_bundled_runs_whose_files_match_the_manifest():
     manifest = read_bundle_manifest(BUNDLE)
     runs = manifest["runs"]
-    assert sorted((entry["training"]["model"], entry["training"]["discriminator"]) for entry in runs.values()) == \
-        sorted((model, disc) for model in IMAGE_GANS for disc in ("cnn", "capsule"))
+    assert sorted(
+        (entry["training"]["model"], entry["training"]["discriminator"]) for entry in runs.values()
+    ) == sorted((model, disc) for model in IMAGE_GANS for disc in ("cnn", "capsule"))
     for name, entry in runs.items():
         assert {"generator.safetensors", "metrics.csv", "config.json", "summary.json"} <= set(entry["files"])
         assert any(file.startswith("samples/") for file in entry["files"])
@@ -64,8 +66,9 @@ def test_a_fresh_checkout_lists_ten_bundled_runs_whose_files_match_the_manifest(
 def test_the_gan_lab_shows_every_bundled_run_classical_beside_capsule():
     overview = runs_overview({"bundled": BUNDLE})
     assert overview.models == sorted(IMAGE_GANS)
-    assert [caption.split(",")[0] for _, caption in overview.gallery] == \
-        [f"{model} / {disc} (bundled)" for model in sorted(IMAGE_GANS) for disc in ("cnn", "capsule")]
+    assert [caption.split(",")[0] for _, caption in overview.gallery] == [
+        f"{model} / {disc} (bundled)" for model in sorted(IMAGE_GANS) for disc in ("cnn", "capsule")
+    ]
     assert overview.markdown.count("| bundled |") == 10
     assert len(sampler_choices({"bundled": BUNDLE})) == 10
 
@@ -77,8 +80,11 @@ def test_sampling_the_bundled_acgan_for_a_digit_draws_that_digit_more_often_than
     for digit in range(10):
         _, predicted = predict(classifier, draw_samples(gan, digit=digit, seed=digit))
         rates.append(float((predicted == digit).mean()))
-    print("bundled acgan/cnn: share of samples the MNIST classifier labels as the requested digit:",
-          " ".join(f"{digit}:{rate:.2f}" for digit, rate in enumerate(rates)), f"mean {np.mean(rates):.3f}")
+    print(
+        "bundled acgan/cnn: share of samples the MNIST classifier labels as the requested digit:",
+        " ".join(f"{digit}:{rate:.2f}" for digit, rate in enumerate(rates)),
+        f"mean {np.mean(rates):.3f}",
+    )
     assert np.mean(rates) > 5 * CHANCE and min(rates) > CHANCE
 
 
@@ -124,8 +130,7 @@ def test_requesting_a_digit_from_an_unconditional_gan_says_to_pick_acgan_or_info
 
 def test_the_gan_lab_shows_the_bundled_runs_first_then_the_user_s_runs_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("SR_STUDIO_GAN_RUNS", str(tmp_path / "mine"))
-    assert list(lab_sources().items()) == [("bundled", BUNDLE),
-                                           (str(tmp_path / "mine"), tmp_path / "mine")]
+    assert list(lab_sources().items()) == [("bundled", BUNDLE), (str(tmp_path / "mine"), tmp_path / "mine")]
 
 
 def test_thinning_metrics_averages_blocks_of_steps_and_keeps_the_total_training_time():

@@ -6,7 +6,7 @@ import pytest
 from labs.gan.errors import GanSettingError
 from labs.gan.live import train_1d_live
 from labs.gan.runs import NO_RUNS_MESSAGE, runs_overview
-from labs.gan.trainer import Schedule, TrainConfig, evaluate_run, train
+from labs.gan.trainer import GanRunConfig, Schedule, evaluate_run, train
 
 pytestmark = pytest.mark.usefixtures("one_cpu_thread")
 
@@ -50,8 +50,8 @@ def test_the_gallery_of_an_empty_runs_folder_says_how_to_make_runs(tmp_path, mon
 
 
 def test_the_gallery_shows_each_run_s_latest_grid_and_the_chosen_model_s_curves(tmp_path):
-    train(TrainConfig("sine", size="tiny"), tmp_path / "sine-cnn", Schedule(steps=3, sample_every=2), log=quiet)
-    evaluate_run(train(TrainConfig("gan1d"), tmp_path / "gan1d", Schedule(steps=2), log=quiet), tmp_path)
+    train(GanRunConfig("sine", size="tiny"), tmp_path / "sine-cnn", Schedule(steps=3, sample_every=2), log=quiet)
+    evaluate_run(train(GanRunConfig("gan1d"), tmp_path / "gan1d", Schedule(steps=2), log=quiet), tmp_path)
     overview = runs_overview({"": tmp_path}, model="sine")
     assert overview.models == ["gan1d", "sine"] and overview.model == "sine"
     assert overview.gallery == [(str(tmp_path / "sine-cnn" / "samples" / "step_000003.png"), "sine / cnn, step 3")]

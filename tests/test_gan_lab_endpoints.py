@@ -31,8 +31,11 @@ def gan_lab(tmp_path, monkeypatch):
 def digits_of(grid_path: str) -> np.ndarray:
     """The 100 digits of a 10x10 sample grid PNG as float NCHW in [-1, 1]."""
     pixels = np.asarray(Image.open(grid_path).convert("L"), dtype=np.float32) / 127.5 - 1
-    cells = [pixels[2 + row * GRID_CELL: GRID_CELL * (row + 1), 2 + col * GRID_CELL: GRID_CELL * (col + 1)]
-             for row in range(10) for col in range(10)]
+    cells = [
+        pixels[2 + row * GRID_CELL : GRID_CELL * (row + 1), 2 + col * GRID_CELL : GRID_CELL * (col + 1)]
+        for row in range(10)
+        for col in range(10)
+    ]
     return np.stack(cells)[:, None]
 
 

@@ -26,8 +26,9 @@ from labs.mnist import LabeledImages, MnistSplit, load_mnist, read_idx, uint8_to
 from sr_core.weights import read_metadata
 
 MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
-needs_mnist = pytest.mark.skipif(not (MNIST / "t10k-images-idx3-ubyte.gz").exists(),
-                                 reason=f"MNIST not found in {MNIST}")
+needs_mnist = pytest.mark.skipif(
+    not (MNIST / "t10k-images-idx3-ubyte.gz").exists(), reason=f"MNIST not found in {MNIST}"
+)
 
 
 pytestmark = pytest.mark.usefixtures("one_cpu_thread")
@@ -89,7 +90,6 @@ def test_matched_code_accuracy_forgives_a_permutation_of_infogan_codes():
     assert accuracy_value == 1.0 and mapping[0] == 3
 
 
-
 def test_requested_class_accuracies_score_each_requested_class_on_its_own():
     requested = np.array([0, 0, 1, 1, 2, 2])
     hits = np.array([True, True, True, False, False, False])
@@ -126,7 +126,10 @@ def test_fd_and_kid_agree_with_torchmetrics_given_the_same_custom_feature_networ
     kid.update(fake_index, real=False)
     assert frechet_distance(real, fake) == pytest.approx(float(fid.compute()), rel=1e-4)
     # one subset holding every sample: the unbiased MMD^2 no longer depends on the subsets drawn
-    assert kernel_distance(real, fake, subsets=1, subset_size=300)[0] == pytest.approx(float(kid.compute()[0]), rel=1e-3)
+    assert kernel_distance(real, fake, subsets=1, subset_size=300)[0] == pytest.approx(
+        float(kid.compute()[0]), rel=1e-3
+    )
+
 
 def test_histogram_distance_is_zero_for_matching_mass_and_one_for_disjoint_mass():
     edges = np.array([0.0, 1.0, 2.0])
@@ -148,7 +151,6 @@ def test_a_test_sized_classifier_already_reads_most_held_out_digits(mnist, small
     assert accuracy(small_classifier, mnist.test) > 0.9
 
 
-
 @needs_mnist
 def test_training_and_held_out_digits_come_from_the_same_writers(mnist, small_classifier):
     """t10k is SD-3 writers then SD-1 writers: the held-out fifth must mix both, unlike a tail cut."""
@@ -156,8 +158,9 @@ def test_training_and_held_out_digits_come_from_the_same_writers(mnist, small_cl
     head, _ = predict(small_classifier, t10k[:2000])
     tail, _ = predict(small_classifier, t10k[-2000:])
     held_out, _ = predict(small_classifier, mnist.test.images)
-    training, _ = predict(small_classifier, mnist.train.images[:len(mnist.test)])
+    training, _ = predict(small_classifier, mnist.train.images[: len(mnist.test)])
     assert frechet_distance(held_out, training) < frechet_distance(tail, head) / 3
+
 
 @needs_mnist
 @pytest.mark.slow
@@ -168,11 +171,12 @@ def test_the_cached_classifier_reaches_95_percent_and_is_reloaded_from_its_file(
     assert accuracy(reloaded, mnist.test) == pytest.approx(test_accuracy, abs=1e-4)
 
 
-
 def _random_split(seed: int) -> MnistSplit:
     generator = torch.Generator().manual_seed(seed)
+
     def part(count: int) -> LabeledImages:
         return LabeledImages(torch.rand(count, 1, 28, 28, generator=generator) * 2 - 1, torch.arange(count) % 10)
+
     return MnistSplit(part(20), part(10))
 
 
@@ -185,6 +189,7 @@ def test_a_cached_classifier_is_reused_for_its_split_and_retrained_for_another(t
     load_or_train_classifier(path, _random_split(1), epochs=1)
     assert read_metadata(path)["split"] == split_fingerprint(_random_split(1)) != split_fingerprint(_random_split(0))
 
+
 class _ReplayGAN(GAN):
     """A stand-in generator that returns real held-out digits of the requested class: a perfect ACGAN."""
 
@@ -194,8 +199,12 @@ class _ReplayGAN(GAN):
         self.digits, self.num_classes = digits, 10
 
     def generate(self, count, classes=None, generator=None):
-        return torch.stack([self.digits.images[self.digits.labels == label][index // 10 % 50]
-                            for index, label in enumerate(classes.tolist())])
+        return torch.stack(
+            [
+                self.digits.images[self.digits.labels == label][index // 10 % 50]
+                for index, label in enumerate(classes.tolist())
+            ]
+        )
 
 
 @needs_mnist
@@ -206,7 +215,6 @@ def test_real_digits_score_a_small_fd_and_high_class_accuracy_unlike_noise(mnist
     assert len(real["class_accuracy_per_class"]) == 10 and min(real["class_accuracy_per_class"]) > 0.5
     assert np.mean(real["class_accuracy_per_class"]) == pytest.approx(real["class_accuracy"])
     assert real["fd"] < noise["fd"] / 10 and real["kid"] < noise["kid"] / 10
-
 
 
 class _PermutedCodesGAN(_ReplayGAN):
@@ -225,12 +233,14 @@ def test_infogan_codes_are_scored_after_mapping_each_code_to_the_digit_it_draws(
     assert quality["class_accuracy"] > 0.85 and min(quality["class_accuracy_per_class"]) > 0.5
     assert "codes drew the digits 3 4 5" in format_summary({**quality, "classifier_accuracy": 0.9})
 
+
 # --- summaries and the comparison table ----------------------------------------------------------
 
 
 @needs_mnist
-def test_the_comparison_table_puts_classical_and_capsule_runs_side_by_side(tmp_path, mnist, small_classifier,
-                                                                          monkeypatch):
+def test_the_comparison_table_puts_classical_and_capsule_runs_side_by_side(
+    tmp_path, mnist, small_classifier, monkeypatch
+):
     monkeypatch.setattr("labs.gan.sources.load_or_train_classifier", lambda path, split: (small_classifier, 0.9))
     for discriminator in ("cnn", "capsule"):
         config = TrainConfig("infogan", discriminator, size="tiny", data=str(MNIST), batch_size=4)

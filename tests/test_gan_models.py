@@ -322,12 +322,12 @@ def test_wgan_gp_critics_have_no_batch_norm():
         assert not any(isinstance(layer, torch.nn.modules.batchnorm._BatchNorm) for layer in critic.modules())
 
 
-
 def test_the_sine_gan_is_built_for_its_50x50_waves_whatever_image_shape_it_is_given():
     torch.manual_seed(0)
     gan = build_gan("sine", size="tiny")  # the default image_shape is MNIST's 28x28
     metrics = gan.train_step(lambda count: Batch(SineWaves().sample(count)))
     assert gan.generate(2).shape == (2, 1, 50, 50) and np.isfinite(metrics["d_loss"])
+
 
 def test_unknown_discriminators_and_options_are_setting_errors():
     with pytest.raises(GanSettingError, match="no 'capsule' discriminator"):

@@ -17,13 +17,14 @@ from labs.gan.data import load_training_images
 from labs.gan.model import Batch
 from labs.gan.registry import build_gan
 from labs.gan.toy import TARGETS
-from labs.gan.trainer import Schedule, TrainConfig, evaluate_run, open_run, train
+from labs.gan.trainer import GanRunConfig, Schedule, evaluate_run, open_run, train
 from labs.mnist import MnistDataError, download_mnist
 from sr_core.errors import SRStudioError
 
 MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
-needs_mnist = pytest.mark.skipif(not (MNIST / "t10k-images-idx3-ubyte.gz").exists(),
-                                 reason=f"MNIST not found in {MNIST}")
+needs_mnist = pytest.mark.skipif(
+    not (MNIST / "t10k-images-idx3-ubyte.gz").exists(), reason=f"MNIST not found in {MNIST}"
+)
 IMAGE_GANS = ["dcgan", "wgan", "wgan-gp", "acgan", "infogan"]
 
 
@@ -57,6 +58,7 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 def _tiny_batches(labels: bool):
     def next_batch(count: int) -> Batch:
         return Batch(torch.rand(count, 1, 28, 28) * 2 - 1, torch.randint(10, (count,)) if labels else None)
+
     return next_batch
 
 
@@ -129,8 +131,26 @@ def test_lr_decay_outside_zero_to_one_is_a_setting_error():
 @pytest.mark.parametrize("discriminator", ["cnn", "capsule"])
 def test_every_image_gan_trains_from_the_cli_on_mnist(tmp_path, name, discriminator):
     out = tmp_path / f"{name}-{discriminator}"
-    code = gan_train("gan-train", "--model", name, "--disc", discriminator, "--data", str(MNIST), "--steps", "2",
-                     "--size", "tiny", "--batch-size", "4", "--sample-every", "2", "--out", str(out), "--no-eval")
+    code = gan_train(
+        "gan-train",
+        "--model",
+        name,
+        "--disc",
+        discriminator,
+        "--data",
+        str(MNIST),
+        "--steps",
+        "2",
+        "--size",
+        "tiny",
+        "--batch-size",
+        "4",
+        "--sample-every",
+        "2",
+        "--out",
+        str(out),
+        "--no-eval",
+    )
     assert code == 0
     rows = read_csv(out / "metrics.csv")
     assert [row["step"] for row in rows] == ["1", "2"]
@@ -140,23 +160,47 @@ def test_every_image_gan_trains_from_the_cli_on_mnist(tmp_path, name, discrimina
 
 
 def test_the_trainer_brings_the_learning_rates_down_on_the_run_s_last_steps(tmp_path):
-    run = train(TrainConfig("gan1d", options={"lr": 1e-3, "lr_decay": 0.5}), tmp_path / "run", Schedule(steps=4),
-                log=quiet)
+    run = train(
+        GanRunConfig("gan1d", options={"lr": 1e-3, "lr_decay": 0.5}), tmp_path / "run", Schedule(steps=4), log=quiet
+    )
     assert [group["lr"] for group in run.gan.g_optimizer.param_groups] == [pytest.approx(5e-4)]  # step 4 of 4: 1/2
     assert [group["lr"] for group in run.gan.d_optimizer.param_groups] == [pytest.approx(5e-4)]
 
 
 def test_sine_gan_trains_on_generated_waves_and_writes_a_grid(tmp_path):
-    assert gan_train("gan-train", "--model", "sine", "--steps", "2", "--size", "tiny", "--sample-every", "1",
-                     "--out", str(tmp_path / "sine")) == 0
+    assert (
+        gan_train(
+            "gan-train",
+            "--model",
+            "sine",
+            "--steps",
+            "2",
+            "--size",
+            "tiny",
+            "--sample-every",
+            "1",
+            "--out",
+            str(tmp_path / "sine"),
+        )
+        == 0
+    )
     grids = sorted(path.name for path in (tmp_path / "sine" / "samples").iterdir())
     assert grids == ["step_000001.png", "step_000002.png"]
 
 
 def test_1d_csv_logs_the_generated_moments_and_d_on_real_and_fake(tmp_path):
-    train(TrainConfig("gan1d"), tmp_path / "run", Schedule(steps=3), log=quiet)
+    train(GanRunConfig("gan1d"), tmp_path / "run", Schedule(steps=3), log=quiet)
     assert list(read_csv(tmp_path / "run" / "metrics.csv")[0]) == [
-        "step", "g_loss", "d_loss", "d_accuracy", "d_real", "d_fake", "fake_mean", "fake_std", "seconds"]
+        "step",
+        "g_loss",
+        "d_loss",
+        "d_accuracy",
+        "d_real",
+        "d_fake",
+        "fake_mean",
+        "fake_std",
+        "seconds",
+    ]
 
 
 def _loss_columns(path: Path) -> list[list[str]]:
@@ -165,7 +209,7 @@ def _loss_columns(path: Path) -> list[list[str]]:
 
 @needs_mnist
 def test_a_resumed_run_matches_an_uninterrupted_one_exactly(tmp_path):
-    config = TrainConfig("acgan", "capsule", size="tiny", data=str(MNIST), batch_size=4)
+    config = GanRunConfig("acgan", "capsule", size="tiny", data=str(MNIST), batch_size=4)
     straight = train(config, tmp_path / "straight", Schedule(steps=4, checkpoint_every=2), log=quiet)
     train(config, tmp_path / "resumed", Schedule(steps=2, checkpoint_every=2), log=quiet)
     # a crash after step 3 leaves a row the checkpoint (step 2) does not cover
@@ -178,13 +222,15 @@ def test_a_resumed_run_matches_an_uninterrupted_one_exactly(tmp_path):
 
 
 def test_resuming_with_another_configuration_is_refused(tmp_path):
-    train(TrainConfig("gan1d"), tmp_path / "run", Schedule(steps=1), log=quiet)
-    assert gan_train("gan-train", "--model", "gan1d", "--generator", "mlp", "--steps", "2", "--out",
-                     str(tmp_path / "run")) == 2
+    train(GanRunConfig("gan1d"), tmp_path / "run", Schedule(steps=1), log=quiet)
+    assert (
+        gan_train("gan-train", "--model", "gan1d", "--generator", "mlp", "--steps", "2", "--out", str(tmp_path / "run"))
+        == 2
+    )
 
 
 def test_open_run_restores_the_last_checkpoint(tmp_path):
-    trained = train(TrainConfig("gan1d"), tmp_path / "run", Schedule(steps=5), log=quiet)
+    trained = train(GanRunConfig("gan1d"), tmp_path / "run", Schedule(steps=5), log=quiet)
     reopened = open_run(tmp_path / "run")
     assert reopened.step == 5
     assert torch.equal(reopened.gan.generator.scale, trained.gan.generator.scale)
@@ -205,8 +251,24 @@ def test_an_image_folder_trains_dcgan_at_64x64_rgb(tmp_path):
     for index in range(3):
         Image.new("RGB", (70, 64), (index * 80, 100, 200)).save(folder / f"{index}.png")
     out = tmp_path / "run"
-    assert gan_train("gan-train", "--model", "dcgan", "--data", str(folder), "--steps", "1", "--size", "tiny",
-                     "--batch-size", "2", "--out", str(out)) == 0
+    assert (
+        gan_train(
+            "gan-train",
+            "--model",
+            "dcgan",
+            "--data",
+            str(folder),
+            "--steps",
+            "1",
+            "--size",
+            "tiny",
+            "--batch-size",
+            "2",
+            "--out",
+            str(out),
+        )
+        == 0
+    )
     assert json.loads((out / "summary.json").read_text())["metrics"] == {}
     from PIL import Image as PILImage
 
@@ -235,7 +297,9 @@ def mnist_mirror(tmp_path, monkeypatch):
     for proxy in ("http_proxy", "HTTP_PROXY"):
         monkeypatch.delenv(proxy, raising=False)  # loopback must not go through a proxy
     monkeypatch.setattr(MNIST, "mirrors", [f"http://127.0.0.1:{server.server_address[1]}/"])
-    monkeypatch.setattr(MNIST, "resources", [(f"{stem}.gz", calculate_md5(mirror / f"{stem}.gz")) for stem in MNIST_STEMS])
+    monkeypatch.setattr(
+        MNIST, "resources", [(f"{stem}.gz", calculate_md5(mirror / f"{stem}.gz")) for stem in MNIST_STEMS]
+    )
     yield mirror
     server.shutdown()
     server.server_close()
@@ -250,8 +314,26 @@ def test_download_puts_mnist_where_the_loader_finds_training_and_test_sets(tmp_p
 
 def test_gan_train_with_download_fetches_mnist_then_trains_on_it(tmp_path, mnist_mirror):
     out = tmp_path / "run"
-    assert gan_train("gan-train", "--model", "acgan", "--data", str(tmp_path / "mnist"), "--download", "--steps", "1",
-                     "--size", "tiny", "--batch-size", "4", "--out", str(out), "--no-eval") == 0
+    assert (
+        gan_train(
+            "gan-train",
+            "--model",
+            "acgan",
+            "--data",
+            str(tmp_path / "mnist"),
+            "--download",
+            "--steps",
+            "1",
+            "--size",
+            "tiny",
+            "--batch-size",
+            "4",
+            "--out",
+            str(out),
+            "--no-eval",
+        )
+        == 0
+    )
     assert [row["step"] for row in read_csv(out / "metrics.csv")] == ["1"]
     assert (tmp_path / "mnist" / "MNIST" / "raw" / "t10k-labels-idx1-ubyte").is_file()
 
@@ -273,8 +355,24 @@ def test_download_without_a_data_folder_is_a_setting_error(tmp_path, capsys):
 
 def test_the_linear_1d_gan_recovers_mean_and_std_within_10_percent_fast(tmp_path, capsys):
     """A quicker version of the thesis's run: Adam 5e-3 instead of 1e-3, 1500 steps."""
-    assert gan_train("gan-train", "--model", "gan1d", "--target", "normal", "--lr", "5e-3", "--steps", "1500",
-                     "--out", str(tmp_path / "run"), "--print-every", "1500") == 0
+    assert (
+        gan_train(
+            "gan-train",
+            "--model",
+            "gan1d",
+            "--target",
+            "normal",
+            "--lr",
+            "5e-3",
+            "--steps",
+            "1500",
+            "--out",
+            str(tmp_path / "run"),
+            "--print-every",
+            "1500",
+        )
+        == 0
+    )
     metrics = json.loads((tmp_path / "run" / "summary.json").read_text())["metrics"]
     assert metrics["mean_error"] < 0.10 and metrics["std_error"] < 0.10
     assert "learned mean" in capsys.readouterr().out
@@ -283,6 +381,6 @@ def test_the_linear_1d_gan_recovers_mean_and_std_within_10_percent_fast(tmp_path
 @pytest.mark.slow
 def test_the_linear_1d_gan_recovers_mean_and_std_within_10_percent_at_the_thesis_settings(tmp_path):
     """Adam 1e-3 (TensorFlow's default, the thesis's), batch 100, D 3x64: ~25 s on one core."""
-    run = train(TrainConfig("gan1d", target="normal"), tmp_path / "run", Schedule(steps=10_000), log=quiet)
+    run = train(GanRunConfig("gan1d", target="normal"), tmp_path / "run", Schedule(steps=10_000), log=quiet)
     metrics = evaluate_run(run, tmp_path)["metrics"]
     assert metrics["mean_error"] < 0.10 and metrics["std_error"] < 0.10

@@ -85,6 +85,7 @@ def _compare_tab(mode: str) -> Callable[[str], list[tuple[int, int]]]:
         *_, last = compare_tab.run_comparison(path, mode, ["bicubic", "srcnn"])
         view = last[5]
         return [_size(output.path) for output in view.outputs if output.name in ("bicubic", "srcnn")]
+
     return run
 
 
@@ -237,12 +238,18 @@ def test_upscale_refuses_a_weights_file_it_cannot_run_instead_of_ignoring_it(cas
     else:
         torch.save(build_model("srcnn").state_dict(), weights)
     model = ["--model", "bicubic"] if case == "baseline_model" else []
-    assert main(["upscale", str(_small_image(tmp_path)), str(tmp_path / "out.png"), *model, "--weights", str(weights)]) == 2
+    assert (
+        main(["upscale", str(_small_image(tmp_path)), str(tmp_path / "out.png"), *model, "--weights", str(weights)])
+        == 2
+    )
     error = capsys.readouterr().err
     assert error.startswith("error: ") and error.count("\n") == 1
-    assert {"random_bytes": "not a readable", "discriminator": "does not upscale",
-            "not_an_sr_network": "do not match any SR Studio architecture",
-            "baseline_model": "takes no weights"}[case] in error
+    assert {
+        "random_bytes": "not a readable",
+        "discriminator": "does not upscale",
+        "not_an_sr_network": "do not match any SR Studio architecture",
+        "baseline_model": "takes no weights",
+    }[case] in error
     assert not (tmp_path / "out.png").exists()
 
 
@@ -290,6 +297,7 @@ class _FillingFile:
 
 def fill_disk_for(monkeypatch: pytest.MonkeyPatch, module: Any, room: int = 64) -> None:
     """Make every file ``module`` opens for writing run out of space after ``room`` bytes (the bytes land on disk)."""
+
     def opening(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
         handle = open(file, mode, *args, **kwargs)
         return _FillingFile(handle, room) if any(flag in mode for flag in "wxa") else handle
@@ -357,10 +365,12 @@ SERVED_REFUSALS = ("empty.png", "truncated.jpg", "page.png", "bomb.png")
 
 def _served_calls(upload: Any) -> dict[str, tuple[Any, ...]]:
     """Each tab's endpoint of the served app (api name -> arguments) called with ``upload``."""
-    return {"/upscale": (upload, "bicubic", False),
-            "/compare": (upload, uploads.GROUND_TRUTH, ["bicubic", "srcnn"]),
-            "/interpolate": (upload, uploads.GROUND_TRUTH, GAN_PAIR, 0.5),
-            "/curve": (upload, uploads.GROUND_TRUTH, GAN_PAIR)}
+    return {
+        "/upscale": (upload, "bicubic", False),
+        "/compare": (upload, uploads.GROUND_TRUTH, ["bicubic", "srcnn"]),
+        "/interpolate": (upload, uploads.GROUND_TRUTH, GAN_PAIR, 0.5),
+        "/curve": (upload, uploads.GROUND_TRUTH, GAN_PAIR),
+    }
 
 
 def test_bad_uploads_to_every_served_endpoint_get_the_librarys_one_line_message(

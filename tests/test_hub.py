@@ -70,8 +70,15 @@ def hub_setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, weights_bytes: by
     Returns the weights folder; its srcnn file is not bundled (tests add it where they need it).
     """
     folder = tmp_path / "weights"
-    entry = WeightsEntry(model="srcnn", file=FILENAME, sha256=hashlib.sha256(weights_bytes).hexdigest(),
-                         arch_kwargs=TINY_ARCH_KWARGS["srcnn"], repo_id=REPO_ID, filename=FILENAME, revision="main")
+    entry = WeightsEntry(
+        model="srcnn",
+        file=FILENAME,
+        sha256=hashlib.sha256(weights_bytes).hexdigest(),
+        arch_kwargs=TINY_ARCH_KWARGS["srcnn"],
+        repo_id=REPO_ID,
+        filename=FILENAME,
+        revision="main",
+    )
     write_manifest([entry], folder)
     monkeypatch.setenv("SR_STUDIO_WEIGHTS_DIR", str(folder))
     monkeypatch.setenv("SR_STUDIO_WEIGHTS_SOURCE", "hub")
@@ -119,8 +126,9 @@ def test_offline_weights_come_from_the_hub_cache_with_a_warning(hub_setup, offli
     assert model_has_weights("srcnn")
 
 
-def test_a_model_runs_on_cached_hub_weights_exactly_as_on_the_published_file(hub_setup, offline, weights_bytes,
-                                                                            tmp_path):
+def test_a_model_runs_on_cached_hub_weights_exactly_as_on_the_published_file(
+    hub_setup, offline, weights_bytes, tmp_path
+):
     cache_hub_file(_hub_cache(), REPO_ID, FILENAME, weights_bytes)
     (tmp_path / "reference.safetensors").write_bytes(weights_bytes)
     image = open_image(_small_png(tmp_path / "in.png"))
@@ -130,8 +138,9 @@ def test_a_model_runs_on_cached_hub_weights_exactly_as_on_the_published_file(hub
     assert np.array_equal(from_cache, from_file)
 
 
-def test_offline_without_a_cached_copy_the_bundled_file_is_used_with_a_warning(hub_setup, offline, weights_bytes,
-                                                                               caplog):
+def test_offline_without_a_cached_copy_the_bundled_file_is_used_with_a_warning(
+    hub_setup, offline, weights_bytes, caplog
+):
     (hub_setup / FILENAME).write_bytes(weights_bytes)
     with caplog.at_level(logging.WARNING, logger="sr_core.hub"):
         located = hub.locate_weights("srcnn")
@@ -178,8 +187,11 @@ def test_online_a_download_that_fails_falls_back_to_the_bundled_file(hub_setup, 
 
 
 def test_online_a_download_with_another_sha256_is_refused(hub_setup, weights_bytes, monkeypatch):
-    monkeypatch.setattr(hub, "hf_hub_download",
-                        lambda repo_id, filename, **_: str(cache_hub_file(_hub_cache(), repo_id, filename, b"changed")))
+    monkeypatch.setattr(
+        hub,
+        "hf_hub_download",
+        lambda repo_id, filename, **_: str(cache_hub_file(_hub_cache(), repo_id, filename, b"changed")),
+    )
     with pytest.raises(CorruptWeightsError, match="published file changed"):
         hub.locate_weights("srcnn")
 
@@ -217,11 +229,22 @@ def test_the_cli_upscales_with_hub_weights_under_a_real_hf_hub_offline_environme
     cache_hub_file(cache, REPO_ID, FILENAME, weights_bytes)
     (tmp_path / "reference.safetensors").write_bytes(weights_bytes)
     source = _small_png(tmp_path / "in.png")
-    environment = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(cache), "SR_STUDIO_CPU_BF16": "0",
-                   "SR_STUDIO_WEIGHTS_SOURCE": "hub", "SR_STUDIO_WEIGHTS_DIR": str(hub_setup)}
+    environment = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "HF_HUB_CACHE": str(cache),
+        "SR_STUDIO_CPU_BF16": "0",
+        "SR_STUDIO_WEIGHTS_SOURCE": "hub",
+        "SR_STUDIO_WEIGHTS_DIR": str(hub_setup),
+    }
     completed = subprocess.run(
         [sys.executable, "-m", "sr_core", "upscale", str(source), str(tmp_path / "out.png"), "--model", "srcnn"],
-        cwd=ROOT, env=environment, check=False, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=environment,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert completed.returncode == 0, completed.stderr
     assert "offline: using the cached copy" in completed.stderr

@@ -186,7 +186,11 @@ def test_rgb_pixels_are_float32_in_the_unit_range_and_exact(tmp_path):
     assert image.rgb.dtype == np.float32
     assert np.array_equal(to_uint8(image.rgb), np.asarray(source))
     assert (image.alpha, image.grayscale, image.bit_depth, image.notices, image.source_mode) == (
-        None, False, 8, (), "RGB"
+        None,
+        False,
+        8,
+        (),
+        "RGB",
     )
 
 

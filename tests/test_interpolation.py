@@ -69,8 +69,11 @@ def test_alpha_outside_the_unit_interval_is_refused():
 
 
 def test_every_gan_is_paired_with_the_psnr_model_of_its_architecture():
-    assert set(interpolation_pairs()) == {("srresnet", "srgan"), ("esrgan_psnr", "esrgan"),
-                                          ("swiftsrgan_psnr", "swiftsrgan")}
+    assert set(interpolation_pairs()) == {
+        ("srresnet", "srgan"),
+        ("esrgan_psnr", "esrgan"),
+        ("swiftsrgan_psnr", "swiftsrgan"),
+    }
 
 
 def test_alpha_is_rounded_to_the_cache_step():
@@ -79,8 +82,9 @@ def test_alpha_is_rounded_to_the_cache_step():
     assert round_alpha(0.0) == 0.0
 
 
-@pytest.mark.parametrize(("psnr", "gan"), [("esrgan_psnr", "esrgan"), ("srresnet", "srgan"),
-                                           ("swiftsrgan_psnr", "swiftsrgan")])
+@pytest.mark.parametrize(
+    ("psnr", "gan"), [("esrgan_psnr", "esrgan"), ("srresnet", "srgan"), ("swiftsrgan_psnr", "swiftsrgan")]
+)
 def test_interpolated_model_runs_for_every_pair_and_matches_its_endpoints(tiny_weights, psnr, gan):
     tiny_weights(psnr, gan)
     lr = np.random.default_rng(0).random((8, 8, 3), dtype=np.float32)

@@ -63,8 +63,12 @@ def drive_upscales(url: str, clients: int, requests: int, folder: Path, round_na
     """``clients`` users at once, each sending ``requests`` upscales in turn; every answer, in no particular order."""
     with ThreadPoolExecutor(max_workers=clients) as pool:
         futures = [
-            pool.submit(_one_client, url, _uploads(folder / round_name / "in", client, requests),
-                        folder / round_name / f"downloads{client}")
+            pool.submit(
+                _one_client,
+                url,
+                _uploads(folder / round_name / "in", client, requests),
+                folder / round_name / f"downloads{client}",
+            )
             for client in range(clients)
         ]
         return [answer for future in futures for answer in future.result(timeout=REQUEST_TIMEOUT_S * requests)]
@@ -84,6 +88,7 @@ def assert_answers_are_the_librarys(answers: list[Answer], expected_count: int, 
 
 def rate_sessions(raters: list[Rater]) -> None:
     """Each rater starts a session and rates it to the end, all at once."""
+
     def session(rater: Rater) -> None:
         rater.start()
         rater.rate_until_done()
@@ -93,8 +98,9 @@ def rate_sessions(raters: list[Rater]) -> None:
             finished.result(timeout=REQUEST_TIMEOUT_S * 20)
 
 
-def upscales_and_ratings_at_once(url: str, clients: int, requests: int, raters: list[Rater], folder: Path,
-                                 round_name: str) -> list[Answer]:
+def upscales_and_ratings_at_once(
+    url: str, clients: int, requests: int, raters: list[Rater], folder: Path, round_name: str
+) -> list[Answer]:
     with ThreadPoolExecutor(max_workers=2) as pool:
         upscaled = pool.submit(drive_upscales, url, clients, requests, folder, round_name)
         rated = pool.submit(rate_sessions, raters)
@@ -112,15 +118,17 @@ def tiny_study_settings(monkeypatch, tmp_path) -> Path:
     return tmp_path / "mos"
 
 
-def test_concurrent_upscales_and_mos_ratings_are_all_answered_rightly(tiny_weights, tiny_study_settings,
-                                                                       running_app, tmp_path):
+def test_concurrent_upscales_and_mos_ratings_are_all_answered_rightly(
+    tiny_weights, tiny_study_settings, running_app, tmp_path
+):
     tiny_weights(MODEL)
     url = running_app()
     drive_upscales(url, clients=2, requests=1, folder=tmp_path, round_name="warm-up")
     before = resident_mib(os.getpid())
     raters = [Rater(index, url) for index in range(3)]
-    answers = upscales_and_ratings_at_once(url, clients=8, requests=3, raters=raters, folder=tmp_path,
-                                           round_name="load")
+    answers = upscales_and_ratings_at_once(
+        url, clients=8, requests=3, raters=raters, folder=tmp_path, round_name="load"
+    )
     after = resident_mib(os.getpid())
     assert_answers_are_the_librarys(answers, 8 * 3, tmp_path / "library")
     rows = check_ratings(ratings_csv(tiny_study_settings), raters, complete=True)
@@ -144,9 +152,11 @@ def test_a_served_app_answers_sixteen_clients_and_eight_raters_rightly_with_boun
         drive_upscales(url, clients=4, requests=2, folder=tmp_path, round_name="warm-up")
         before = resident_mib(server.pid)
         answers = upscales_and_ratings_at_once(url, 16, 3, raters, tmp_path, "round0")
-        answers += [answer for round_index in (1, 2)
-                    for answer in drive_upscales(url, clients=16, requests=3, folder=tmp_path,
-                                                 round_name=f"round{round_index}")]
+        answers += [
+            answer
+            for round_index in (1, 2)
+            for answer in drive_upscales(url, clients=16, requests=3, folder=tmp_path, round_name=f"round{round_index}")
+        ]
         after = resident_mib(server.pid)
     finally:
         stop(server)

@@ -30,6 +30,7 @@ from sr_core.train.presets import preset
 @pytest.fixture
 def offline(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No torchvision weights in the cache and none fetchable: the machines SR Studio is built on."""
+
     def refuse(*_args, **_kwargs) -> None:
         raise urllib.error.URLError("Name or service not known")
 
@@ -216,11 +217,14 @@ def test_feature_source_that_is_no_known_word_nor_file_is_refused() -> None:
         feature_network("mobilenet_v2", "imagnet")
 
 
-@pytest.mark.parametrize(("preset_name", "last_layer", "network"), [
-    ("srgan", nn.ReLU, "vgg16"),  # relu5_3, after activation
-    ("esrgan", nn.Conv2d, "vgg16"),  # conv5_3, before activation
-    ("swiftsrgan", None, "efficientnet_lite0"),
-])
+@pytest.mark.parametrize(
+    ("preset_name", "last_layer", "network"),
+    [
+        ("srgan", nn.ReLU, "vgg16"),  # relu5_3, after activation
+        ("esrgan", nn.Conv2d, "vgg16"),  # conv5_3, before activation
+        ("swiftsrgan", None, "efficientnet_lite0"),
+    ],
+)
 def test_offline_the_gan_presets_train_on_the_packaged_imagenet_stand_ins_and_say_so(
     offline, preset_name, last_layer, network, capsys
 ) -> None:

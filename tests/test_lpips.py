@@ -58,8 +58,7 @@ def test_lpips_equals_the_reference_package_with_the_same_weights(network):
 def test_imagenet_features_rank_blur_as_people_do_and_random_ones_do_not(network):
     """Trained features: more blur is further away, by a wide margin; an untrained backbone collapses the scale."""
     photo = chelsea(128)
-    light, heavy = (F.avg_pool2d(photo, size, stride=1, padding=size // 2, count_include_pad=False)
-                    for size in (3, 7))
+    light, heavy = (F.avg_pool2d(photo, size, stride=1, padding=size // 2, count_include_pad=False) for size in (3, 7))
     trained = LPIPS(network)
     with torch.inference_mode():
         light_distance, heavy_distance = float(trained(photo, light)[0]), float(trained(photo, heavy)[0])
@@ -140,6 +139,7 @@ def test_lpips_against_one_reference_runs_its_network_once_and_equals_lpips_dist
 
 def test_the_lpips_network_keeps_freed_cpu_memory_like_the_sr_models(monkeypatch):
     from sr_core import lpips as lpips_module
+
     calls = []
     monkeypatch.setattr(lpips_module, "keep_freed_cpu_memory", lambda: calls.append(True) or True)
     lpips_module.lpips_network.cache_clear()

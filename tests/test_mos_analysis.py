@@ -23,10 +23,22 @@ SCORES = {"nearest": NEAREST, "bicubic": BICUBIC, "srcnn": SRCNN, "hr": HR}
 
 def _row(rater, trial, image, method, score, kind="trial", expected=None, session=None):
     session = session or f"{int(rater[1:]):032x}"
-    return {"timestamp": "2025-01-01T00:00:00Z", "study_id": "synthetic-1", "session_id": session, "rater_id": rater,
-            "trial": trial, "image_id": image, "method": method, "score": score, "response_ms": 1500,
-            "repeat": int(kind == "repeat"), "app_version": "0.1.0", "kind": kind,
-            "expected": "" if expected is None else expected, "protocol": "sr-studio-acr-hr/1"}
+    return {
+        "timestamp": "2025-01-01T00:00:00Z",
+        "study_id": "synthetic-1",
+        "session_id": session,
+        "rater_id": rater,
+        "trial": trial,
+        "image_id": image,
+        "method": method,
+        "score": score,
+        "response_ms": 1500,
+        "repeat": int(kind == "repeat"),
+        "app_version": "0.1.0",
+        "kind": kind,
+        "expected": "" if expected is None else expected,
+        "protocol": "sr-studio-acr-hr/1",
+    }
 
 
 def _write(path, rows):
@@ -40,8 +52,11 @@ def _write(path, rows):
 @pytest.fixture
 def ten_raters(tmp_path):
     """Ten raters, one image, four methods, scores as in the module's lists (rater r1 .. r10)."""
-    rows = [_row(f"r{rater + 1}", trial, "img", method, scores[rater])
-            for rater in range(10) for trial, (method, scores) in enumerate(SCORES.items(), start=1)]
+    rows = [
+        _row(f"r{rater + 1}", trial, "img", method, scores[rater])
+        for rater in range(10)
+        for trial, (method, scores) in enumerate(SCORES.items(), start=1)
+    ]
     return _write(tmp_path / "ratings.csv", rows)
 
 
@@ -82,8 +97,13 @@ def test_paired_wilcoxon_tests_with_holm_correction_decide_as_expected(ten_rater
     assert tests.loc[("nearest", "srcnn"), "p (Holm)"] == pytest.approx(2 * 2 / 2**7)
     assert tests.loc[("bicubic", "srcnn"), "p (Holm)"] == pytest.approx(1.0)
     significant = {pair for pair, decision in tests["significant"].items() if decision}
-    assert significant == {("nearest", "bicubic"), ("nearest", "srcnn"), ("nearest", "hr"), ("bicubic", "hr"),
-                           ("srcnn", "hr")}
+    assert significant == {
+        ("nearest", "bicubic"),
+        ("nearest", "srcnn"),
+        ("nearest", "hr"),
+        ("bicubic", "hr"),
+        ("srcnn", "hr"),
+    }
     assert tests.loc[("nearest", "bicubic"), "better"] == "bicubic"
     assert tests.loc[("bicubic", "srcnn"), "better"] == ""
 
@@ -111,18 +131,24 @@ def test_mean_ci_uses_students_t():
 def test_krippendorffs_alpha_reproduces_krippendorffs_own_worked_example():
     nan = np.nan
     # Krippendorff (2011), "Computing Krippendorff's Alpha-Reliability", section C: 4 observers x 12 units.
-    data = np.array([[1, 2, 3, 3, 2, 1, 4, 1, 2, nan, nan, nan],
-                     [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, nan, 3],
-                     [nan, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, nan],
-                     [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, nan]])
+    data = np.array(
+        [
+            [1, 2, 3, 3, 2, 1, 4, 1, 2, nan, nan, nan],
+            [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, nan, 3],
+            [nan, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, nan],
+            [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, nan],
+        ]
+    )
     assert krippendorff_alpha(data, "nominal") == pytest.approx(0.743, abs=5e-4)
     assert krippendorff_alpha(data, "ordinal") == pytest.approx(0.815, abs=5e-4)
     assert krippendorff_alpha(data, "interval") == pytest.approx(0.849, abs=5e-4)
 
 
 def test_z_scores_standardise_each_rater_by_their_own_mean_and_spread(tmp_path):
-    rows = [_row("r1", trial, "img", method, score)
-            for trial, (method, score) in enumerate(zip(["nearest", "bicubic", "srcnn", "hr"], [1, 2, 2, 5]), 1)]
+    rows = [
+        _row("r1", trial, "img", method, score)
+        for trial, (method, score) in enumerate(zip(["nearest", "bicubic", "srcnn", "hr"], [1, 2, 2, 5]), 1)
+    ]
     trials = analyse(_write(tmp_path / "z.csv", rows)).trials.set_index("method")
     assert trials.loc["hr", "z"] == pytest.approx((5 - 2.5) / np.sqrt(3))
 
@@ -142,13 +168,18 @@ def test_bt500_rejects_a_rater_often_far_off_in_both_directions(tmp_path):
 
 
 def test_gold_trap_calibration_and_repeat_failures_flag_raters_who_can_then_be_left_out(tmp_path):
-    rows = [_row(f"r{rater + 1}", trial, "img", method, scores[rater])
-            for rater in range(10) for trial, (method, scores) in enumerate(SCORES.items(), start=1)]
-    rows += [_row("r1", 10, "calib", "hr", 3, "trap", 2),        # trap: not the asked 2
-             _row("r2", 10, "calib", "hr", 3, "gold", 5),        # gold: two steps off
-             _row("r3", 10, "calib", "hr", 4, "gold", 5),        # gold: one step off is fine
-             _row("r4", 10, "calib", "nearest", 3, "calibration", 1),
-             _row("r5", 10, "img", "nearest", 5, "repeat")]      # first said 1: four steps apart
+    rows = [
+        _row(f"r{rater + 1}", trial, "img", method, scores[rater])
+        for rater in range(10)
+        for trial, (method, scores) in enumerate(SCORES.items(), start=1)
+    ]
+    rows += [
+        _row("r1", 10, "calib", "hr", 3, "trap", 2),  # trap: not the asked 2
+        _row("r2", 10, "calib", "hr", 3, "gold", 5),  # gold: two steps off
+        _row("r3", 10, "calib", "hr", 4, "gold", 5),  # gold: one step off is fine
+        _row("r4", 10, "calib", "nearest", 3, "calibration", 1),
+        _row("r5", 10, "img", "nearest", 5, "repeat"),
+    ]  # first said 1: four steps apart
     frame = _write(tmp_path / "flags.csv", rows)
     screening = analyse(frame).screening.set_index("rater_id")
     assert screening.loc["r1", "reasons"] == "failed a trap item"
@@ -185,8 +216,16 @@ def test_the_paper_table_and_the_figures_show_every_method(ten_raters):
 
 
 # Two raters, two images: per-stimulus MOS 1.5, 3, 4.5 (i1) and 2, 2.5, 4 (i2) for nearest, bicubic, srcnn.
-STIMULUS_SCORES = {("i1", "nearest"): (1, 2), ("i1", "bicubic"): (3, 3), ("i1", "srcnn"): (4, 5), ("i1", "hr"): (5, 5),
-                   ("i2", "nearest"): (2, 2), ("i2", "bicubic"): (2, 3), ("i2", "srcnn"): (4, 4), ("i2", "hr"): (5, 4)}
+STIMULUS_SCORES = {
+    ("i1", "nearest"): (1, 2),
+    ("i1", "bicubic"): (3, 3),
+    ("i1", "srcnn"): (4, 5),
+    ("i1", "hr"): (5, 5),
+    ("i2", "nearest"): (2, 2),
+    ("i2", "bicubic"): (2, 3),
+    ("i2", "srcnn"): (4, 4),
+    ("i2", "hr"): (5, 4),
+}
 STIMULUS_MOS = [1.5, 3.0, 4.5, 2.0, 2.5, 4.0]
 # PSNR ranks the stimuli as the raters do, LPIPS exactly against them, SSIM has one unknown (and a shuffled order).
 PSNR = [20.0, 23.0, 26.0, 21.0, 22.0, 25.0]
@@ -196,23 +235,27 @@ LPIPS = [0.6, 0.4, 0.1, 0.5, 0.45, 0.2]
 
 @pytest.fixture
 def rated_stimuli(tmp_path):
-    rows = [_row(rater, trial, image, method, scores[index])
-            for index, rater in enumerate(("r1", "r2"))
-            for trial, ((image, method), scores) in enumerate(STIMULUS_SCORES.items(), start=1)]
+    rows = [
+        _row(rater, trial, image, method, scores[index])
+        for index, rater in enumerate(("r1", "r2"))
+        for trial, ((image, method), scores) in enumerate(STIMULUS_SCORES.items(), start=1)
+    ]
     return _write(tmp_path / "ratings.csv", rows)
 
 
 def _stimulus_metrics():
-    rows = [[image, method, psnr, ssim, lpips] for (image, method), psnr, ssim, lpips
-            in zip([key for key in STIMULUS_SCORES if key[1] != "hr"], PSNR, SSIM, LPIPS)]
+    rows = [
+        [image, method, psnr, ssim, lpips]
+        for (image, method), psnr, ssim, lpips in zip(
+            [key for key in STIMULUS_SCORES if key[1] != "hr"], PSNR, SSIM, LPIPS
+        )
+    ]
     rows += [[image, "hr", np.nan, 1.0, 0.0] for image in ("i1", "i2")]
     rows.append(["never rated", "bicubic", 99.0, 0.99, 0.01])
     return pd.DataFrame(rows, columns=["image_id", "method", "PSNR", "SSIM", "LPIPS"])
 
 
-def test_spearman_correlation_of_mos_with_each_metric_is_over_rated_stimuli_without_the_hidden_reference(
-    rated_stimuli
-):
+def test_spearman_correlation_of_mos_with_each_metric_is_over_rated_stimuli_without_the_hidden_reference(rated_stimuli):
     correlations = analyse(rated_stimuli, stimulus_metrics=_stimulus_metrics()).correlations.set_index("metric")
     assert list(correlations.reset_index().columns) == CORRELATION_COLUMNS
     assert correlations.loc["PSNR", ["Spearman rho", "n"]].tolist() == [pytest.approx(1.0), 6]

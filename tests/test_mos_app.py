@@ -18,8 +18,14 @@ from studio.mos.storage import read_ratings
 from studio.ui import components, mos_tabs
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 TIMEOUT_MS = 30_000
 STUDY_METHODS = ("nearest", "bicubic", "srcnn", "hr")
 METHOD_WORDS = re.compile(r"nearest|bicubic|srcnn|srgan|esrgan|swiftsrgan|\bhr\b|trap", re.IGNORECASE)
@@ -82,14 +88,16 @@ def test_the_results_handler_offers_the_raw_csv_and_the_summary_for_download(stu
     assert summary.read_text().startswith("method,MOS,CI low,CI high")
     assert "by 1 raters" in overview and paper.iloc[:, 0].tolist() == ["PSNR", "SSIM", "MOS"]
     # Seven ratings of a shuffled study may leave fewer than three rated stimuli: then rho is "not defined".
-    correlations = r"Spearman correlation of MOS .* LPIPS \(lower is better\) (rho = \S+, p = \S+, |not defined, )n = \d"
+    correlations = (
+        r"Spearman correlation of MOS .* LPIPS \(lower is better\) (rho = \S+, p = \S+, |not defined, )n = \d"
+    )
     assert re.search(correlations, overview)
 
 
 def _png_chunk_types(data: bytes) -> list[bytes]:
     types, offset = [], 8
     while offset < len(data):
-        length, kind = struct.unpack(">I4s", data[offset:offset + 8])
+        length, kind = struct.unpack(">I4s", data[offset : offset + 8])
         types.append(kind)
         offset += 12 + length
     return types
@@ -150,8 +158,9 @@ async def _two_raters_at_once_then_the_results(url):
         browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             alice, bob = [await (await browser.new_context()).new_page() for _ in range(2)]
-            given = await asyncio.gather(_rate_session(alice, url, "alice", reload_after=5),
-                                         _rate_session(bob, url, "=HYPERLINK(\"x\")"))
+            given = await asyncio.gather(
+                _rate_session(alice, url, "alice", reload_after=5), _rate_session(bob, url, '=HYPERLINK("x")')
+            )
             researcher = await browser.new_page(viewport={"width": 1400, "height": 1600})
             await researcher.goto(url, timeout=TIMEOUT_MS)
             await researcher.get_by_role("tab", name="MOS Results").click()
@@ -164,15 +173,16 @@ async def _two_raters_at_once_then_the_results(url):
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium")
-def test_two_raters_at_once_on_one_app_make_a_correct_csv_and_the_results_tab_shows_the_table(study_environment,
-                                                                                             running_app):
+def test_two_raters_at_once_on_one_app_make_a_correct_csv_and_the_results_tab_shows_the_table(
+    study_environment, running_app
+):
     (alice, bob), paper_table = asyncio.run(_two_raters_at_once_then_the_results(running_app()))
 
     desk = mos_tabs.current_desk()
     table = read_ratings(desk.study.ratings_path)
     assert table.warnings == ()
     frame = table.frame
-    for rater_id, given in (("alice", alice), ("'=HYPERLINK(\"x\")", bob)):
+    for rater_id, given in (("alice", alice), ('\'=HYPERLINK("x")', bob)):
         rows = frame[frame["rater_id"] == rater_id].sort_values("trial")
         assert len(rows) == len(given) == 14, "2 calibration + 2 images x 4 methods + 2 repeats + gold + trap"
         assert dict(zip(rows["trial"], rows["score"])) == given

@@ -15,8 +15,10 @@ def _contract_only_csv(path, torn=True):
     lines = [CONTRACT_HEADER]
     for rater in range(3):
         for trial, (method, scores) in enumerate(SCORES.items(), start=1):
-            lines.append(f"2025-01-01T00:00:0{trial}Z,ext-1,{rater:032x},r{rater},{trial},img,{method},"
-                         f"{scores[rater]},800,0,0.0.9")
+            lines.append(
+                f"2025-01-01T00:00:0{trial}Z,ext-1,{rater:032x},r{rater},{trial},img,{method},"
+                f"{scores[rater]},800,0,0.0.9"
+            )
     text = "\n".join(lines) + "\n" + ("2025-01-01T00:00:09Z,ext-1,00" if torn else "")
     path.write_text(text)
     return path
@@ -44,8 +46,15 @@ def test_mos_report_prints_one_row_per_method_from_a_csv_with_only_the_contract_
 
 def test_mos_report_writes_the_summary_csv_and_can_leave_out_flagged_raters(tmp_path, capsys):
     summary = tmp_path / "summary.csv"
-    code = main(["mos-report", str(_contract_only_csv(tmp_path / "ratings.csv", torn=False)), "--exclude-flagged",
-                 "--summary-csv", str(summary)])
+    code = main(
+        [
+            "mos-report",
+            str(_contract_only_csv(tmp_path / "ratings.csv", torn=False)),
+            "--exclude-flagged",
+            "--summary-csv",
+            str(summary),
+        ]
+    )
     assert code == 0 and capsys.readouterr().err == ""
     assert summary.read_text().splitlines()[0].startswith("method,MOS,CI low,CI high,ratings,raters,images")
 
@@ -59,12 +68,22 @@ def test_mos_report_of_a_file_that_is_not_a_ratings_csv_is_a_one_line_error(tmp_
     assert main(["mos-report", str(tmp_path / "missing.csv")]) == 2
 
 
-def test_mos_prepare_reports_the_study_and_the_methods_it_left_out_then_mos_report_adds_psnr(tmp_path, capsys,
-                                                                                           tiny_weights):
+def test_mos_prepare_reports_the_study_and_the_methods_it_left_out_then_mos_report_adds_psnr(
+    tmp_path, capsys, tiny_weights
+):
     tiny_weights()
     images = write_study_images(tmp_path / "hr")
-    code = main(["mos-prepare", "--images", str(images), "--methods", "nearest,bicubic,srcnn,hr",
-                 "--out", str(tmp_path / "mos")])
+    code = main(
+        [
+            "mos-prepare",
+            "--images",
+            str(images),
+            "--methods",
+            "nearest,bicubic,srcnn,hr",
+            "--out",
+            str(tmp_path / "mos"),
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "skipped srcnn: no weights" in captured.err
@@ -92,14 +111,23 @@ def test_mos_report_without_a_manifest_says_the_correlations_have_no_stimuli(tmp
 
 def test_mos_prepare_strict_fails_naming_the_missing_weights(tmp_path, capsys, tiny_weights):
     tiny_weights()
-    code = main(["mos-prepare", "--images", str(write_study_images(tmp_path / "hr")), "--out", str(tmp_path / "mos"),
-                 "--strict"])
+    code = main(
+        [
+            "mos-prepare",
+            "--images",
+            str(write_study_images(tmp_path / "hr")),
+            "--out",
+            str(tmp_path / "mos"),
+            "--strict",
+        ]
+    )
     assert code == 2
     assert "no weights for srcnn, srgan, esrgan, swiftsrgan" in capsys.readouterr().err
 
 
-def test_mos_prepare_rates_own_model_files_and_prints_their_sha256_and_refuses_another_scale(tmp_path, capsys,
-                                                                                            tiny_weights):
+def test_mos_prepare_rates_own_model_files_and_prints_their_sha256_and_refuses_another_scale(
+    tmp_path, capsys, tiny_weights
+):
     from spandrel_models import save_tiny_model
 
     from sr_core.weights import sha256_file
@@ -107,14 +135,24 @@ def test_mos_prepare_rates_own_model_files_and_prints_their_sha256_and_refuses_a
     tiny_weights()
     images = write_study_images(tmp_path / "hr")
     mine = save_tiny_model("swinir", tmp_path / "models")
-    code = main(["mos-prepare", "--images", str(images), "--methods", "nearest,bicubic,hr", "--out",
-                 str(tmp_path / "mos"), "--weights", f"mine={mine}"])
+    code = main(
+        [
+            "mos-prepare",
+            "--images",
+            str(images),
+            "--methods",
+            "nearest,bicubic,hr",
+            "--out",
+            str(tmp_path / "mos"),
+            "--weights",
+            f"mine={mine}",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "methods nearest, bicubic, mine, hr" in captured.out
     assert f"own model mine: swinir_x4.safetensors (SwinIR), sha256 {sha256_file(mine)}" in captured.err
     x2 = save_tiny_model("compact", tmp_path / "models", scale=2)
-    assert main(["mos-prepare", "--images", str(images), "--out", str(tmp_path / "mos2"), "--weights",
-                 f"x2={x2}"]) == 2
+    assert main(["mos-prepare", "--images", str(images), "--out", str(tmp_path / "mos2"), "--weights", f"x2={x2}"]) == 2
     error = capsys.readouterr().err
     assert "upscales x2; a MOS study scores x4 models only" in error and error.count("\n") == 1

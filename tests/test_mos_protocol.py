@@ -18,7 +18,9 @@ def _plan(seed=0, config=None, counts=None):
 def test_a_plan_starts_with_calibration_on_nearest_as_1_and_hr_as_5():
     plan = _plan()
     assert [(step.image_id, step.method, step.kind, step.expected) for step in plan[:2]] == [
-        (CALIBRATION_IMAGE, "nearest", "calibration", 1), (CALIBRATION_IMAGE, "hr", "calibration", 5)]
+        (CALIBRATION_IMAGE, "nearest", "calibration", 1),
+        (CALIBRATION_IMAGE, "hr", "calibration", 5),
+    ]
     assert [step.trial for step in plan] == list(range(1, len(plan) + 1))
 
 
@@ -50,11 +52,14 @@ def test_each_rater_gets_another_order_and_no_image_twice_in_a_row():
     assert len(set(orders)) == 5
 
 
-@pytest.mark.parametrize(("counts", "target", "expected"), [
-    ({"a": 5, "b": 0, "c": 2}, 3, ["b", "c"]),
-    ({"a": 2, "b": 4, "c": 0}, 3, ["c", "a"]),
-    ({"a": 5, "b": 3, "c": 4}, 3, ["b", "c"]),
-])
+@pytest.mark.parametrize(
+    ("counts", "target", "expected"),
+    [
+        ({"a": 5, "b": 0, "c": 2}, 3, ["b", "c"]),
+        ({"a": 2, "b": 4, "c": 0}, 3, ["c", "a"]),
+        ({"a": 5, "b": 3, "c": 4}, 3, ["b", "c"]),
+    ],
+)
 def test_new_sessions_get_the_least_rated_images_first_until_each_has_its_target(counts, target, expected):
     config = ProtocolConfig(images_per_session=2, target_raters=target)
     assert choose_images(["a", "b", "c"], counts, config, np.random.default_rng(0)) == expected

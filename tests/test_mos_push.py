@@ -25,16 +25,26 @@ def test_nothing_is_pushed_unless_both_the_token_and_the_dataset_repo_are_set(hu
     assert push_plan() is None
 
 
-def test_the_ratings_and_manifests_would_be_pushed_to_a_private_dataset_but_never_the_stimuli(hub_environment,
-                                                                                            tmp_path):
+def test_the_ratings_and_manifests_would_be_pushed_to_a_private_dataset_but_never_the_stimuli(
+    hub_environment, tmp_path
+):
     hub_environment.setenv("HF_TOKEN", "hf_secret")
     hub_environment.setenv("SR_STUDIO_DATASET_REPO", "lab/mos-ratings")
     scheduled = []
     scheduler = start_push(push_plan(), scheduler=lambda **kwargs: scheduled.append(kwargs) or "scheduler")
     assert scheduler == "scheduler"
-    assert scheduled == [{"repo_id": "lab/mos-ratings", "repo_type": "dataset", "folder_path": tmp_path / "mos",
-                          "every": 5.0, "path_in_repo": "mos", "allow_patterns": ["*/ratings.csv", "*/manifest.json"],
-                          "private": True, "token": "hf_secret"}]
+    assert scheduled == [
+        {
+            "repo_id": "lab/mos-ratings",
+            "repo_type": "dataset",
+            "folder_path": tmp_path / "mos",
+            "every": 5.0,
+            "path_in_repo": "mos",
+            "allow_patterns": ["*/ratings.csv", "*/manifest.json"],
+            "private": True,
+            "token": "hf_secret",
+        }
+    ]
 
 
 def test_a_scheduler_that_cannot_start_is_logged_and_rating_goes_on(hub_environment, caplog):

@@ -106,12 +106,15 @@ def test_response_times_are_measured_on_the_server_from_showing_to_rating(desk, 
     assert read_ratings(desk.study.ratings_path).frame["response_ms"].tolist() == [2500]
 
 
-@pytest.mark.parametrize(("nickname", "rater_id"), [
-    ("  Alice   Smith ", "Alice Smith"),
-    ("two\nlines\tand\x00nul", "two lines andnul"),
-    ("=cmd|' /C calc'!A0", "'=cmd|' /C calc'!A0"),
-    ("../../x" + "y" * 60, "../../x" + "y" * 33),
-])
+@pytest.mark.parametrize(
+    ("nickname", "rater_id"),
+    [
+        ("  Alice   Smith ", "Alice Smith"),
+        ("two\nlines\tand\x00nul", "two lines andnul"),
+        ("=cmd|' /C calc'!A0", "'=cmd|' /C calc'!A0"),
+        ("../../x" + "y" * 60, "../../x" + "y" * 33),
+    ],
+)
 def test_a_nickname_is_tidied_into_a_spreadsheet_safe_rater_id(nickname, rater_id):
     assert rater_id_from_nickname(nickname) == rater_id
 

@@ -87,8 +87,9 @@ def test_the_header_starts_with_the_contract_columns_in_that_order(csv_path):
 
 def test_sixteen_processes_appending_200_ratings_each_leave_exactly_3200_valid_rows(memory_csv_path):
     csv_path = memory_csv_path
-    writers = [_fork().Process(target=_append_many, args=(csv_path, session, RATINGS_PER_WRITER))
-               for session in range(WRITERS)]
+    writers = [
+        _fork().Process(target=_append_many, args=(csv_path, session, RATINGS_PER_WRITER)) for session in range(WRITERS)
+    ]
     for writer in writers:
         writer.start()
     for writer in writers:
@@ -105,8 +106,12 @@ def test_sixteen_processes_appending_200_ratings_each_leave_exactly_3200_valid_r
 
 def test_processes_racing_to_record_the_same_trials_record_each_exactly_once(memory_csv_path):
     recorded, start_together = _fork().Queue(), _fork().Barrier(WRITERS)
-    racers = [_fork().Process(target=_race_for_the_same_trials,
-                              args=(memory_csv_path, RACED_TRIALS, start_together, recorded)) for _ in range(WRITERS)]
+    racers = [
+        _fork().Process(
+            target=_race_for_the_same_trials, args=(memory_csv_path, RACED_TRIALS, start_together, recorded)
+        )
+        for _ in range(WRITERS)
+    ]
     for racer in racers:
         racer.start()
     wins = [recorded.get(timeout=120) for _ in racers]
@@ -161,26 +166,29 @@ def test_a_torn_last_line_is_skipped_by_readers_and_repaired_by_the_next_append(
     assert (csv_path.parent / "ratings.csv.torn").read_bytes().startswith(b"2025-01-01T00:00:00.000Z,tiny-")
 
 
-@pytest.mark.parametrize(("changes", "message"), [
-    ({"score": 0}, "whole number from 1"),
-    ({"score": 6}, "whole number from 1"),
-    ({"score": "5; x"}, "whole number from 1"),
-    ({"score": 4.5}, "whole number from 1"),
-    ({"score": True}, "whole number from 1"),
-    ({"score": ""}, "whole number from 1"),
-    ({"score": "5\n"}, "whole number from 1"),
-    ({"image_id": "gamma"}, "image id 'gamma' is not one of"),
-    ({"image_id": "../../etc/passwd"}, "image id"),
-    ({"method": "esrgan"}, "method 'esrgan' is not one of"),
-    ({"study_id": "other-study"}, "study id"),
-    ({"session_id": "not-a-session"}, "session id"),
-    ({"session_id": "0" * 32 + "\n"}, "session id"),
-    ({"kind": "calibration"}, "image id"),
-    ({"trial": 0}, "trial 0 is out of range"),
-    ({"trial": "1; DROP"}, "trial must be a whole number"),
-    ({"rater_id": "two\nlines"}, "rater id"),
-    ({"timestamp": "yesterday"}, "timestamp"),
-])
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"score": 0}, "whole number from 1"),
+        ({"score": 6}, "whole number from 1"),
+        ({"score": "5; x"}, "whole number from 1"),
+        ({"score": 4.5}, "whole number from 1"),
+        ({"score": True}, "whole number from 1"),
+        ({"score": ""}, "whole number from 1"),
+        ({"score": "5\n"}, "whole number from 1"),
+        ({"image_id": "gamma"}, "image id 'gamma' is not one of"),
+        ({"image_id": "../../etc/passwd"}, "image id"),
+        ({"method": "esrgan"}, "method 'esrgan' is not one of"),
+        ({"study_id": "other-study"}, "study id"),
+        ({"session_id": "not-a-session"}, "session id"),
+        ({"session_id": "0" * 32 + "\n"}, "session id"),
+        ({"kind": "calibration"}, "image id"),
+        ({"trial": 0}, "trial 0 is out of range"),
+        ({"trial": "1; DROP"}, "trial must be a whole number"),
+        ({"rater_id": "two\nlines"}, "rater id"),
+        ({"timestamp": "yesterday"}, "timestamp"),
+    ],
+)
 def test_bad_submissions_are_refused_with_a_message_and_write_nothing(csv_path, changes, message):
     log = RatingsLog(csv_path, tiny_manifest())
     log.record(rating_fields(0, 1))
@@ -212,8 +220,8 @@ def test_a_rater_name_that_is_a_formula_is_stored_neutralised(csv_path):
     for trial, name in enumerate(['=HYPERLINK("http://evil","x")', "+1", "-2", "@SUM(A1)"], start=1):
         log.record(rating_fields(0, trial, rater_id=name))
     stored = list(read_ratings(csv_path).frame["rater_id"])
-    assert stored == ["'=HYPERLINK(\"http://evil\",\"x\")", "'+1", "'-2", "'@SUM(A1)"]
-    assert [line.split(",")[3][:2] for line in csv_path.read_text().splitlines()[1:]] == ['"\'', "'+", "'-", "'@"]
+    assert stored == ['\'=HYPERLINK("http://evil","x")', "'+1", "'-2", "'@SUM(A1)"]
+    assert [line.split(",")[3][:2] for line in csv_path.read_text().splitlines()[1:]] == ["\"'", "'+", "'-", "'@"]
 
 
 def test_a_file_with_another_header_is_never_appended_to(csv_path):
@@ -233,10 +241,12 @@ def test_a_ratings_file_removed_while_the_app_appends_is_reported_not_silently_r
 
 
 def test_readers_take_a_file_with_only_the_contract_columns_and_skip_malformed_rows(csv_path):
-    csv_path.write_text(CONTRACT_HEADER + "\n"
-                        f"2025-01-01T00:00:00Z,{STUDY_ID},{0:032x},r,1,alpha,bicubic,4,900,0,0.1.0\n"
-                        f"2025-01-01T00:00:01Z,{STUDY_ID},{0:032x},r,2,alpha,bicubic,7,900,0,0.1.0\n"
-                        f"2025-01-01T00:00:02Z,{STUDY_ID},{0:032x},r,3,alpha,bicubic,2,,1,0.1.0\n")
+    csv_path.write_text(
+        CONTRACT_HEADER + "\n"
+        f"2025-01-01T00:00:00Z,{STUDY_ID},{0:032x},r,1,alpha,bicubic,4,900,0,0.1.0\n"
+        f"2025-01-01T00:00:01Z,{STUDY_ID},{0:032x},r,2,alpha,bicubic,7,900,0,0.1.0\n"
+        f"2025-01-01T00:00:02Z,{STUDY_ID},{0:032x},r,3,alpha,bicubic,2,,1,0.1.0\n"
+    )
     table = read_ratings(csv_path)
     assert list(table.frame["score"]) == [4, 2]
     assert list(table.frame["kind"]) == ["trial", "repeat"]

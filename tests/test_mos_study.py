@@ -24,7 +24,7 @@ def png_chunk_types(path: Path) -> list[bytes]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     types, offset = [], 8
     while offset < len(data):
-        length, kind = struct.unpack(">I4s", data[offset:offset + 8])
+        length, kind = struct.unpack(">I4s", data[offset : offset + 8])
         types.append(kind)
         offset += 12 + length
     return types
@@ -43,7 +43,10 @@ def test_a_study_runs_every_method_on_every_image_once_and_then_reuses_its_cache
     assert list(manifest.images) == ["b", "c"] and list(manifest.calibration_images) == ["a"]
     assert manifest.weights == {"srcnn": read_manifest()["srcnn"].sha256}
     assert set(manifest.stimuli) == {(image, method) for image in ("b", "c") for method in METHODS} | {
-        ("a", "nearest"), ("a", "hr"), ("a", "trap")}
+        ("a", "nearest"),
+        ("a", "hr"),
+        ("a", "trap"),
+    }
     assert study.pixels("b", "srcnn").shape == (40, 48, 3)
     written = {path: path.stat().st_mtime_ns for path in study.folder.rglob("*.png")}
 
@@ -75,8 +78,11 @@ def test_a_method_without_weights_is_left_out_of_the_study_with_the_reason_recor
 def test_a_strict_study_fails_naming_the_missing_weights(tmp_path, images, tiny_weights):
     tiny_weights("srcnn")
     with pytest.raises(StudyError, match="no weights for esrgan, swiftsrgan"):
-        prepare_study(StudyDefinition(images, ("bicubic", "esrgan", "swiftsrgan", "srcnn", "hr")), tmp_path / "mos",
-                      require_weights=True)
+        prepare_study(
+            StudyDefinition(images, ("bicubic", "esrgan", "swiftsrgan", "srcnn", "hr")),
+            tmp_path / "mos",
+            require_weights=True,
+        )
     assert not (tmp_path / "mos").exists()
 
 
@@ -97,11 +103,14 @@ def test_a_changed_stimulus_is_refused_because_its_ratings_could_not_be_traced(t
         load_study(study.folder)
 
 
-@pytest.mark.parametrize(("methods", "error", "message"), [
-    (("bicubic", "bicubc", "hr"), UnknownModelError, "unknown model 'bicubc'"),
-    (("bicubic", "bicubic", "hr"), StudyError, "name one method twice"),
-    (("srcnn", "hr"), StudyError, "at least two methods"),
-])
+@pytest.mark.parametrize(
+    ("methods", "error", "message"),
+    [
+        (("bicubic", "bicubc", "hr"), UnknownModelError, "unknown model 'bicubc'"),
+        (("bicubic", "bicubic", "hr"), StudyError, "name one method twice"),
+        (("srcnn", "hr"), StudyError, "at least two methods"),
+    ],
+)
 def test_a_study_of_unusable_methods_fails_with_a_message(tmp_path, images, tiny_weights, methods, error, message):
     tiny_weights()
     with pytest.raises(error, match=message):
@@ -117,8 +126,9 @@ def test_a_folder_with_too_few_images_or_no_calibration_image_fails_with_a_messa
         prepare_study(StudyDefinition(write_study_images(tmp_path / "three"), calibration_count=0), tmp_path / "mos")
 
 
-def test_the_default_study_is_the_bundled_assets_and_works_before_any_weights_exist(tmp_path, monkeypatch,
-                                                                                    tiny_weights):
+def test_the_default_study_is_the_bundled_assets_and_works_before_any_weights_exist(
+    tmp_path, monkeypatch, tiny_weights
+):
     tiny_weights()
     monkeypatch.delenv("SR_STUDIO_MOS_STUDY", raising=False)
     definition = default_definition()
@@ -142,16 +152,18 @@ def test_the_manifest_records_each_stimulus_lpips_against_its_hr_and_old_studies
     study = prepare_study(StudyDefinition(images, ("nearest", "bicubic", "hr")), tmp_path / "mos")
     hr, _ = make_lr(np.asarray(Image.open(images / "c.png").convert("RGB")))
     stimuli = study.manifest.stimuli
-    assert stimuli["c", "bicubic"].lpips == pytest.approx(lpips_distance(to_float(study.pixels("c", "bicubic")),
-                                                                         to_float(hr)), abs=1e-6)
+    assert stimuli["c", "bicubic"].lpips == pytest.approx(
+        lpips_distance(to_float(study.pixels("c", "bicubic")), to_float(hr)), abs=1e-6
+    )
     assert stimuli["c", "nearest"].lpips > 0 and stimuli["c", "nearest"].lpips != stimuli["c", "bicubic"].lpips
     assert stimuli["c", "hr"].lpips == 0.0 and stimuli["a", "trap"].lpips is None
     assert load_study(study.folder).manifest == study.manifest
 
     metrics = stimulus_metrics(study)
     assert list(metrics.columns) == ["image_id", "method", "PSNR", "SSIM", "LPIPS"] and len(metrics) == 2 * 3
-    unrecorded = replace(study.manifest, stimuli={key: replace(stimulus, lpips=None)
-                                                  for key, stimulus in stimuli.items()})
+    unrecorded = replace(
+        study.manifest, stimuli={key: replace(stimulus, lpips=None) for key, stimulus in stimuli.items()}
+    )
     measured_now = stimulus_metrics(PreparedStudy(study.folder, unrecorded))
     assert measured_now["LPIPS"].tolist() == pytest.approx(metrics["LPIPS"].tolist(), abs=1e-6)
     without_files = stimulus_metrics(PreparedStudy(tmp_path / "elsewhere", unrecorded))
@@ -161,16 +173,18 @@ def test_the_manifest_records_each_stimulus_lpips_against_its_hr_and_old_studies
 # --- users' own model files as methods ---------------------------------------------------------------------
 
 
-def test_a_users_model_file_is_rated_before_the_hr_and_the_manifest_records_its_file_and_sha256(tmp_path, images,
-                                                                                                tiny_weights):
+def test_a_users_model_file_is_rated_before_the_hr_and_the_manifest_records_its_file_and_sha256(
+    tmp_path, images, tiny_weights
+):
     from spandrel_models import save_tiny_model
 
     from sr_core.weights import sha256_file
 
     tiny_weights()
     mine = save_tiny_model("compact", tmp_path / "models")
-    study = prepare_study(StudyDefinition(images, ("nearest", "bicubic", "hr"), model_files={"mine": mine}),
-                          tmp_path / "mos")
+    study = prepare_study(
+        StudyDefinition(images, ("nearest", "bicubic", "hr"), model_files={"mine": mine}), tmp_path / "mos"
+    )
     manifest = study.manifest
     assert manifest.methods == ("nearest", "bicubic", "mine", "hr")
     assert manifest.weights == {"mine": sha256_file(mine)}
@@ -181,12 +195,17 @@ def test_a_users_model_file_is_rated_before_the_hr_and_the_manifest_records_its_
     assert placed.all_methods == ("nearest", "mine", "bicubic", "hr")
     other = save_tiny_model("compact", tmp_path / "other", seed=1)
     again = prepare_study(StudyDefinition(images, ("nearest", "hr"), model_files={"mine": other}), tmp_path / "mos")
-    assert again.manifest.study_id != prepare_study(StudyDefinition(images, ("nearest", "hr"), model_files={
-        "mine": mine}), tmp_path / "mos").manifest.study_id, "another file is another study"
+    assert (
+        again.manifest.study_id
+        != prepare_study(
+            StudyDefinition(images, ("nearest", "hr"), model_files={"mine": mine}), tmp_path / "mos"
+        ).manifest.study_id
+    ), "another file is another study"
 
 
-def test_a_users_model_of_another_scale_or_with_a_taken_name_is_refused_before_any_stimulus(tmp_path, images,
-                                                                                            tiny_weights):
+def test_a_users_model_of_another_scale_or_with_a_taken_name_is_refused_before_any_stimulus(
+    tmp_path, images, tiny_weights
+):
     from spandrel_models import save_tiny_model
 
     from sr_core.errors import UnsupportedScaleError

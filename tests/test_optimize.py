@@ -64,7 +64,9 @@ def test_the_last_conv_of_a_subpixel_network_runs_before_the_shuffle_with_the_sa
         assert torch.allclose(folded(lr), model(lr), atol=1e-5)
 
 
-@pytest.mark.parametrize(("name", "kwargs"), [("esrgan", {"num_block": 1, "num_feat": 8, "num_grow_ch": 4}), ("srcnn", {})])
+@pytest.mark.parametrize(
+    ("name", "kwargs"), [("esrgan", {"num_block": 1, "num_feat": 8, "num_grow_ch": 4}), ("srcnn", {})]
+)
 def test_networks_without_a_subpixel_tail_are_left_as_they_are(name, kwargs):
     model = build_model(name, **kwargs).eval()
     folded = fold_subpixel_tail(model)
@@ -78,6 +80,7 @@ def test_the_inference_form_is_frozen_channels_last_and_in_the_asked_precision()
     assert all(p.dtype == torch.bfloat16 and not p.requires_grad for p in network.parameters())
     assert all(
         conv.weight.is_contiguous(memory_format=torch.channels_last)
-        for conv in network.modules() if isinstance(conv, nn.Conv2d) and conv.kernel_size != (1, 1)
+        for conv in network.modules()
+        if isinstance(conv, nn.Conv2d) and conv.kernel_size != (1, 1)
     )
     assert not any(isinstance(layer, nn.BatchNorm2d) for layer in network.modules())

@@ -15,9 +15,9 @@ pytestmark = pytest.mark.usefixtures("one_cpu_thread")
 
 
 def _conv_bn_net() -> nn.Module:
-    return give_batch_norm_statistics(nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(),
-                                                    nn.Conv2d(4, 5, 3), nn.BatchNorm2d(5)))
-
+    return give_batch_norm_statistics(
+        nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Conv2d(4, 5, 3), nn.BatchNorm2d(5))
+    )
 
 
 def test_gaussian_kl_matches_torch_distributions():

@@ -24,8 +24,13 @@ def test_qat_runs_every_width_for_zs_cgan_and_real_data_and_the_narrowest_for_ab
 
 
 def test_tables_put_each_accuracy_in_its_papers_column():
-    results = (Result("ce+bns", "PTQ", 8, 97.0), Result("ce+bns", "QAT", 8, 98.0), Result(REAL, "PTQ", 8, 98.5),
-               Result(REAL, "QAT", 6, 96.5), Result("ce", "QAT", 6, 91.25))
+    results = (
+        Result("ce+bns", "PTQ", 8, 97.0),
+        Result("ce+bns", "QAT", 8, 98.0),
+        Result(REAL, "PTQ", 8, 98.5),
+        Result(REAL, "QAT", 6, 96.5),
+        Result("ce", "QAT", 6, 91.25),
+    )
 
     outcome = ExperimentResult(99.0, results, {"ce+bns": 80.0, "ce": 99.0, "bns": 12.5})
     tables = format_tables(outcome, CONFIG)

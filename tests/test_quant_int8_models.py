@@ -90,7 +90,9 @@ def test_published_ranges_are_recorded_against_the_float_weights_they_were_calib
     assert entry.training["float_sha256"] == float_entry.sha256
     assert entry.training["calibration"] == "test batches"
     assert {"no_vnni_hr_psnr_y", "no_vnni_hr_ssim_y", "no_vnni_hr_colour_shift_max"} <= set(entry.scores)
-    assert {"hr_psnr_y", "hr_ssim_y", "hr_detail_ratio", "hr_colour_shift_max"} <= set(scores_for_this_cpu(entry.scores))
+    assert {"hr_psnr_y", "hr_ssim_y", "hr_detail_ratio", "hr_colour_shift_max"} <= set(
+        scores_for_this_cpu(entry.scores)
+    )
     assert model_has_weights("swiftsrgan-int8")
 
 

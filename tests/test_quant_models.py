@@ -13,7 +13,6 @@ from sr_core.quant.generator import ConditionalBatchNorm2d, Generator
 pytestmark = pytest.mark.usefixtures("one_cpu_thread")
 
 
-
 def test_teacher_maps_mnist_digits_to_ten_logits():
     assert MnistResNet(TINY_WIDTHS)(torch.randn(3, 1, 28, 28)).shape == (3, 10)
 
@@ -57,7 +56,9 @@ def test_generator_samples_depend_on_the_label():
     with torch.no_grad():
         generator.norm0.shift.weight.normal_()
     z = torch.randn(4, 8)
-    assert not torch.allclose(generator(z, torch.zeros(4, dtype=torch.long)), generator(z, torch.ones(4, dtype=torch.long)))
+    assert not torch.allclose(
+        generator(z, torch.zeros(4, dtype=torch.long)), generator(z, torch.ones(4, dtype=torch.long))
+    )
 
 
 def test_generator_size_must_be_a_multiple_of_four():

@@ -13,7 +13,6 @@ from sr_core.registry import build_model
 pytestmark = pytest.mark.usefixtures("one_cpu_thread")
 
 
-
 def _relative_error(candidate: torch.Tensor, reference: torch.Tensor) -> float:
     return ((candidate - reference).abs().max() / reference.abs().max()).item()
 
@@ -22,8 +21,9 @@ def test_int8_ptq_stays_close_to_fp32_and_int6_strays_further():
     teacher = tiny_teacher()
     images = torch.randn(32, 1, 28, 28)
     reference = teacher(images)
-    errors = {bits: _relative_error(quantize_static(teacher, images.split(16), bits)(images), reference)
-              for bits in (8, 6)}
+    errors = {
+        bits: _relative_error(quantize_static(teacher, images.split(16), bits)(images), reference) for bits in (8, 6)
+    }
     assert errors[8] < 0.05
     assert errors[8] < errors[6] < 0.5
 

@@ -24,7 +24,9 @@ def test_distillation_loss_is_cross_entropy_against_the_teachers_softmax_and_low
     teacher_logits = torch.tensor([[2.0, 0.0, -1.0]])
     expected = -(teacher_logits.softmax(1) * teacher_logits.log_softmax(1)).sum()
     assert distillation_loss(teacher_logits, teacher_logits).item() == pytest.approx(expected.item())
-    assert distillation_loss(torch.tensor([[0.0, 2.0, -1.0]]), teacher_logits) > distillation_loss(teacher_logits, teacher_logits)
+    assert distillation_loss(torch.tensor([[0.0, 2.0, -1.0]]), teacher_logits) > distillation_loss(
+        teacher_logits, teacher_logits
+    )
 
 
 def test_the_converted_student_computes_exactly_what_the_fake_quantized_one_did():
@@ -47,8 +49,9 @@ def test_qat_on_real_batches_gives_a_quantized_classifier_and_leaves_the_teacher
     teacher = tiny_teacher()
     data = LabeledImages(torch.randn(40, 1, 28, 28), torch.arange(40) % 10)
     before = {name: value.clone() for name, value in teacher.state_dict().items()}
-    quantized = quantization_aware_training(teacher, real_batches(data, 8), QATConfig(bits=6, steps=3, batch_size=8,
-                                                                                      calibration_batches=2))
+    quantized = quantization_aware_training(
+        teacher, real_batches(data, 8), QATConfig(bits=6, steps=3, batch_size=8, calibration_batches=2)
+    )
 
     images = data.images[:8]
     with torch.no_grad():

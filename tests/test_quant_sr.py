@@ -29,7 +29,6 @@ from sr_core.registry import build_model
 pytestmark = pytest.mark.usefixtures("one_cpu_thread")
 
 
-
 def _write_images(folder: Path, count: int = 2, size: int = 64) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     random = np.random.default_rng(0)

@@ -12,13 +12,14 @@ pytestmark = pytest.mark.usefixtures("one_cpu_thread")
 
 
 def _trainer(losses: str, steps: int = 25) -> ZeroShotTrainer:
-    return ZeroShotTrainer(tiny_teacher(), GeneratorConfig(losses=losses, steps=steps, batch_size=16, width=8,
-                                                           latent_dim=8))
+    return ZeroShotTrainer(
+        tiny_teacher(), GeneratorConfig(losses=losses, steps=steps, batch_size=16, width=8, latent_dim=8)
+    )
 
 
-@pytest.mark.parametrize("losses, term", [("ce", "cross_entropy"), ("bns", "bns"), ("ce+bns", "total"),
-                                          ("ce+mse", "total")])
-
+@pytest.mark.parametrize(
+    "losses, term", [("ce", "cross_entropy"), ("bns", "bns"), ("ce+bns", "total"), ("ce+mse", "total")]
+)
 def test_each_loss_set_lowers_the_terms_it_trains(losses, term):
     history = _trainer(losses).train()
     first, last = getattr(history[0], term), getattr(history[-1], term)

@@ -90,8 +90,15 @@ def test_printed_settings_hide_the_token(clean_environment):
 
 def _check_settings(tmp_path: Path, **variables: str) -> subprocess.CompletedProcess:
     environment = {**os.environ, "SR_STUDIO_DATA_DIR": str(tmp_path / "data"), **variables}
-    return subprocess.run([sys.executable, "-m", "sr_core.settings"], cwd=ROOT, env=environment,
-                          check=False, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "sr_core.settings"],
+        cwd=ROOT,
+        env=environment,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_the_settings_check_prints_the_settings_and_creates_the_data_folder(tmp_path):

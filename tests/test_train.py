@@ -73,14 +73,18 @@ def read_rows(path: Path) -> list[dict[str, str]]:
 
 
 @pytest.mark.parametrize("name", list(PRESETS))
-def test_every_preset_trains_a_few_steps_and_logs_its_losses_and_validation(name: str, tiny_data: Path, tmp_path: Path) -> None:
+def test_every_preset_trains_a_few_steps_and_logs_its_losses_and_validation(
+    name: str, tiny_data: Path, tmp_path: Path
+) -> None:
     scores = run(tiny_config(name, tiny_data), tmp_path)
     checkpoint = load_checkpoint(tmp_path / CHECKPOINT_NAME)
     rows = read_rows(tmp_path / METRICS_NAME)
     gan = preset(name).adversarial != "none"
     assert checkpoint["step"] == 2 and [row["step"] for row in rows] == ["1", "2"]
     assert all(np.isfinite(float(value)) for row in rows for value in row.values())
-    assert {"lr", "seconds", "loss"} <= set(rows[0]) and ({"adversarial", "d_loss", "d_real", "d_fake"} <= set(rows[0])) == gan
+    assert {"lr", "seconds", "loss"} <= set(rows[0]) and (
+        {"adversarial", "d_loss", "d_real", "d_fake"} <= set(rows[0])
+    ) == gan
     assert (checkpoint["discriminator"] is not None) == gan
     [validation] = read_rows(tmp_path / VALIDATION_NAME)
     assert tuple(validation) == VALIDATION_COLUMNS and float(validation["bicubic_psnr_y"]) > 20.0
@@ -98,7 +102,9 @@ def test_gan_presets_weigh_their_losses_as_their_papers_do() -> None:
     assert (preset("srgan").adversarial, preset("srgan").adversarial_weight) == ("gan", 1e-3)
     assert preset("srgan").feature_scale == pytest.approx(1 / 12.75)
     assert (preset("esrgan").adversarial, preset("esrgan").adversarial_weight, preset("esrgan").pixel_weight) == (
-        "ragan", 5e-3, 1e-2,
+        "ragan",
+        5e-3,
+        1e-2,
     )
     assert preset("esrgan").vgg_before_activation and preset("esrgan").content_criterion == "l1"
     assert (preset("swiftsrgan").content_loss, preset("swiftsrgan").mobilenet_mode) == ("mobilenet_v2", "paper")
@@ -124,7 +130,9 @@ def test_resume_continues_exactly_as_an_uninterrupted_run(tiny_data: Path, tmp_p
         assert all(torch.equal(straight[network][key], resumed[network][key]) for key in straight[network])
     assert read_rows(tmp_path / "straight" / METRICS_NAME) == [
         {**row, "seconds": straight_row["seconds"]}
-        for row, straight_row in zip(read_rows(tmp_path / "resumed" / METRICS_NAME), read_rows(tmp_path / "straight" / METRICS_NAME))
+        for row, straight_row in zip(
+            read_rows(tmp_path / "resumed" / METRICS_NAME), read_rows(tmp_path / "straight" / METRICS_NAME)
+        )
     ]
 
 
@@ -147,7 +155,9 @@ def test_a_run_folder_is_never_overwritten_without_resume(tiny_data: Path, tmp_p
 
 def test_init_from_a_run_folder_starts_the_generator_from_its_weights(tiny_data: Path, tmp_path: Path) -> None:
     run(tiny_config("srresnet", tiny_data, steps=1, checkpoint_every=1), tmp_path / "psnr")
-    gan_config = tiny_config("srgan_mse", tiny_data, steps=1, checkpoint_every=1, lr=0.0, init_from=str(tmp_path / "psnr"))
+    gan_config = tiny_config(
+        "srgan_mse", tiny_data, steps=1, checkpoint_every=1, lr=0.0, init_from=str(tmp_path / "psnr")
+    )
     run(gan_config, tmp_path / "gan")
     psnr, gan = (load_checkpoint(tmp_path / name / CHECKPOINT_NAME)["generator"] for name in ("psnr", "gan"))
     assert all(torch.equal(psnr[key], gan[key]) for key in psnr if "running" not in key and "batches" not in key)
@@ -174,12 +184,16 @@ def test_set_amp_off_means_the_word_although_yaml_reads_off_as_false() -> None:
 
 
 def test_unknown_setting_is_a_one_line_error_with_exit_code_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    code = main(["train", "--preset", "srresnet", "--data", str(tmp_path), "--out", str(tmp_path / "run"), "--set", "lrr=1"])
+    code = main(
+        ["train", "--preset", "srresnet", "--data", str(tmp_path), "--out", str(tmp_path / "run"), "--set", "lrr=1"]
+    )
     assert code == 2
     assert "did you mean 'lr'" in capsys.readouterr().err
 
 
-def test_a_resumed_run_refuses_to_change_what_it_learns(tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_a_resumed_run_refuses_to_change_what_it_learns(
+    tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     run(tiny_config("srresnet", tiny_data, steps=1, checkpoint_every=1), tmp_path)
     assert main(["train", "--out", str(tmp_path), "--resume", "--lr", "1"]) == 2
     assert "keeps its configuration (lr given)" in capsys.readouterr().err
@@ -189,8 +203,22 @@ def tiny_cli_command(data: Path, run_dir: Path, tmp_path: Path) -> list[str]:
     """The documented ``train --preset NAME --data DIR --out RUN --steps N`` line for a tiny SRResNet."""
     yaml_file = tmp_path / "tiny.yaml"
     yaml_file.write_text("model_kwargs: {num_block: 1, num_feat: 8}\nval_every: 5\nworkers: 0\ndevice: cpu\n")
-    return ["train", "--preset", "srresnet", "--data", str(data), "--out", str(run_dir), "--config", str(yaml_file),
-            "--batch-size", "2", "--hr-crop", "32", "--no-progress"]
+    return [
+        "train",
+        "--preset",
+        "srresnet",
+        "--data",
+        str(data),
+        "--out",
+        str(run_dir),
+        "--config",
+        str(yaml_file),
+        "--batch-size",
+        "2",
+        "--hr-crop",
+        "32",
+        "--no-progress",
+    ]
 
 
 def test_a_resumed_run_accepts_the_command_that_started_it(tiny_data: Path, tmp_path: Path) -> None:
@@ -225,7 +253,9 @@ def test_cli_trains_and_exports_safetensors_that_load_into_a_fresh_model(tiny_da
     model = build_model("srresnet", **TINY_ARCH_KWARGS["srresnet"])
     load_into(model, read_state_dict(exported))
     trained = load_checkpoint(run_dir / CHECKPOINT_NAME)["generator"]
-    assert all(torch.allclose(model.state_dict()[key].float(), trained[key].float(), rtol=1e-3, atol=1e-3) for key in trained)
+    assert all(
+        torch.allclose(model.state_dict()[key].float(), trained[key].float(), rtol=1e-3, atol=1e-3) for key in trained
+    )
     metadata = read_metadata(exported)
     assert (metadata["preset"], metadata["steps"], metadata["features"]) == ("srresnet", "2", "none")
     assert {"validation_psnr_y", "validation_bicubic_psnr_y", "data"} <= set(metadata)
@@ -234,16 +264,47 @@ def test_cli_trains_and_exports_safetensors_that_load_into_a_fresh_model(tiny_da
 def train_in_subprocess(launcher: list[str], data: Path, run_dir: Path) -> None:
     """``python -m sr_core train`` on tiny esrgan_psnr (no batch norm, float32: DDP must match one process exactly)."""
     command = [
-        *launcher, "-m", "sr_core", "train", "--preset", "esrgan_psnr", "--data", str(data), "--out", str(run_dir),
-        "--steps", "3", "--batch-size", "4", "--hr-crop", "32", "--workers", "0", "--device", "cpu", "--threads", "1",
-        "--set", "model_kwargs={num_block: 1, num_feat: 8, num_grow_ch: 4}", "--set", "val_every=5",
-        "--set", "channels_last=false", "--set", "amp=off", "--no-progress",
+        *launcher,
+        "-m",
+        "sr_core",
+        "train",
+        "--preset",
+        "esrgan_psnr",
+        "--data",
+        str(data),
+        "--out",
+        str(run_dir),
+        "--steps",
+        "3",
+        "--batch-size",
+        "4",
+        "--hr-crop",
+        "32",
+        "--workers",
+        "0",
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+        "--set",
+        "model_kwargs={num_block: 1, num_feat: 8, num_grow_ch: 4}",
+        "--set",
+        "val_every=5",
+        "--set",
+        "channels_last=false",
+        "--set",
+        "amp=off",
+        "--no-progress",
     ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=240, cwd=Path(__file__).parents[1], check=False)
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=240, cwd=Path(__file__).parents[1], check=False
+    )
     assert result.returncode == 0, result.stderr[-2000:]
 
 
-def test_torchrun_with_two_gloo_processes_trains_the_same_weights_as_one_process(tiny_data: Path, tmp_path: Path) -> None:
+def test_torchrun_with_two_gloo_processes_trains_the_same_weights_as_one_process(
+    tiny_data: Path, tmp_path: Path
+) -> None:
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
     train_in_subprocess([sys.executable], tiny_data, tmp_path / "single")
     train_in_subprocess(torchrun, tiny_data, tmp_path / "ddp")
@@ -257,7 +318,9 @@ def test_torchrun_with_two_gloo_processes_trains_the_same_weights_as_one_process
         torch.testing.assert_close(ddp["generator"][key], weight, rtol=1e-4, atol=1e-5)
 
 
-def test_publish_bundles_a_run_with_the_scores_evaluate_prints(tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_publish_bundles_a_run_with_the_scores_evaluate_prints(
+    tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     run_dir, weights = tmp_path / "run", tmp_path / "weights"
     run(tiny_config("srresnet", tiny_data), run_dir)
     assert main(["publish", str(run_dir), "--eval", str(tiny_data), "--weights-dir", str(weights)]) == 0
@@ -269,9 +332,24 @@ def test_publish_bundles_a_run_with_the_scores_evaluate_prints(tiny_data: Path, 
     departures = entry.training["changed_from_preset"]
     assert departures["hr_crop"] == 32 and departures["batch_size"] == 2 and "lr" not in departures
     assert "steps" not in departures and "data" not in departures
-    assert entry.training["total_steps"] == 2 and [stage["preset"] for stage in entry.training["stages"]] == ["srresnet"]
+    assert entry.training["total_steps"] == 2 and [stage["preset"] for stage in entry.training["stages"]] == [
+        "srresnet"
+    ]
     capsys.readouterr()
-    assert main(["evaluate", "--models", "srresnet", "--data", str(tiny_data), "--weights", f"srresnet={weights / entry.file}"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--models",
+                "srresnet",
+                "--data",
+                str(tiny_data),
+                "--weights",
+                f"srresnet={weights / entry.file}",
+            ]
+        )
+        == 0
+    )
     printed = next(line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("srresnet"))
     hr_folder = tiny_data.name.lower()
     assert float(printed[1]) == pytest.approx(entry.scores[f"{hr_folder}_psnr_y"], abs=0.0051)
@@ -313,7 +391,10 @@ def test_fine_tuning_an_unlisted_weights_file_names_it_as_the_first_stage(tiny_d
     run(tiny_config("srresnet", tiny_data), tmp_path / "psnr")
     assert main(["publish", str(tmp_path / "psnr"), "--weights-dir", str(loose)]) == 0
     (loose / "manifest.json").unlink()
-    run(tiny_config("srresnet", tiny_data, init_from=str(loose / "srresnet.safetensors"), steps=3), tmp_path / "fine-tune")
+    run(
+        tiny_config("srresnet", tiny_data, init_from=str(loose / "srresnet.safetensors"), steps=3),
+        tmp_path / "fine-tune",
+    )
     assert main(["publish", str(tmp_path / "fine-tune"), "--weights-dir", str(weights)]) == 0
 
     stages = read_manifest(weights)["srresnet"].training["stages"]
@@ -321,7 +402,9 @@ def test_fine_tuning_an_unlisted_weights_file_names_it_as_the_first_stage(tiny_d
 
 
 @pytest.mark.parametrize("native", [True, False])
-def test_cpu_runs_autocast_to_bf16_only_where_the_cpu_has_it_in_hardware(native: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cpu_runs_autocast_to_bf16_only_where_the_cpu_has_it_in_hardware(
+    native: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(loop, "cpu_has_native_bf16", lambda: native)
     cpu = torch.device("cpu")
     expected = torch.bfloat16 if native else None
@@ -339,7 +422,7 @@ def test_the_discriminator_sees_each_image_cropped_at_its_own_random_offset() ->
         start = int(crop[0, 0, 0] - image[0, 0, 0])
         top, left = divmod(start, 24)
         assert 0 <= top <= 8 and 0 <= left <= 8
-        assert torch.equal(crop, image[:, top:top + 16, left:left + 16])
+        assert torch.equal(crop, image[:, top : top + 16, left : left + 16])
         offsets.add((top, left))
     assert len(offsets) > 8, "offsets are drawn per image, not once per batch"
 

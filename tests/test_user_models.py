@@ -145,13 +145,17 @@ def test_a_truncated_model_file_is_refused(suffix, tmp_path):
 def test_an_unknown_architecture_is_refused_naming_what_spandrel_says(tmp_path):
     path = tmp_path / "linear.pth"
     torch.save(torch.nn.Linear(3, 3).state_dict(), path)
-    with pytest.raises(UnknownArchitectureError, match=r"spandrel says UnsupportedModelError; first keys: weight, bias"):
+    with pytest.raises(
+        UnknownArchitectureError, match=r"spandrel says UnsupportedModelError; first keys: weight, bias"
+    ):
         user_models.identify(path)
 
 
 def test_a_file_spandrel_recognises_but_cannot_build_is_refused_naming_the_architecture(tmp_path):
     path = tmp_path / "esrgan_grow4.pth"
-    torch.save(RRDBNet(num_block=1, num_feat=8, num_grow_ch=4).state_dict(), path)  # spandrel assumes 32 growth channels
+    torch.save(
+        RRDBNet(num_block=1, num_feat=8, num_grow_ch=4).state_dict(), path
+    )  # spandrel assumes 32 growth channels
     with pytest.raises(WeightsMismatchError, match=r"spandrel takes it for ESRGAN but cannot build it \(RuntimeError"):
         user_models.identify(path)
 
@@ -178,7 +182,9 @@ def test_a_file_over_the_size_cap_is_refused_unread(tmp_path, monkeypatch):
 def _hr_folder(folder: Path) -> Path:
     folder.mkdir()
     for index in range(2):
-        Image.fromarray((np.random.default_rng(index).random((32, 28, 3)) * 255).astype(np.uint8)).save(folder / f"{index}.png")
+        Image.fromarray((np.random.default_rng(index).random((32, 28, 3)) * 255).astype(np.uint8)).save(
+            folder / f"{index}.png"
+        )
     return folder
 
 
@@ -189,15 +195,18 @@ def test_upscale_runs_a_file_no_key_table_knows_through_spandrel_at_its_own_scal
     for name, scale in (("swinir", 4), ("compact", 2)):
         weights = save_tiny_model(name, tmp_path, scale=scale)
         assert main(["upscale", str(image), str(tmp_path / f"{name}.png"), *model, "--weights", str(weights)]) == 0
-        assert capsys.readouterr().out.startswith(f"{weights.name} ({TINY_SPANDREL_MODELS[name][1]}): 10x12 -> "
-                                                  f"{10 * scale}x{12 * scale}")
+        assert capsys.readouterr().out.startswith(
+            f"{weights.name} ({TINY_SPANDREL_MODELS[name][1]}): 10x12 -> {10 * scale}x{12 * scale}"
+        )
         assert Image.open(tmp_path / f"{name}.png").size == (10 * scale, 12 * scale)
 
 
 def test_evaluate_scores_several_own_models_beside_bundled_ones_on_the_same_protocol(tmp_path, capsys):
     data = _hr_folder(tmp_path / "hr")
-    weights = [f"--weights=mine={save_tiny_model('compact', tmp_path, suffix='.pth')}",
-               f"--weights=swin={save_tiny_model('swinir', tmp_path)}"]
+    weights = [
+        f"--weights=mine={save_tiny_model('compact', tmp_path, suffix='.pth')}",
+        f"--weights=swin={save_tiny_model('swinir', tmp_path)}",
+    ]
     csv_path = tmp_path / "scores.csv"
     assert main(["evaluate", "--models", "bicubic", "--data", str(data), "--csv", str(csv_path), *weights]) == 0
     table = capsys.readouterr().out
@@ -242,8 +251,9 @@ def test_own_model_files_are_columns_of_a_comparison_with_metrics_zoom_slider_an
     labels = [user_models.identify(path).label for path in files]
     out_dir = tmp_path / "out"
     out_dir.mkdir()
-    view = list(compare.compare_stream(_hr_image(tmp_path), uploads.GROUND_TRUTH, ["bicubic"], out_dir,
-                                       model_files=files))[-1]
+    view = list(
+        compare.compare_stream(_hr_image(tmp_path), uploads.GROUND_TRUTH, ["bicubic"], out_dir, model_files=files)
+    )[-1]
     rows = view.table.set_index("model")
     assert list(rows.index) == ["bicubic", *labels] and set(rows["status"]) == {compare.DONE}
     assert rows.loc[labels, "PSNR (dB)"].notna().all() and rows.loc[labels, "SSIM"].notna().all()
@@ -263,8 +273,9 @@ def test_two_uploads_with_one_file_name_are_two_columns_of_a_comparison(tmp_path
     label = user_models.identify(first).label
     out_dir = tmp_path / "out"
     out_dir.mkdir()
-    view = list(compare.compare_stream(_hr_image(tmp_path), uploads.GROUND_TRUTH, [], out_dir,
-                                       model_files=[first, second]))[-1]
+    view = list(
+        compare.compare_stream(_hr_image(tmp_path), uploads.GROUND_TRUTH, [], out_dir, model_files=[first, second])
+    )[-1]
     assert list(view.table["model"]) == [label, f"{label} #2"]
 
 
@@ -275,7 +286,9 @@ def test_a_comparison_refuses_a_model_file_of_another_scale_before_running_anyth
 
 
 def test_the_upscale_tab_runs_an_own_model_at_its_scale_and_states_the_size(tmp_path):
-    outcome = upscale.upscale_file(_hr_image(tmp_path), "bicubic", tmp_path, model_file=save_tiny_model("compact", tmp_path, scale=2))
+    outcome = upscale.upscale_file(
+        _hr_image(tmp_path), "bicubic", tmp_path, model_file=save_tiny_model("compact", tmp_path, scale=2)
+    )
     assert "40x48 -> 80x96 px" in outcome.summary and Image.open(outcome.path).size == (80, 96)
 
 
@@ -297,15 +310,22 @@ def test_own_model_files_through_the_served_app(tmp_path, running_app):
     files = [save_tiny_model(name, tmp_path / "models", suffix=SUFFIXES[name]) for name in COMPARED]
     client = Client(running_app(), download_files=str(tmp_path / "downloads"), verbose=False, analytics_enabled=False)
     hr = _hr_image(tmp_path)
-    gallery, table, *_ = client.predict(handle_file(str(hr)), uploads.GROUND_TRUTH, ["bicubic"],
-                                        [handle_file(str(path)) for path in files], [], api_name="/compare")
+    gallery, table, *_ = client.predict(
+        handle_file(str(hr)),
+        uploads.GROUND_TRUTH,
+        ["bicubic"],
+        [handle_file(str(path)) for path in files],
+        [],
+        api_name="/compare",
+    )
     labels = [user_models.identify(path).label for path in files]
     rows = {row[0]: row for row in table["data"]}
     assert set(labels) <= set(rows) and all(rows[label][-1] == compare.DONE and rows[label][1] for label in labels)
     assert len(gallery) == 2 + len(files)
     x2 = save_tiny_model("compact", tmp_path, scale=2)
-    image_path, _, summary = client.predict(handle_file(str(hr)), "bicubic", False, handle_file(str(x2)), None,
-                                            api_name="/upscale")
+    image_path, _, summary = client.predict(
+        handle_file(str(hr)), "bicubic", False, handle_file(str(x2)), None, api_name="/upscale"
+    )
     assert "40x48 -> 80x96 px" in summary and Image.open(image_path).size == (80, 96)
 
 
@@ -348,8 +368,10 @@ def test_every_bad_model_file_gets_the_librarys_message_through_the_served_app(t
 
 def _pair(tmp_path: Path, name: str = "compact", **options) -> tuple[Path, Path]:
     """The same tiny architecture saved twice with different random weights (different folders, one file name)."""
-    return (save_tiny_model(name, tmp_path / "first", seed=0, **options),
-            save_tiny_model(name, tmp_path / "second", seed=1, **options))
+    return (
+        save_tiny_model(name, tmp_path / "first", seed=0, **options),
+        save_tiny_model(name, tmp_path / "second", seed=1, **options),
+    )
 
 
 @pytest.mark.parametrize("name", ["compact", "swinir"])
@@ -360,19 +382,25 @@ def test_two_own_files_of_one_architecture_blend_every_parameter(name, tmp_path)
     blended = interpolated_file_model(first, second, 0.3).model.state_dict()
     theirs = user_models.load_user_model(first).state_dict, user_models.load_user_model(second).state_dict
     floating = [key for key, tensor in theirs[0].items() if tensor.is_floating_point()]
-    assert floating and all(torch.allclose(blended[key], 0.7 * theirs[0][key] + 0.3 * theirs[1][key], atol=1e-6)
-                            for key in floating)
+    assert floating and all(
+        torch.allclose(blended[key], 0.7 * theirs[0][key] + 0.3 * theirs[1][key], atol=1e-6) for key in floating
+    )
     lr = torch.rand(1, 3, 12, 10)
-    assert torch.equal(upscale_tensor(interpolated_file_model(first, second, 0.0), lr),
-                       upscale_tensor(user_models.load_user_model(first).network, lr))
+    assert torch.equal(
+        upscale_tensor(interpolated_file_model(first, second, 0.0), lr),
+        upscale_tensor(user_models.load_user_model(first).network, lr),
+    )
 
 
 def test_own_files_of_different_architectures_are_refused_naming_both(tmp_path):
     from sr_core.interpolation import interpolated_file_model
 
     compact, swinir = save_tiny_model("compact", tmp_path), save_tiny_model("swinir", tmp_path)
-    with pytest.raises(WeightsMismatchError, match=r"cannot interpolate compact_x4.safetensors \(RealESRGAN Compact\), "
-                                                   r"x4 with swinir_x4.safetensors \(SwinIR\), x4"):
+    with pytest.raises(
+        WeightsMismatchError,
+        match=r"cannot interpolate compact_x4.safetensors \(RealESRGAN Compact\), "
+        r"x4 with swinir_x4.safetensors \(SwinIR\), x4",
+    ):
         interpolated_file_model(compact, swinir, 0.5)
     with pytest.raises(WeightsMismatchError, match=r"\(RealESRGAN Compact\), x2: .* one architecture and scale"):
         interpolated_file_model(compact, save_tiny_model("compact", tmp_path, scale=2), 0.5)
@@ -385,8 +413,11 @@ def test_own_files_of_one_architecture_and_different_shapes_are_refused_naming_t
 
     wider = tmp_path / "wider.safetensors"
     save_weights(Compact(num_feat=16, num_conv=2, upscale=4), wider, half=False)
-    with pytest.raises(WeightsMismatchError, match=r"keys \d+ of different shapes \(body.0.weight \(8, 3, 3, 3\) vs "
-                                                   r"\(16, 3, 3, 3\)"):
+    with pytest.raises(
+        WeightsMismatchError,
+        match=r"keys \d+ of different shapes \(body.0.weight \(8, 3, 3, 3\) vs "
+        r"\(16, 3, 3, 3\)",
+    ):
         interpolated_file_model(save_tiny_model("compact", tmp_path), wider, 0.5)
 
 
@@ -396,8 +427,9 @@ def test_the_perception_distortion_curve_of_two_own_files_has_both_methods_agree
 
     first, second = _pair(tmp_path)
     hr, lr = make_lr((np.random.default_rng(2).random((32, 36, 3)) * 255).astype(np.uint8), 4)
-    curve = perception_distortion_curve(to_float(lr), hr, str(first), str(second), alphas=(0.0, 0.5, 1.0),
-                                        user_files=True)
+    curve = perception_distortion_curve(
+        to_float(lr), hr, str(first), str(second), alphas=(0.0, 0.5, 1.0), user_files=True
+    )
     assert len(curve) == 6 and set(curve["interpolation"]) == {NETWORK, IMAGE} and curve["lpips"].notna().all()
     ends = curve[curve["alpha"] != 0.5].pivot(index="alpha", columns="interpolation", values="psnr")
     assert np.allclose(ends[NETWORK], ends[IMAGE], atol=0.05)
@@ -408,13 +440,20 @@ def test_the_perception_distortion_curve_of_two_own_files_has_both_methods_agree
 def test_the_interpolate_tab_blends_two_own_files_and_plots_their_curve(tmp_path):
     first, second = _pair(tmp_path)
     hr = _hr_image(tmp_path)
-    shown = interpolate.interpolation_view(hr, uploads.GROUND_TRUTH, "esrgan", 0.42, tmp_path, model_files=[first, second])
+    shown = interpolate.interpolation_view(
+        hr, uploads.GROUND_TRUTH, "esrgan", 0.42, tmp_path, model_files=[first, second]
+    )
     assert np.asarray(Image.open(shown.network_path)).shape == np.asarray(Image.open(shown.image_path)).shape
-    assert shown.caption.startswith("alpha = 0.40 (compact_x4.safetensors (RealESRGAN Compact) -> compact_x4.safetensors")
+    assert shown.caption.startswith(
+        "alpha = 0.40 (compact_x4.safetensors (RealESRGAN Compact) -> compact_x4.safetensors"
+    )
     assert "PSNR network" in shown.caption
     curve = interpolate.curve_for_upload(hr, uploads.GROUND_TRUTH, "esrgan", model_files=[first, second])
     assert len(curve) == 12 and curve["lpips"].notna().all()
-    assert [trace.name for trace in interpolate.curve_chart(curve).data] == ["network interpolation", "image interpolation"]
+    assert [trace.name for trace in interpolate.curve_chart(curve).data] == [
+        "network interpolation",
+        "image interpolation",
+    ]
 
 
 def test_the_interpolate_tab_refuses_one_own_file_alone_and_one_of_another_scale(tmp_path):
@@ -427,8 +466,9 @@ def test_the_interpolate_tab_refuses_one_own_file_alone_and_one_of_another_scale
         interpolate.curve_for_upload(hr, uploads.GROUND_TRUTH, "esrgan", model_files=list(x2))
 
 
-def test_own_files_are_interpolated_through_the_served_app_and_the_bundled_pair_still_is(tmp_path, tiny_weights,
-                                                                                         running_app):
+def test_own_files_are_interpolated_through_the_served_app_and_the_bundled_pair_still_is(
+    tmp_path, tiny_weights, running_app
+):
     from gradio_client import Client, handle_file
 
     tiny_weights("esrgan_psnr", "esrgan")
@@ -465,7 +505,10 @@ def test_the_served_upscale_button_follows_the_uploaded_model_file(tmp_path, run
     from studio.ui import upscale_tab
 
     x2 = save_tiny_model("compact", tmp_path, scale=2)
-    assert upscale_tab.upscale_button(str(x2), None).value == "Upscale x2" and upscale_tab.upscale_button().value == "Upscale x4"
+    assert (
+        upscale_tab.upscale_button(str(x2), None).value == "Upscale x2"
+        and upscale_tab.upscale_button().value == "Upscale x4"
+    )
     client = Client(running_app(), download_files=str(tmp_path / "downloads"), verbose=False, analytics_enabled=False)
     client.predict(handle_file(str(x2)), None, api_name="/upscale_label")  # a button's text is not sent to clients
     broken = tmp_path / "broken.pth"

@@ -52,7 +52,7 @@ def _as_xinntao(canonical):
             key = f"RRDB_trunk.{block}.RDB{rdb[-1]}.{rest}"
         for new, old in renames.items():
             if key.startswith(new):
-                key = old + key[len(new):]
+                key = old + key[len(new) :]
         converted[key] = tensor
     return converted
 
@@ -61,7 +61,11 @@ def _as_old_arch(canonical):
     """The pre-2019 ``model.N`` Sequential layout; ``conv_body`` is numbered after the last block."""
     num_block = len({key.split(".")[1] for key in canonical if key.startswith("body.")})
     top = {
-        "conv_first": "0", "conv_body": f"1.sub.{num_block}", "conv_up1": "3", "conv_up2": "6", "conv_hr": "8",
+        "conv_first": "0",
+        "conv_body": f"1.sub.{num_block}",
+        "conv_up1": "3",
+        "conv_up2": "6",
+        "conv_hr": "8",
         "conv_last": "10",
     }
     converted = {}
@@ -146,8 +150,17 @@ def test_an_unknown_layout_passes_through_unchanged():
         lambda sd: {"state_dict": {f"module.{key}": value for key, value in sd.items()}},
         lambda sd: {"model": {f"model.{key}": value for key, value in sd.items()}},
     ],
-    ids=["module", "orig_mod", "module_orig_mod", "state_dict", "model", "generator", "netG",
-         "nested_state_dict_module", "model_prefixed_inside_model_wrapper"],
+    ids=[
+        "module",
+        "orig_mod",
+        "module_orig_mod",
+        "state_dict",
+        "model",
+        "generator",
+        "netG",
+        "nested_state_dict_module",
+        "model_prefixed_inside_model_wrapper",
+    ],
 )
 def test_wrappers_and_prefixes_are_removed(wrap):
     canonical = build_model("srresnet", num_block=1, num_feat=8).state_dict()
@@ -206,15 +219,22 @@ def test_full_size_released_esrgan_is_read_as_the_papers_23_block_network(layout
     assert sum(tensor.numel() for tensor in converted.values()) == 16_697_987
     assert converted.keys() == canonical.keys()
     assert infer_model_kwargs(released, architecture="rrdbnet") == {
-        "num_in_ch": 3, "num_out_ch": 3, "num_feat": 64, "num_block": 23, "num_grow_ch": 32,
+        "num_in_ch": 3,
+        "num_out_ch": 3,
+        "num_feat": 64,
+        "num_block": 23,
+        "num_grow_ch": 32,
     }
 
 
 def test_official_srcnn_checkpoint_is_read_as_a_y_channel_9_5_5_network():
     official = {
-        "conv1.weight": torch.zeros(64, 1, 9, 9), "conv1.bias": torch.zeros(64),
-        "conv2.weight": torch.zeros(32, 64, 5, 5), "conv2.bias": torch.zeros(32),
-        "conv3.weight": torch.zeros(1, 32, 5, 5), "conv3.bias": torch.zeros(1),
+        "conv1.weight": torch.zeros(64, 1, 9, 9),
+        "conv1.bias": torch.zeros(64),
+        "conv2.weight": torch.zeros(32, 64, 5, 5),
+        "conv2.bias": torch.zeros(32),
+        "conv3.weight": torch.zeros(1, 32, 5, 5),
+        "conv3.bias": torch.zeros(1),
     }
     assert infer_model_kwargs(official) == {"num_channels": 1, "n1": 64, "n2": 32, "f1": 9, "f2": 5, "f3": 5}
 
@@ -420,8 +440,12 @@ def _entry(tmp_path, model="srcnn"):
     path = tmp_path / f"{model}.safetensors"
     digest = save_weights(build_model("srcnn"), path)
     return WeightsEntry(
-        model=model, file=path.name, sha256=digest, arch_kwargs={"f2": 5},
-        training={"data": "T91", "steps": 100}, scores={"set5_psnr": 30.1},
+        model=model,
+        file=path.name,
+        sha256=digest,
+        arch_kwargs={"f2": 5},
+        training={"data": "T91", "steps": 100},
+        scores={"set5_psnr": 30.1},
     )
 
 

@@ -32,7 +32,7 @@ class ACGAN(GAN):
             raise GanDataError("ACGAN needs class labels: train it on MNIST, not on a folder of unlabelled images")
         with torch.no_grad():
             fake_input = self.sample_input(len(real))
-            fake, fake_labels = self.generator(fake_input.vector), fake_input.classes
+            fake, fake_labels = self.generator(fake_input.vector), fake_input.known_classes
         real_out, fake_out = self.discriminator(real), self.discriminator(fake)
         real_class_loss = self.class_loss(real_out.class_logits, labels)
         d_class_loss = (real_class_loss + self.class_loss(fake_out.class_logits, fake_labels)) / 2
@@ -49,6 +49,7 @@ class ACGAN(GAN):
             "g_loss": g_loss.item(),
             "d_loss": d_loss.item(),
             "d_accuracy": real_fake_accuracy(real_out.score, fake_out.score),
-            "class_accuracy": class_accuracy(torch.cat([real_out.class_logits, fake_out.class_logits]),
-                                             torch.cat([labels, fake_labels])),
+            "class_accuracy": class_accuracy(
+                torch.cat([real_out.known_class_logits, fake_out.known_class_logits]), torch.cat([labels, fake_labels])
+            ),
         }

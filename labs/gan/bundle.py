@@ -87,8 +87,9 @@ def write_metrics(metrics: dict[str, np.ndarray], path: Path) -> None:
         writer = csv.writer(handle)
         writer.writerow(names)
         for index in range(len(metrics[names[0]])):
-            writer.writerow([int(metrics[name][index]) if name == "step" else f"{metrics[name][index]:.5g}"
-                             for name in names])
+            writer.writerow(
+                [int(metrics[name][index]) if name == "step" else f"{metrics[name][index]:.5g}" for name in names]
+            )
 
 
 def _scored_summary(run: TrainedRun, cache_dir: Path) -> dict[str, Any]:
@@ -121,18 +122,27 @@ def bundle_run(folder: str | Path, bundle_root: Path, cache_dir: Path) -> dict[s
     logged = metrics["step"] <= run.step
     write_metrics(thin_metrics({name: values[logged] for name, values in metrics.items()}), target / METRICS_FILE)
     save_grid(run.gan.preview(PREVIEW_COUNT), target / SAMPLES_DIR / f"step_{run.step:06d}.png")
-    save_weights(run.gan.generator, target / GENERATOR_FILE, metadata={**summary["config"], "step": run.step},
-                 half=True)
+    save_weights(
+        run.gan.generator, target / GENERATOR_FILE, metadata={**summary["config"], "step": run.step}, half=True
+    )
     files = sorted(path.relative_to(target).as_posix() for path in target.rglob("*") if path.is_file())
     info = read_run(target)
     config = summary["config"]
-    training = {**config, "steps": run.step, "batch_size": run.gan.batch_size,
-                "train_seconds": round(info.train_seconds),
-                "command": f"python -m sr_core gan-train --model {info.model} --disc {info.discriminator} "
-                           f"--size {config['size']} --seed {config['seed']} --data {config['data']} "
-                           f"--steps {run.step}"}
-    return {"folder": folder.name, "files": {name: sha256_file(target / name) for name in files},
-            "training": training, "scores": summary["metrics"]}
+    training = {
+        **config,
+        "steps": run.step,
+        "batch_size": run.gan.batch_size,
+        "train_seconds": round(info.train_seconds),
+        "command": f"python -m sr_core gan-train --model {info.model} --disc {info.discriminator} "
+        f"--size {config['size']} --seed {config['seed']} --data {config['data']} "
+        f"--steps {run.step}",
+    }
+    return {
+        "folder": folder.name,
+        "files": {name: sha256_file(target / name) for name in files},
+        "training": training,
+        "scores": summary["metrics"],
+    }
 
 
 def write_bundle(run_folders: Sequence[str | Path], bundle_root: str | Path, cache_dir: str | Path) -> dict[str, Any]:
@@ -146,15 +156,20 @@ def write_bundle(run_folders: Sequence[str | Path], bundle_root: str | Path, cac
     bundle_root.mkdir(parents=True, exist_ok=True)
     runs = {Path(folder).name: bundle_run(folder, bundle_root, cache_dir) for folder in run_folders}
     shutil.copyfile(cache_dir / CLASSIFIER_FILE, bundle_root / CLASSIFIER_FILE)
-    classifier = {"file": CLASSIFIER_FILE, "sha256": sha256_file(bundle_root / CLASSIFIER_FILE),
-                  **read_metadata(bundle_root / CLASSIFIER_FILE)}
+    classifier = {
+        "file": CLASSIFIER_FILE,
+        "sha256": sha256_file(bundle_root / CLASSIFIER_FILE),
+        **read_metadata(bundle_root / CLASSIFIER_FILE),
+    }
     manifest = {"runs": runs, "classifier": classifier}
     with atomic_target(bundle_root / MANIFEST_FILE) as temporary:
         Path(temporary).write_text(json.dumps(manifest, indent=2) + "\n")
     size = sum(path.stat().st_size for path in bundle_root.rglob("*") if path.is_file())
     if size > MAX_BUNDLE_BYTES:
-        raise GanSettingError(f"the bundle in {bundle_root} is {size / 2**20:.1f} MB, over the "
-                              f"{MAX_BUNDLE_BYTES / 2**20:.0f} MB budget: bundle fewer or smaller runs")
+        raise GanSettingError(
+            f"the bundle in {bundle_root} is {size / 2**20:.1f} MB, over the "
+            f"{MAX_BUNDLE_BYTES / 2**20:.0f} MB budget: bundle fewer or smaller runs"
+        )
     return manifest
 
 
@@ -164,9 +179,13 @@ def grids_figure(runs: Sequence[RunInfo], rows_shown: int = 5) -> Image.Image:
     ``runs`` in :func:`labs.gan.runs.find_runs` order (classical before capsule); only the first
     ``rows_shown`` rows of every grid are kept, enough to judge the digits at a README's width.
     """
-    crops = [Image.open(run.latest_sample()).convert("RGB") for run in runs]
-    crops = [grid.crop((0, 0, grid.width, GRID_PADDING + rows_shown * (grid.height - GRID_PADDING) // 10))
-             for grid in crops]
+    samples = [run.latest_sample() for run in runs]
+    if None in samples:
+        raise GanSettingError("every bundled run needs a sample grid: bundle image GANs only")
+    crops = [Image.open(sample).convert("RGB") for sample in samples if sample is not None]
+    crops = [
+        grid.crop((0, 0, grid.width, GRID_PADDING + rows_shown * (grid.height - GRID_PADDING) // 10)) for grid in crops
+    ]
     cell_width, cell_height = crops[0].size
     figure = Image.new("RGB", (2 * cell_width, -(-len(crops) // 2) * (cell_height + LABEL_HEIGHT)), "white")
     draw = ImageDraw.Draw(figure)

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from labs.gan.layers import KERAS_LEAKY_SLOPE, keras_batch_norm, maybe_batch_norm
+from labs.gan.layers import KERAS_LEAKY_SLOPE, FeatureBody, keras_batch_norm, maybe_batch_norm
 
 SQUASH_EPS = 1e-7  # Keras's K.epsilon(): keeps the gradient finite at the zero vector
 
@@ -65,8 +65,9 @@ class DenseRouting(nn.Module):
     report replaces the squash here: squashing these outputs "creates severe blurry artifacts").
     """
 
-    def __init__(self, in_features: int, units: int = 160, routings: int = 3,
-                 negative_slope: float = KERAS_LEAKY_SLOPE) -> None:
+    def __init__(
+        self, in_features: int, units: int = 160, routings: int = 3, negative_slope: float = KERAS_LEAKY_SLOPE
+    ) -> None:
         super().__init__()
         self.u_hat = nn.Linear(in_features, units)
         nn.init.kaiming_normal_(self.u_hat.weight)  # Keras's he_normal, as the notebook sets
@@ -82,15 +83,23 @@ class DenseRouting(nn.Module):
         return s
 
 
-class CapsuleBody(nn.Module):
+class CapsuleBody(FeatureBody):
     """The capsule discriminator's body, from an image (N, C, H, W) to the routed vector (N, routing_units).
 
     ``batch_norm=False`` drops both batch norms, for WGAN-GP (the penalty needs per-sample critics).
     """
 
-    def __init__(self, image_shape: tuple[int, int, int] = (1, 28, 28), conv_channels: int = 256,
-                 capsule_maps: int = 32, capsule_dim: int = 8, routing_units: int = 160, routings: int = 3,
-                 negative_slope: float = KERAS_LEAKY_SLOPE, batch_norm: bool = True) -> None:
+    def __init__(
+        self,
+        image_shape: tuple[int, int, int] = (1, 28, 28),
+        conv_channels: int = 256,
+        capsule_maps: int = 32,
+        capsule_dim: int = 8,
+        routing_units: int = 160,
+        routings: int = 3,
+        negative_slope: float = KERAS_LEAKY_SLOPE,
+        batch_norm: bool = True,
+    ) -> None:
         super().__init__()
         channels, height, width = image_shape
         self.conv = nn.Conv2d(channels, conv_channels, 9)

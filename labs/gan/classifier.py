@@ -29,8 +29,12 @@ class MnistClassifier(nn.Module):
     def __init__(self, feature_dim: int = FEATURE_DIM, num_classes: int = 10) -> None:
         super().__init__()
         self.convs = nn.Sequential(
-            nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(1, 16, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
             nn.Flatten(),
         )
         self.feature = nn.Linear(32 * 7 * 7, feature_dim)
@@ -44,8 +48,9 @@ class MnistClassifier(nn.Module):
         return self.classify(self.features(images))
 
 
-def train_classifier(data: LabeledImages, epochs: int = 2, batch_size: int = 64, lr: float = 2e-3,
-                     seed: int = 0) -> MnistClassifier:
+def train_classifier(
+    data: LabeledImages, epochs: int = 2, batch_size: int = 64, lr: float = 2e-3, seed: int = 0
+) -> MnistClassifier:
     """A classifier trained with Adam on ``data`` (labelled), returned in eval mode."""
     torch.manual_seed(seed)
     return fit_classifier(MnistClassifier(), data, epochs, batch_size, lr, seed).eval()
@@ -56,7 +61,7 @@ def predict(model: MnistClassifier, images: torch.Tensor, chunk: int = 500) -> t
     """(features (N, feature_dim), predicted classes (N,)) of ``images``, in chunks to bound memory."""
     features, classes = [], []
     for start in range(0, len(images), chunk):
-        feature = model.features(images[start:start + chunk])
+        feature = model.features(images[start : start + chunk])
         features.append(feature.numpy())
         classes.append(model.classify(feature).argmax(dim=1).numpy())
     return np.concatenate(features), np.concatenate(classes)
@@ -65,7 +70,7 @@ def predict(model: MnistClassifier, images: torch.Tensor, chunk: int = 500) -> t
 def accuracy(model: MnistClassifier, data: LabeledImages) -> float:
     """The fraction of ``data`` the classifier labels right."""
     _, classes = predict(model, data.images)
-    return float((classes == data.labels.numpy()).mean())
+    return float((classes == data.known_labels.numpy()).mean())
 
 
 def split_fingerprint(split: MnistSplit) -> str:
@@ -73,7 +78,7 @@ def split_fingerprint(split: MnistSplit) -> str:
     digest = hashlib.sha256()
     for part in (split.train, split.test):
         digest.update(part.images.numpy().tobytes())
-        digest.update(part.labels.numpy().tobytes())
+        digest.update(part.known_labels.numpy().tobytes())
     return digest.hexdigest()[:16]
 
 
@@ -93,6 +98,10 @@ def load_or_train_classifier(path: str | Path, split: MnistSplit, epochs: int = 
         return model.eval(), float(read_metadata(path)["test_accuracy"])
     model = train_classifier(split.train, epochs=epochs)
     test_accuracy = accuracy(model, split.test)
-    save_weights(model, path, metadata={"test_accuracy": f"{test_accuracy:.4f}", "train_images": len(split.train),
-                                        "split": fingerprint}, half=False)
+    save_weights(
+        model,
+        path,
+        metadata={"test_accuracy": f"{test_accuracy:.4f}", "train_images": len(split.train), "split": fingerprint},
+        half=False,
+    )
     return model, test_accuracy

@@ -21,7 +21,7 @@ from labs.gan.errors import GanSettingError
 from labs.gan.registry import SIZES, gan_names
 from labs.gan.runs import comparison_table, find_runs, format_summary, read_run
 from labs.gan.toy import TARGETS
-from labs.gan.trainer import Schedule, TrainConfig, evaluate_run, open_run, train
+from labs.gan.trainer import GanRunConfig, Schedule, evaluate_run, open_run, train
 from labs.mnist import download_mnist
 from sr_core.device import set_cpu_threads
 
@@ -30,8 +30,14 @@ EXIT_OK = 0
 
 def _builder_options(args: argparse.Namespace) -> dict[str, Any]:
     """The flags that tune the GAN's builder, only where given (each builder has the source's defaults)."""
-    given = {"generator": args.generator, "dropout": args.dropout, "k": args.k, "lr": args.lr,
-             "instance_noise": args.instance_noise, "lr_decay": args.lr_decay}
+    given = {
+        "generator": args.generator,
+        "dropout": args.dropout,
+        "k": args.k,
+        "lr": args.lr,
+        "instance_noise": args.instance_noise,
+        "lr_decay": args.lr_decay,
+    }
     return {name: value for name, value in given.items() if value is not None}
 
 
@@ -46,11 +52,22 @@ def _gan_train(args: argparse.Namespace) -> int:
         if not args.data:
             raise GanSettingError("--download needs --data DIR, the folder to put MNIST in")
         download_mnist(args.data)
-    config = TrainConfig(model=args.model, discriminator=args.disc, size=args.size, data=args.data,
-                         target=args.target, batch_size=args.batch_size, seed=args.seed,
-                         options=_builder_options(args))
-    schedule = Schedule(steps=args.steps, sample_every=args.sample_every, checkpoint_every=args.checkpoint_every,
-                        print_every=args.print_every)
+    config = GanRunConfig(
+        model=args.model,
+        discriminator=args.disc,
+        size=args.size,
+        data=args.data,
+        target=args.target,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        options=_builder_options(args),
+    )
+    schedule = Schedule(
+        steps=args.steps,
+        sample_every=args.sample_every,
+        checkpoint_every=args.checkpoint_every,
+        print_every=args.print_every,
+    )
     run = train(config, args.out, schedule)
     print(f"run saved in {run.folder} (metrics.csv, report.html, checkpoint.pt, generator.safetensors)")
     if not args.no_eval:
@@ -93,8 +110,11 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Register ``gan-train``, ``gan-eval`` and ``gan-bundle`` (one-line help in :data:`studio.cli.COMMANDS`)."""
     trainer = subparsers.add_parser("gan-train")
     trainer.add_argument("--model", required=True, choices=gan_names())
-    trainer.add_argument("--disc", default=None,
-                         help="discriminator body: cnn (classical) or capsule for the image GANs (default: the first)")
+    trainer.add_argument(
+        "--disc",
+        default=None,
+        help="discriminator body: cnn (classical) or capsule for the image GANs (default: the first)",
+    )
     trainer.add_argument("--data", help="MNIST folder (IDX files) or a folder of RGB images, for the image GANs")
     trainer.add_argument("--download", action="store_true", help="fetch MNIST into --data with torchvision first")
     trainer.add_argument("--steps", type=int, default=2000, help="train up to this step (resumed runs continue)")
@@ -103,15 +123,20 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     trainer.add_argument("--generator", choices=("linear", "mlp"), help="gan1d: linear a z + b, or the MLP")
     trainer.add_argument("--dropout", type=float, help="gan1d mlp: dropout probability in the generator (thesis 0.75)")
     trainer.add_argument("--k", type=int, help="discriminator (critic) steps per generator step")
-    trainer.add_argument("--instance-noise", type=float,
-                         help="sine: std of the noise added to D's inputs (default 0.3; 0 as the thesis)")
+    trainer.add_argument(
+        "--instance-noise", type=float, help="sine: std of the noise added to D's inputs (default 0.3; 0 as the thesis)"
+    )
     trainer.add_argument("--lr", type=float, help="learning rate of both networks (default: the source's)")
-    trainer.add_argument("--lr-decay", type=float,
-                         help="gan1d: share of the run, at its end, over which the learning rates fall to 0 "
-                              "(default 0.5; 0 keeps them constant as the thesis)")
+    trainer.add_argument(
+        "--lr-decay",
+        type=float,
+        help="gan1d: share of the run, at its end, over which the learning rates fall to 0 "
+        "(default 0.5; 0 keeps them constant as the thesis)",
+    )
     trainer.add_argument("--batch-size", type=int, help="minibatch size (default: the source's)")
-    trainer.add_argument("--size", default="paper", choices=sorted(SIZES),
-                         help="network widths: paper, small (CPU runs) or tiny (tests)")
+    trainer.add_argument(
+        "--size", default="paper", choices=sorted(SIZES), help="network widths: paper, small (CPU runs) or tiny (tests)"
+    )
     trainer.add_argument("--seed", type=int, default=0)
     trainer.add_argument("--sample-every", type=int, default=500, help="steps between sample grids")
     trainer.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints")

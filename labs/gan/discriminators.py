@@ -18,7 +18,8 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from labs.gan.layers import DCGAN_LEAKY_SLOPE, HiddenLayers, maybe_batch_norm
+from labs.gan.errors import GanSettingError
+from labs.gan.layers import DCGAN_LEAKY_SLOPE, FeatureBody, HiddenLayers, maybe_batch_norm
 
 
 class Critique(NamedTuple):
@@ -32,11 +33,18 @@ class Critique(NamedTuple):
     class_logits: torch.Tensor | None = None
     continuous: torch.Tensor | None = None
 
+    @property
+    def known_class_logits(self) -> torch.Tensor:
+        """``class_logits`` of a discriminator built with a class head (ACGAN, InfoGAN's categorical code)."""
+        if self.class_logits is None:
+            raise GanSettingError("this discriminator has no class head")
+        return self.class_logits
+
 
 class Discriminator(nn.Module):
     """A feature ``body`` (with an ``out_features`` attribute) under the real/fake head and optional heads."""
 
-    def __init__(self, body: nn.Module, num_classes: int = 0, num_continuous: int = 0) -> None:
+    def __init__(self, body: FeatureBody, num_classes: int = 0, num_continuous: int = 0) -> None:
         super().__init__()
         self.body = body
         self.score = nn.Linear(body.out_features, 1)
@@ -69,7 +77,7 @@ class MLPBody(HiddenLayers):
         super().__init__(in_features, hidden_features, hidden_layers)
 
 
-class SineConvBody(nn.Module):
+class SineConvBody(FeatureBody):
     """The thesis's image discriminator (4.5): two convolutions (the one dense layer is the score head).
 
     50x50 -> Conv 5x5 stride 2 -> 25x25xwidth -> LeakyReLU 0.2 -> Conv 5x5 stride 2 -> 13x13x2width
@@ -81,9 +89,12 @@ class SineConvBody(nn.Module):
     def __init__(self, image_shape: tuple[int, int, int] = (1, 50, 50), width: int = 32) -> None:
         super().__init__()
         self.layers = nn.Sequential(
-            nn.Conv2d(image_shape[0], width, 5, stride=2, padding=2), nn.LeakyReLU(DCGAN_LEAKY_SLOPE),
-            nn.Conv2d(width, 2 * width, 5, stride=2, padding=2), nn.BatchNorm2d(2 * width),
-            nn.LeakyReLU(DCGAN_LEAKY_SLOPE), nn.Flatten(),
+            nn.Conv2d(image_shape[0], width, 5, stride=2, padding=2),
+            nn.LeakyReLU(DCGAN_LEAKY_SLOPE),
+            nn.Conv2d(width, 2 * width, 5, stride=2, padding=2),
+            nn.BatchNorm2d(2 * width),
+            nn.LeakyReLU(DCGAN_LEAKY_SLOPE),
+            nn.Flatten(),
         )
         self.out_features = flat_size(self.layers, image_shape)
 
@@ -91,7 +102,7 @@ class SineConvBody(nn.Module):
         return self.layers(x)
 
 
-class ConvBody(nn.Module):
+class ConvBody(FeatureBody):
     """The classical CNN discriminator of the report's baselines (Keras-GAN's DCGAN discriminator).
 
     Conv 3x3/2 (width) -> LReLU 0.2 -> Dropout 0.25 -> Conv 3x3/2 (2 width) -> ZeroPad right/bottom
@@ -101,19 +112,32 @@ class ConvBody(nn.Module):
     judges each sample on its own (Gulrajani et al., sec. 4).
     """
 
-    def __init__(self, image_shape: tuple[int, int, int] = (1, 28, 28), width: int = 32, dropout: float = 0.25,
-                 batch_norm: bool = True) -> None:
+    def __init__(
+        self,
+        image_shape: tuple[int, int, int] = (1, 28, 28),
+        width: int = 32,
+        dropout: float = 0.25,
+        batch_norm: bool = True,
+    ) -> None:
         super().__init__()
         widths = [width * 2**i for i in range(4)]
         self.layers = nn.Sequential(
             nn.Conv2d(image_shape[0], widths[0], 3, stride=2, padding=1),
-            nn.LeakyReLU(DCGAN_LEAKY_SLOPE), nn.Dropout(dropout),
-            nn.Conv2d(widths[0], widths[1], 3, stride=2, padding=1), nn.ZeroPad2d((0, 1, 0, 1)),
-            maybe_batch_norm(widths[1], batch_norm), nn.LeakyReLU(DCGAN_LEAKY_SLOPE), nn.Dropout(dropout),
+            nn.LeakyReLU(DCGAN_LEAKY_SLOPE),
+            nn.Dropout(dropout),
+            nn.Conv2d(widths[0], widths[1], 3, stride=2, padding=1),
+            nn.ZeroPad2d((0, 1, 0, 1)),
+            maybe_batch_norm(widths[1], batch_norm),
+            nn.LeakyReLU(DCGAN_LEAKY_SLOPE),
+            nn.Dropout(dropout),
             nn.Conv2d(widths[1], widths[2], 3, stride=2, padding=1),
-            maybe_batch_norm(widths[2], batch_norm), nn.LeakyReLU(DCGAN_LEAKY_SLOPE), nn.Dropout(dropout),
+            maybe_batch_norm(widths[2], batch_norm),
+            nn.LeakyReLU(DCGAN_LEAKY_SLOPE),
+            nn.Dropout(dropout),
             nn.Conv2d(widths[2], widths[3], 3, stride=1, padding=1),
-            maybe_batch_norm(widths[3], batch_norm), nn.LeakyReLU(DCGAN_LEAKY_SLOPE), nn.Dropout(dropout),
+            maybe_batch_norm(widths[3], batch_norm),
+            nn.LeakyReLU(DCGAN_LEAKY_SLOPE),
+            nn.Dropout(dropout),
             nn.Flatten(),
         )
         self.out_features = flat_size(self.layers, image_shape)

@@ -73,8 +73,9 @@ def generated_values(gan: GAN, count: int, chunk: int = 10_000) -> np.ndarray:
     return torch.cat([gan.generate(min(chunk, count - start)) for start in range(0, count, chunk)]).flatten().numpy()
 
 
-def mnist_sample_quality(gan: GAN, classifier: MnistClassifier, held_out: LabeledImages,
-                         count: int = 2000, chunk: int = 500) -> dict[str, Any]:
+def mnist_sample_quality(
+    gan: GAN, classifier: MnistClassifier, held_out: LabeledImages, count: int = 2000, chunk: int = 500
+) -> dict[str, Any]:
     """FD and KID (MNIST-classifier features) of ``count`` samples against held-out digits.
 
     For class-conditional generators also how often the classifier reads the requested class:
@@ -83,15 +84,21 @@ def mnist_sample_quality(gan: GAN, classifier: MnistClassifier, held_out: Labele
     mapping saved as ``code_to_class``). Classes are requested in equal numbers.
     """
     classes = torch.arange(count) % gan.num_classes if gan.num_classes else None
-    samples = torch.cat([
-        gan.generate(min(chunk, count - start), None if classes is None else classes[start:start + chunk])
-        for start in range(0, count, chunk)
-    ])
+    samples = torch.cat(
+        [
+            gan.generate(min(chunk, count - start), None if classes is None else classes[start : start + chunk])
+            for start in range(0, count, chunk)
+        ]
+    )
     fake_features, predicted = predict(classifier, samples)
     real_features, _ = predict(classifier, held_out.images)
     kid, kid_std = kernel_distance(real_features, fake_features)
-    quality: dict[str, Any] = {"fd": frechet_distance(real_features, fake_features), "kid": kid, "kid_std": kid_std,
-                               "samples": count}
+    quality: dict[str, Any] = {
+        "fd": frechet_distance(real_features, fake_features),
+        "kid": kid,
+        "kid_std": kid_std,
+        "samples": count,
+    }
     if classes is not None:
         requested = classes.numpy()
         if gan.classes_are_labels:
@@ -103,4 +110,3 @@ def mnist_sample_quality(gan: GAN, classifier: MnistClassifier, held_out: Labele
         quality["class_accuracy"] = float(hits.mean())
         quality["class_accuracy_per_class"] = requested_class_accuracies(hits, requested, gan.num_classes)
     return quality
-

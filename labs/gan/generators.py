@@ -35,8 +35,9 @@ class LinearGenerator(nn.Module):
 class MLPGenerator(nn.Module):
     """The thesis's generator for the mixture (4.4): hidden ReLU layers, optional dropout, one linear output."""
 
-    def __init__(self, latent_dim: int = 1, hidden_features: int = 256, hidden_layers: int = 3,
-                 dropout: float = 0.0) -> None:
+    def __init__(
+        self, latent_dim: int = 1, hidden_features: int = 256, hidden_layers: int = 3, dropout: float = 0.0
+    ) -> None:
         super().__init__()
         self.hidden = HiddenLayers(latent_dim, hidden_features, hidden_layers, dropout)
         self.out = nn.Linear(hidden_features, 1)
@@ -112,8 +113,12 @@ class DCGANGenerator(nn.Module):
         in_channels = width
         for stage in range(stages):
             out_channels = max(width // 2**stage, 1)
-            layers += [keras_batch_norm(in_channels), nn.Upsample(scale_factor=2, mode="nearest"),
-                       nn.Conv2d(in_channels, out_channels, 3, padding=1), nn.ReLU()]
+            layers += [
+                keras_batch_norm(in_channels),
+                nn.Upsample(scale_factor=2, mode="nearest"),
+                nn.Conv2d(in_channels, out_channels, 3, padding=1),
+                nn.ReLU(),
+            ]
             in_channels = out_channels
         layers += [keras_batch_norm(in_channels), nn.Conv2d(in_channels, channels, 3, padding=1), nn.Tanh()]
         self.body = nn.Sequential(*layers)

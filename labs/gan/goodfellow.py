@@ -27,8 +27,16 @@ class GoodfellowGAN(GAN):
     distributions are equal only if the originals are, so the optimum does not move.
     """
 
-    def __init__(self, generator: nn.Module, discriminator: nn.Module, *, k: int = 1, minimax: bool = False,
-                 instance_noise: float = 0.0, **settings) -> None:
+    def __init__(
+        self,
+        generator: nn.Module,
+        discriminator: nn.Module,
+        *,
+        k: int = 1,
+        minimax: bool = False,
+        instance_noise: float = 0.0,
+        **settings,
+    ) -> None:
         if k < 1:
             raise GanSettingError(f"k (discriminator steps per generator step) must be at least 1, not {k}")
         if instance_noise < 0:

@@ -23,8 +23,15 @@ class InfoGAN(GAN):
     smaller for continuous ones so the information term does not swamp the GAN loss).
     """
 
-    def __init__(self, generator: nn.Module, discriminator: nn.Module, *, categorical_weight: float = 1.0,
-                 continuous_weight: float = 0.1, **settings) -> None:
+    def __init__(
+        self,
+        generator: nn.Module,
+        discriminator: nn.Module,
+        *,
+        categorical_weight: float = 1.0,
+        continuous_weight: float = 0.1,
+        **settings,
+    ) -> None:
         super().__init__(generator, discriminator, **settings)
         self.categorical_weight = categorical_weight
         self.continuous_weight = continuous_weight
@@ -62,5 +69,5 @@ class InfoGAN(GAN):
             "d_loss": d_loss.item(),
             "d_accuracy": real_fake_accuracy(real_out.score, fake_out.score),
             "information_loss": information.item(),
-            "code_accuracy": class_accuracy(g_out.class_logits, g_input.classes),
+            "code_accuracy": class_accuracy(g_out.known_class_logits, g_input.known_classes),
         }

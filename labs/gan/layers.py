@@ -45,7 +45,13 @@ def thesis_dense_init(module: nn.Module) -> None:
             nn.init.constant_(layer.bias, 0.1)
 
 
-class HiddenLayers(nn.Module):
+class FeatureBody(nn.Module):
+    """A discriminator's feature extractor: flat features of width ``out_features`` for the heads on top."""
+
+    out_features: int
+
+
+class HiddenLayers(FeatureBody):
     """``hidden_layers`` dense ReLU layers of ``hidden_features`` units, the thesis's 1-D building block.
 
     ``dropout`` is the probability of zeroing a unit, and it stays on at sampling time: in the
@@ -55,8 +61,9 @@ class HiddenLayers(nn.Module):
     ``tf.nn.dropout(x, 0.25)``, whose second argument is the *keep* probability: dropout 0.75 here.
     """
 
-    def __init__(self, in_features: int, hidden_features: int = 256, hidden_layers: int = 3,
-                 dropout: float = 0.0) -> None:
+    def __init__(
+        self, in_features: int, hidden_features: int = 256, hidden_layers: int = 3, dropout: float = 0.0
+    ) -> None:
         super().__init__()
         if not 0.0 <= dropout < 1.0:
             raise GanSettingError(f"dropout must be in [0, 1), not {dropout}")

@@ -45,13 +45,22 @@ def _snapshot(gan: GAN, source: TargetSource, step: int, steps: int) -> LiveSnap
     with torch.no_grad():
         scores = gan.discriminator(torch.from_numpy(grid).float().unsqueeze(1)).score
     summary = one_d_summary(samples, target)
-    figure = density_figure(target, samples, edges, grid, torch.sigmoid(scores).numpy(),
-                            title=f"{source.description}; step {step}/{steps}")
+    figure = density_figure(
+        target, samples, edges, grid, torch.sigmoid(scores).numpy(), title=f"{source.description}; step {step}/{steps}"
+    )
     return LiveSnapshot(step, figure, summary, f"step {step}/{steps}: {format_summary(summary)}")
 
 
-def train_1d_live(target: str = "normal", generator: str = "linear", k: int = 1, lr: float = 5e-3, steps: int = 1500,
-                  update_every: int = 100, dropout: float = 0.0, seed: int = 0) -> Iterator[LiveSnapshot]:
+def train_1d_live(
+    target: str = "normal",
+    generator: str = "linear",
+    k: int = 1,
+    lr: float = 5e-3,
+    steps: int = 1500,
+    update_every: int = 100,
+    dropout: float = 0.0,
+    seed: int = 0,
+) -> Iterator[LiveSnapshot]:
     """Train the thesis's 1-D GAN and yield a snapshot every ``update_every`` steps and at the end.
 
     ``target``: "normal" or "mixture"; ``generator``: "linear" or "mlp" (with ``dropout``);
@@ -62,6 +71,7 @@ def train_1d_live(target: str = "normal", generator: str = "linear", k: int = 1,
     if update_every < 1:
         raise GanSettingError(f"update_every must be positive, not {update_every}")
     source = open_source(get_gan_spec("gan1d"), target=target)
+    assert isinstance(source, TargetSource), "the 1-D GAN trains on a target distribution"
     torch.manual_seed(seed)
     gan = build_gan("gan1d", generator=generator, k=k, lr=lr, dropout=dropout)
     for step in range(1, steps + 1):

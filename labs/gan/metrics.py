@@ -56,8 +56,10 @@ def matched_code_accuracy(predicted: np.ndarray, codes: np.ndarray, num_classes:
 
 def requested_class_accuracies(hits: np.ndarray, requested: np.ndarray, num_classes: int) -> list[float]:
     """The fraction of hits among the samples of each requested class (NaN for a class never requested)."""
-    return [float(hits[requested == label].mean()) if (requested == label).any() else float("nan")
-            for label in range(num_classes)]
+    return [
+        float(hits[requested == label].mean()) if (requested == label).any() else float("nan")
+        for label in range(num_classes)
+    ]
 
 
 def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
@@ -82,8 +84,9 @@ def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
     return float(max(distance, 0.0))
 
 
-def kernel_distance(features_a: np.ndarray, features_b: np.ndarray, subsets: int = 20, subset_size: int = 500,
-                    seed: int = 0) -> tuple[float, float]:
+def kernel_distance(
+    features_a: np.ndarray, features_b: np.ndarray, subsets: int = 20, subset_size: int = 500, seed: int = 0
+) -> tuple[float, float]:
     """KID: unbiased MMD^2 with the kernel (x.y / d + 1)^3, averaged over random subsets (Binkowski et al.).
 
     Unlike FD it has an unbiased estimator, so it stays comparable between sample counts.

@@ -38,6 +38,13 @@ class GeneratorInput(NamedTuple):
     classes: torch.Tensor | None = None
     continuous: torch.Tensor | None = None
 
+    @property
+    def known_classes(self) -> torch.Tensor:
+        """``classes`` of a conditional GAN's input (ACGAN, InfoGAN), which always draws them."""
+        if self.classes is None:
+            raise GanSettingError("this GAN draws no classes")
+        return self.classes
+
 
 @dataclass(frozen=True)
 class OptimizerSettings:
@@ -107,9 +114,20 @@ class GAN:
 
     classes_are_labels = False
 
-    def __init__(self, generator: nn.Module, discriminator: nn.Module, *, latent_dim: int, batch_size: int,
-                 g_optimizer: OptimizerSettings, d_optimizer: OptimizerSettings, latent: str = "normal",
-                 num_classes: int = 0, num_continuous: int = 0, lr_decay: float = 0.0) -> None:
+    def __init__(
+        self,
+        generator: nn.Module,
+        discriminator: nn.Module,
+        *,
+        latent_dim: int,
+        batch_size: int,
+        g_optimizer: OptimizerSettings,
+        d_optimizer: OptimizerSettings,
+        latent: str = "normal",
+        num_classes: int = 0,
+        num_continuous: int = 0,
+        lr_decay: float = 0.0,
+    ) -> None:
         if latent not in ("normal", "uniform"):
             raise GanSettingError(f"latent must be 'normal' or 'uniform', not {latent!r}")
         self.generator = generator
@@ -134,8 +152,13 @@ class GAN:
 
     # --- the generator's input ---------------------------------------------------------------
 
-    def sample_input(self, count: int, generator: torch.Generator | None = None,
-                     classes: torch.Tensor | None = None, continuous: torch.Tensor | None = None) -> GeneratorInput:
+    def sample_input(
+        self,
+        count: int,
+        generator: torch.Generator | None = None,
+        classes: torch.Tensor | None = None,
+        continuous: torch.Tensor | None = None,
+    ) -> GeneratorInput:
         """A random generator input for ``count`` samples; ``classes`` (N,) fixes the requested classes
         (codes) and ``continuous`` (N, num_continuous) the continuous codes, e.g. to sweep one of them."""
         if self.latent == "uniform":
@@ -158,8 +181,13 @@ class GAN:
     # --- sampling --------------------------------------------------------------------------------
 
     @torch.no_grad()
-    def generate(self, count: int, classes: torch.Tensor | None = None,
-                 generator: torch.Generator | None = None, continuous: torch.Tensor | None = None) -> torch.Tensor:
+    def generate(
+        self,
+        count: int,
+        classes: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+        continuous: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """``count`` samples in eval mode (batch-norm running statistics), of the given classes and codes if any."""
         if classes is not None and not self.num_classes:
             raise GanSettingError("this GAN is not conditional: it cannot generate a requested class")
@@ -192,8 +220,12 @@ class GAN:
 
     def state_dict(self) -> dict[str, Any]:
         """Both networks and both optimizers: what resuming a run needs, nothing else."""
-        return {"generator": self.generator.state_dict(), "discriminator": self.discriminator.state_dict(),
-                "g_optimizer": self.g_optimizer.state_dict(), "d_optimizer": self.d_optimizer.state_dict()}
+        return {
+            "generator": self.generator.state_dict(),
+            "discriminator": self.discriminator.state_dict(),
+            "g_optimizer": self.g_optimizer.state_dict(),
+            "d_optimizer": self.d_optimizer.state_dict(),
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.generator.load_state_dict(state["generator"])

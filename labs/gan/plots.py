@@ -38,8 +38,9 @@ def moving_average(values: np.ndarray, window: int) -> np.ndarray:
     return (sums[1:] - sums[np.maximum(np.arange(1, len(values) + 1) - window, 0)]) / counts
 
 
-def curves_figure(runs: Sequence[tuple[str, Metrics]], columns: Sequence[str] | None = None,
-                  title: str = "") -> go.Figure:
+def curves_figure(
+    runs: Sequence[tuple[str, Metrics]], columns: Sequence[str] | None = None, title: str = ""
+) -> go.Figure:
     """One subplot per metric column, one line per run (e.g. "dcgan/cnn" against "dcgan/capsule").
 
     ``columns`` defaults to the report's three curves, then any other column the runs logged.
@@ -49,15 +50,27 @@ def curves_figure(runs: Sequence[tuple[str, Metrics]], columns: Sequence[str] | 
         logged = [name for _, metrics in runs for name in metrics if name not in NOT_PLOTTED]
         columns = [name for name in REPORT_COLUMNS if name in logged]
         columns += sorted(set(logged) - set(columns))
-    figure = make_subplots(rows=len(columns) or 1, cols=1, shared_xaxes=True, subplot_titles=list(columns),
-                           vertical_spacing=0.3 / max(len(columns), 1))
+    figure = make_subplots(
+        rows=len(columns) or 1,
+        cols=1,
+        shared_xaxes=True,
+        subplot_titles=list(columns),
+        vertical_spacing=0.3 / max(len(columns), 1),
+    )
     for index, (label, metrics) in enumerate(runs):
         window = max(len(metrics.get("step", [])) // 100, 1)
         for row, column in enumerate(columns, start=1):
             if column in metrics:
-                figure.add_scatter(x=metrics["step"], y=moving_average(metrics[column], window), name=label,
-                                   legendgroup=label, showlegend=row == 1, line={"color": _colour(index)},
-                                   row=row, col=1)
+                figure.add_scatter(
+                    x=metrics["step"],
+                    y=moving_average(metrics[column], window),
+                    name=label,
+                    legendgroup=label,
+                    showlegend=row == 1,
+                    line={"color": _colour(index)},
+                    row=row,
+                    col=1,
+                )
     figure.update_layout(title=title, height=220 * max(len(columns), 1) + 80, margin={"t": 60})
     figure.update_xaxes(title_text="step", row=len(columns) or 1, col=1)
     return figure
@@ -68,14 +81,20 @@ def _colour(index: int) -> str:
     return palette[index % len(palette)]
 
 
-def write_report(metrics_csv: str | Path, html_path: str | Path, title: str = "") -> None:
+def write_curves_report(metrics_csv: str | Path, html_path: str | Path, title: str = "") -> None:
     """A run's curves as a standalone HTML page (plotly.js from its CDN)."""
     figure = curves_figure([(title or "run", read_metrics(metrics_csv))], title=title)
     figure.write_html(html_path, include_plotlyjs="cdn")
 
 
-def density_figure(target: GaussianMixture1D, samples: np.ndarray, bin_edges: np.ndarray, grid: np.ndarray,
-                   d_probability: np.ndarray, title: str = "") -> go.Figure:
+def density_figure(
+    target: GaussianMixture1D,
+    samples: np.ndarray,
+    bin_edges: np.ndarray,
+    grid: np.ndarray,
+    d_probability: np.ndarray,
+    title: str = "",
+) -> go.Figure:
     """The thesis's picture of a 1-D GAN: the real density, the generator's histogram and D(x).
 
     ``samples``: generated values, binned here so the figure carries ``len(bin_edges) - 1`` bars
@@ -85,13 +104,24 @@ def density_figure(target: GaussianMixture1D, samples: np.ndarray, bin_edges: np
     density, _ = np.histogram(samples, bins=bin_edges, density=False)
     widths = np.diff(bin_edges)
     figure = make_subplots(specs=[[{"secondary_y": True}]])
-    figure.add_bar(x=(bin_edges[:-1] + bin_edges[1:]) / 2, y=density / max(len(samples), 1) / widths, width=widths,
-                   name="generator histogram", marker={"color": "rgba(44,160,44,0.55)"})
+    figure.add_bar(
+        x=(bin_edges[:-1] + bin_edges[1:]) / 2,
+        y=density / max(len(samples), 1) / widths,
+        width=widths,
+        name="generator histogram",
+        marker={"color": "rgba(44,160,44,0.55)"},
+    )
     figure.add_scatter(x=grid, y=target.pdf(grid), name="real density", line={"color": "#d62728", "width": 3})
-    figure.add_scatter(x=grid, y=d_probability, name="D(x)", line={"color": "#1f77b4", "dash": "dash"},
-                       secondary_y=True)
+    figure.add_scatter(
+        x=grid, y=d_probability, name="D(x)", line={"color": "#1f77b4", "dash": "dash"}, secondary_y=True
+    )
     figure.update_yaxes(title_text="density", secondary_y=False)
     figure.update_yaxes(title_text="D(x)", range=[0, 1], secondary_y=True)
-    figure.update_layout(title=title, xaxis_title="x", xaxis_range=[bin_edges[0], bin_edges[-1]], bargap=0,
-                         legend={"orientation": "h", "y": -0.2})
+    figure.update_layout(
+        title=title,
+        xaxis_title="x",
+        xaxis_range=[bin_edges[0], bin_edges[-1]],
+        bargap=0,
+        legend={"orientation": "h", "y": -0.2},
+    )
     return figure

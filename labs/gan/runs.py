@@ -20,8 +20,10 @@ from labs.gan.registry import get_gan_spec
 from labs.gan.trainer import CONFIG_FILE, METRICS_FILE, SAMPLES_DIR, SUMMARY_FILE
 from sr_core import settings
 
-NO_RUNS_MESSAGE = ("No runs yet: train with `python -m sr_core gan-train --model dcgan --disc capsule "
-                   "--data ../shared/data/mnist --out {root}/dcgan-capsule`, then refresh.")
+NO_RUNS_MESSAGE = (
+    "No runs yet: train with `python -m sr_core gan-train --model dcgan --disc capsule "
+    "--data ../shared/data/mnist --out {root}/dcgan-capsule`, then refresh."
+)
 
 
 @dataclass(frozen=True)
@@ -84,22 +86,31 @@ def find_runs(root: str | Path, source: str = "") -> list[RunInfo]:
 def format_summary(metrics: dict[str, Any]) -> str:
     """One line a person reads at the end of gan-train (1-D moments, or MNIST sample quality)."""
     if "target_mean" in metrics:
-        return (f"learned mean {metrics['mean']:.3f} vs true {metrics['target_mean']:.3f} "
-                f"({metrics['mean_error']:.1%} off), std {metrics['std']:.3f} vs true {metrics['target_std']:.3f} "
-                f"({metrics['std_error']:.1%} off); "
-                f"histogram total-variation distance {metrics['histogram_distance']:.3f}")
+        return (
+            f"learned mean {metrics['mean']:.3f} vs true {metrics['target_mean']:.3f} "
+            f"({metrics['mean_error']:.1%} off), std {metrics['std']:.3f} vs true {metrics['target_std']:.3f} "
+            f"({metrics['std_error']:.1%} off); "
+            f"histogram total-variation distance {metrics['histogram_distance']:.3f}"
+        )
     if "curve_iou" in metrics:
-        return (f"sine fit: IoU with the best-matching wave {metrics['curve_iou']:.3f} (the data: 0.97), phase "
-                f"histogram's distance from uniform {metrics['phase_distance']:.3f} ({metrics['samples']} samples)")
+        return (
+            f"sine fit: IoU with the best-matching wave {metrics['curve_iou']:.3f} (the data: 0.97), phase "
+            f"histogram's distance from uniform {metrics['phase_distance']:.3f} ({metrics['samples']} samples)"
+        )
     if "fd" in metrics:
-        line = (f"{FD_LABEL} {metrics['fd']:.2f}, {KID_LABEL} {metrics['kid']:.4f} +- {metrics['kid_std']:.4f} "
-                f"({metrics['samples']} samples; "
-                f"feature classifier's test accuracy {metrics['classifier_accuracy']:.3f})")
+        line = (
+            f"{FD_LABEL} {metrics['fd']:.2f}, {KID_LABEL} {metrics['kid']:.4f} +- {metrics['kid_std']:.4f} "
+            f"({metrics['samples']} samples; "
+            f"feature classifier's test accuracy {metrics['classifier_accuracy']:.3f})"
+        )
         if "class_accuracy" in metrics:
             line += f"; classifier accuracy on samples of the requested class/code {metrics['class_accuracy']:.3f}"
         if "class_accuracy_per_class" in metrics:
-            line += " (per class/code: " + " ".join(
-                f"{index}:{value:.2f}" for index, value in enumerate(metrics["class_accuracy_per_class"])) + ")"
+            line += (
+                " (per class/code: "
+                + " ".join(f"{index}:{value:.2f}" for index, value in enumerate(metrics["class_accuracy_per_class"]))
+                + ")"
+            )
         if "code_to_class" in metrics:
             line += "; codes drew the digits " + " ".join(map(str, metrics["code_to_class"]))
         return line
@@ -112,17 +123,21 @@ def _cell(metrics: dict[str, float], key: str, digits: int) -> str:
 
 def comparison_table(runs: Sequence[RunInfo]) -> str:
     """A markdown table like the report's comparison, one row per evaluated run (classical next to capsule)."""
-    header = (f"| model | discriminator | steps | train time (s) | {FD_LABEL} | {KID_LABEL} "
-              "| accuracy on requested class/code | source |\n|---|---|---:|---:|---:|---:|---:|---|")
+    header = (
+        f"| model | discriminator | steps | train time (s) | {FD_LABEL} | {KID_LABEL} "
+        "| accuracy on requested class/code | source |\n|---|---|---:|---:|---:|---:|---:|---|"
+    )
     rows = []
     for run in runs:
-        metrics = (run.summary or {}).get("metrics", {})
-        if "fd" not in metrics:
+        if run.summary is None or "fd" not in run.summary.get("metrics", {}):
             continue
+        metrics = run.summary["metrics"]
         kid = f"{metrics['kid']:.4f} ± {metrics['kid_std']:.4f}"
-        rows.append(f"| {run.model} | {run.discriminator} | {run.summary['step']} | {run.train_seconds:.0f} "
-                    f"| {_cell(metrics, 'fd', 2)} "
-                    f"| {kid} | {_cell(metrics, 'class_accuracy', 3)} | {run.source} |")
+        rows.append(
+            f"| {run.model} | {run.discriminator} | {run.summary['step']} | {run.train_seconds:.0f} "
+            f"| {_cell(metrics, 'fd', 2)} "
+            f"| {kid} | {_cell(metrics, 'class_accuracy', 3)} | {run.source} |"
+        )
     return "\n".join([header, *rows]) if rows else ""
 
 
@@ -133,8 +148,10 @@ def gallery_items(runs: Sequence[RunInfo]) -> list[tuple[str, str]]:
 
 def runs_curves_figure(runs: Sequence[RunInfo]) -> go.Figure:
     """G loss, D loss and D accuracy of every run on shared axes (the report's figures 8.1-8.5)."""
-    return curves_figure([(run.label, read_metrics(run.folder / METRICS_FILE)) for run in runs],
-                         columns=("g_loss", "d_loss", "d_accuracy"))
+    return curves_figure(
+        [(run.label, read_metrics(run.folder / METRICS_FILE)) for run in runs],
+        columns=("g_loss", "d_loss", "d_accuracy"),
+    )
 
 
 @dataclass(frozen=True)
@@ -158,5 +175,6 @@ def runs_overview(roots: Mapping[str, Path], model: str | None = None) -> RunsOv
     models = sorted({run.model for run in runs})
     model = model if model in models else models[0]
     table = comparison_table(runs) or "No run is evaluated yet: `python -m sr_core gan-eval RUN ...` adds FD/KID."
-    return RunsOverview(table, gallery_items(runs), runs_curves_figure([run for run in runs if run.model == model]),
-                        models, model)
+    return RunsOverview(
+        table, gallery_items(runs), runs_curves_figure([run for run in runs if run.model == model]), models, model
+    )

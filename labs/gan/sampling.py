@@ -27,8 +27,12 @@ SWEEP_LIMIT = 2.0  # the InfoGAN paper sweeps each continuous code over [-2, 2],
 
 def sampler_choices(sources: Mapping[str, Path]) -> list[tuple[str, str]]:
     """(label, folder) of every image-GAN run with a saved generator under ``sources`` (source name -> runs folder)."""
-    return [(run.label, str(run.folder)) for source, root in sources.items() for run in find_runs(root, source)
-            if get_gan_spec(run.model).data == "images" and (run.folder / GENERATOR_FILE).is_file()]
+    return [
+        (run.label, str(run.folder))
+        for source, root in sources.items()
+        for run in find_runs(root, source)
+        if get_gan_spec(run.model).data == "images" and (run.folder / GENERATOR_FILE).is_file()
+    ]
 
 
 def load_generator(folder: str | Path) -> GAN:
@@ -52,11 +56,15 @@ def draw_samples(gan: GAN, digit: int | None = None, sweep_code: int | None = No
     the swept code changes (Chen et al., figure 2). ``seed`` fixes the noise.
     """
     if digit is not None and not 0 <= digit < gan.num_classes:
-        raise GanSettingError(f"this GAN draws classes 0-{gan.num_classes - 1}, not {digit}" if gan.num_classes
-                              else "this GAN is not conditional: pick an ACGAN or InfoGAN run to request a digit")
+        raise GanSettingError(
+            f"this GAN draws classes 0-{gan.num_classes - 1}, not {digit}"
+            if gan.num_classes
+            else "this GAN is not conditional: pick an ACGAN or InfoGAN run to request a digit"
+        )
     if sweep_code is not None:
         return _code_sweep(gan, sweep_code, seed)
     count = GRID_SIDE * GRID_SIDE
+    classes: torch.Tensor | None
     if digit is not None:
         classes = torch.full((count,), digit)
     else:
@@ -66,8 +74,11 @@ def draw_samples(gan: GAN, digit: int | None = None, sweep_code: int | None = No
 
 def _code_sweep(gan: GAN, code: int, seed: int) -> torch.Tensor:
     if not 0 <= code < gan.num_continuous:
-        raise GanSettingError(f"this GAN has {gan.num_continuous} continuous codes: it cannot sweep code {code}"
-                              if gan.num_continuous else "only InfoGAN has continuous codes to sweep")
+        raise GanSettingError(
+            f"this GAN has {gan.num_continuous} continuous codes: it cannot sweep code {code}"
+            if gan.num_continuous
+            else "only InfoGAN has continuous codes to sweep"
+        )
     rows = torch.arange(GRID_SIDE) % gan.num_classes
     columns = []
     for value in torch.linspace(-SWEEP_LIMIT, SWEEP_LIMIT, GRID_SIDE):
@@ -77,7 +88,8 @@ def _code_sweep(gan: GAN, code: int, seed: int) -> torch.Tensor:
     return torch.stack(columns, dim=1).flatten(0, 1)
 
 
-def sample_grid(folder: str | Path, digit: int | None = None, sweep_code: int | None = None,
-                seed: int = 0) -> np.ndarray:
+def sample_grid(
+    folder: str | Path, digit: int | None = None, sweep_code: int | None = None, seed: int = 0
+) -> np.ndarray:
     """:func:`draw_samples` of the run in ``folder`` as one uint8 HxWx3 picture."""
     return grid_pixels(draw_samples(load_generator(folder), digit, sweep_code, seed), GRID_SIDE)

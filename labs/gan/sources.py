@@ -45,7 +45,7 @@ class DataSource(Protocol):
 class TargetSource:
     """A 1-D target distribution (thesis 4.3-4.4); the generator's moments are watched every step."""
 
-    sample_shape = (1,)
+    sample_shape: tuple[int, ...] = (1,)
     has_labels = False
 
     def __init__(self, target: GaussianMixture1D, name: str) -> None:
@@ -71,7 +71,7 @@ class SineSource:
     def __init__(self, waves: SineWaves | None = None) -> None:
         waves = waves or SineWaves()
         self.waves = waves
-        self.sample_shape = (1, waves.size, waves.size)
+        self.sample_shape: tuple[int, ...] = (1, waves.size, waves.size)
         self.description = f"{waves.size}x{waves.size} binary sine waves, uniform phase"
 
     def sample(self, count: int) -> Batch:
@@ -90,7 +90,7 @@ class ImageSource:
     def __init__(self, split: MnistSplit, is_mnist: bool, folder: Path) -> None:
         self.split = split
         self.is_mnist = is_mnist
-        self.sample_shape = split.train.image_shape
+        self.sample_shape: tuple[int, ...] = split.train.image_shape
         self.has_labels = split.train.labels is not None
         kind = "MNIST" if is_mnist else "image folder"
         self.description = f"{kind} {folder}: {len(split.train)} training, {len(split.test)} held-out images"
@@ -126,4 +126,3 @@ def open_source(spec: GanSpec, data: str | Path | None = None, target: str = "no
     if spec.needs_labels and not source.has_labels:
         raise GanDataError(f"{spec.name} needs class labels: train it on MNIST, not on a folder of unlabelled images")
     return source
-

@@ -42,8 +42,10 @@ class GaussianMixture1D:
     def pdf(self, x: np.ndarray) -> np.ndarray:
         """The density at the points ``x``."""
         x = np.asarray(x, dtype=np.float64)
-        return sum(w * np.exp(-0.5 * ((x - m) / s) ** 2) / (s * math.sqrt(2 * math.pi))
-                   for w, m, s in zip(self.weights, self.means, self.stds))
+        return sum(  # type: ignore[return-value]  # a sum of arrays is an array
+            w * np.exp(-0.5 * ((x - m) / s) ** 2) / (s * math.sqrt(2 * math.pi))
+            for w, m, s in zip(self.weights, self.means, self.stds)
+        )
 
     def cdf(self, x: np.ndarray) -> np.ndarray:
         """The cumulative distribution at the points ``x`` (bin probabilities for histogram distances)."""
@@ -84,6 +86,8 @@ class SineWaves:
         columns = torch.arange(self.size).view(1, 1, -1)
         rows = torch.arange(self.size).view(1, -1, 1)
         centre = (self.size - 1) / 2
-        curve = centre - self.amplitude * self.size * torch.sin(2 * math.pi * columns / self.size + phases.view(-1, 1, 1))
+        curve = centre - self.amplitude * self.size * torch.sin(
+            2 * math.pi * columns / self.size + phases.view(-1, 1, 1)
+        )
         on_curve = (rows - curve).abs() <= self.half_thickness
         return on_curve.float().mul(2).sub(1).unsqueeze(1)

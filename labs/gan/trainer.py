@@ -26,7 +26,7 @@ import torch
 
 from labs.gan.errors import GanSettingError, RunMismatchError
 from labs.gan.model import GAN, decayed_lr_scale
-from labs.gan.plots import write_report
+from labs.gan.plots import write_curves_report
 from labs.gan.registry import build_gan, get_gan_spec
 from labs.gan.sources import DataSource, open_source
 from labs.mnist import save_grid
@@ -40,7 +40,7 @@ PREVIEW_COUNT = 100
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class GanRunConfig:
     """What defines a run. ``options`` go to the GAN's builder (e.g. generator, dropout, k, lr)."""
 
     model: str
@@ -82,22 +82,28 @@ def step_seed(seed: int, step: int) -> int:
     return seed * 1_000_003 + step
 
 
-def build_run(config: TrainConfig) -> tuple[GAN, DataSource]:
+def build_run(config: GanRunConfig) -> tuple[GAN, DataSource]:
     """The GAN and data source a configuration describes, with the seed's initial weights."""
     spec = get_gan_spec(config.model)
     source = open_source(spec, config.data, config.target)
     torch.manual_seed(config.seed)
-    gan = build_gan(config.model, discriminator=config.discriminator, size=config.size, batch_size=config.batch_size,
-                    image_shape=source.sample_shape, **config.options)
+    gan = build_gan(
+        config.model,
+        discriminator=config.discriminator,
+        size=config.size,
+        batch_size=config.batch_size,
+        image_shape=source.sample_shape,
+        **config.options,
+    )
     return gan, source
 
 
-def _config_dict(config: TrainConfig) -> dict[str, Any]:
+def _config_dict(config: GanRunConfig) -> dict[str, Any]:
     """The JSON form of a configuration (the same on write and on compare)."""
     return json.loads(json.dumps(asdict(config)))
 
 
-def _check_resumable(folder: Path, config: TrainConfig) -> None:
+def _check_resumable(folder: Path, config: GanRunConfig) -> None:
     saved = json.loads((folder / CONFIG_FILE).read_text())
     wanted = _config_dict(config)
     differing = sorted(key for key in set(saved) | set(wanted) if saved.get(key) != wanted.get(key))
@@ -120,8 +126,9 @@ def load_run_checkpoint(folder: Path, gan: GAN) -> int:
     return int(checkpoint["step"])
 
 
-def train(config: TrainConfig, folder: str | Path, schedule: Schedule,
-          log: Callable[[str], None] = print) -> TrainedRun:
+def train(
+    config: GanRunConfig, folder: str | Path, schedule: Schedule, log: Callable[[str], None] = print
+) -> TrainedRun:
     """Train (or resume) the run in ``folder`` up to ``schedule.steps`` steps."""
     folder = Path(folder)
     gan, source = build_run(config)
@@ -132,8 +139,11 @@ def train(config: TrainConfig, folder: str | Path, schedule: Schedule,
     start = load_run_checkpoint(folder, gan)
     metrics = RunLog(folder / METRICS_FILE, start)
     label = f"{config.model}/{config.discriminator or get_gan_spec(config.model).discriminators[0]}"
-    log(f"{label}: {source.description}; " + (f"resuming at step {start}" if start else "starting") +
-        f", training to step {schedule.steps}")
+    log(
+        f"{label}: {source.description}; "
+        + (f"resuming at step {start}" if start else "starting")
+        + f", training to step {schedule.steps}"
+    )
 
     for step in range(start + 1, schedule.steps + 1):
         torch.manual_seed(step_seed(config.seed, step))
@@ -148,12 +158,14 @@ def train(config: TrainConfig, folder: str | Path, schedule: Schedule,
         if step % schedule.checkpoint_every == 0 or step == schedule.steps:
             _save_checkpoint(folder, gan, step)
         if step % schedule.print_every == 0 or step == schedule.steps:
-            log(f"{label} step {step}/{schedule.steps}  g_loss {row['g_loss']:.4f}  d_loss {row['d_loss']:.4f}  "
-                f"d_accuracy {row['d_accuracy']:.3f}")
+            log(
+                f"{label} step {step}/{schedule.steps}  g_loss {row['g_loss']:.4f}  d_loss {row['d_loss']:.4f}  "
+                f"d_accuracy {row['d_accuracy']:.3f}"
+            )
 
     metrics.close()
     save_weights(gan.generator, folder / GENERATOR_FILE, metadata=_config_dict(config), half=False)
-    write_report(folder / METRICS_FILE, folder / "report.html", title=label)
+    write_curves_report(folder / METRICS_FILE, folder / "report.html", title=label)
     return TrainedRun(folder, gan, source, max(start, schedule.steps))
 
 
@@ -170,6 +182,6 @@ def open_run(folder: str | Path) -> TrainedRun:
     folder = Path(folder)
     if not (folder / CONFIG_FILE).exists():
         raise GanSettingError(f"{folder} is not a GAN run (no {CONFIG_FILE}); train one with gan-train --out {folder}")
-    config = TrainConfig(**json.loads((folder / CONFIG_FILE).read_text()))
+    config = GanRunConfig(**json.loads((folder / CONFIG_FILE).read_text()))
     gan, source = build_run(config)
     return TrainedRun(folder, gan, source, load_run_checkpoint(folder, gan))

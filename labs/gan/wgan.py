@@ -17,8 +17,16 @@ class WassersteinGAN(GAN):
     """WGAN with ``clip_value`` (clip every critic weight to [-c, c] after each critic step)
     or WGAN-GP with ``gp_weight`` (lambda of the gradient penalty); exactly one of the two."""
 
-    def __init__(self, generator: nn.Module, discriminator: nn.Module, *, n_critic: int = 5,
-                 clip_value: float | None = None, gp_weight: float | None = None, **settings) -> None:
+    def __init__(
+        self,
+        generator: nn.Module,
+        discriminator: nn.Module,
+        *,
+        n_critic: int = 5,
+        clip_value: float | None = None,
+        gp_weight: float | None = None,
+        **settings,
+    ) -> None:
         if (clip_value is None) == (gp_weight is None):
             raise GanSettingError("a WGAN needs exactly one of clip_value (WGAN) and gp_weight (WGAN-GP)")
         if n_critic < 1:

@@ -38,8 +38,9 @@ def _zscgan(args: argparse.Namespace) -> int:
     config = ExperimentConfig(
         data=args.data,
         teacher_epochs=args.teacher_epochs,
-        generator=GeneratorConfig(steps=args.generator_steps, batch_size=args.batch_size, width=args.width,
-                                  seed=args.seed),
+        generator=GeneratorConfig(
+            steps=args.generator_steps, batch_size=args.batch_size, width=args.width, seed=args.seed
+        ),
         qat=QATConfig(steps=args.qat_steps, batch_size=args.batch_size, lr=args.qat_lr, seed=args.seed),
         loss_sets=args.losses,
         bits=args.bits,
@@ -64,12 +65,19 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     zscgan.add_argument("--qat-lr", type=float, default=1e-4, help="Nesterov SGD learning rate (the paper's 1e-4)")
     zscgan.add_argument("--batch-size", type=int, default=64)
     zscgan.add_argument("--width", type=int, default=32, help="generator width (channels after the first upsampling)")
-    zscgan.add_argument("--losses", type=_names, default=("ce+bns", "ce", "bns", "ce+mse"),
-                        help="loss sets, ZS-CGAN's first: ce+bns, ce, bns, ce+mse (GDFQ's moment MSE)")
+    zscgan.add_argument(
+        "--losses",
+        type=_names,
+        default=("ce+bns", "ce", "bns", "ce+mse"),
+        help="loss sets, ZS-CGAN's first: ce+bns, ce, bns, ce+mse (GDFQ's moment MSE)",
+    )
     zscgan.add_argument("--bits", type=_bit_widths, default=(8, 6), help="bit widths, e.g. 8,6")
     zscgan.add_argument("--calibration-samples", type=int, default=512, help="PTQ calibration images per source")
-    zscgan.add_argument("--keep-training-generator", action="store_true",
-                        help="go on training the generator during data-free QAT, as the paper does")
+    zscgan.add_argument(
+        "--keep-training-generator",
+        action="store_true",
+        help="go on training the generator during data-free QAT, as the paper does",
+    )
     zscgan.add_argument("--threads", type=int, default=0, help="CPU threads (0: PyTorch's default)")
     zscgan.add_argument("--seed", type=int, default=0)
     zscgan.set_defaults(handler=_zscgan)

@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 from torch import nn
@@ -33,6 +34,7 @@ from sr_core.weights import read_metadata, read_state_dict, save_weights
 REAL = "real"  # the data-dependent source, beside the loss-set names of the generators
 GRID_COLUMNS = 10  # samples per class in the saved grids
 Progress = Callable[[str], None]
+Network = TypeVar("Network", bound=nn.Module)
 
 
 @dataclass(frozen=True)
@@ -70,8 +72,9 @@ class ExperimentResult:
         return next((r.accuracy for r in self.results if (r.source, r.method, r.bits) == (source, method, bits)), None)
 
 
-def _cached(path: Path, settings: dict, build: Callable[[], nn.Module], train: Callable[[], nn.Module],
-            progress: Progress) -> nn.Module:
+def _cached(
+    path: Path, settings: dict, build: Callable[[], Network], train: Callable[[], Network], progress: Progress
+) -> Network:
     """``train()``'s network, or the copy saved at ``path`` by an earlier run with the same ``settings``."""
     key = json.dumps(settings, sort_keys=True)
     if path.exists() and read_metadata(path).get("settings") == key:
@@ -87,21 +90,27 @@ def _cached(path: Path, settings: dict, build: Callable[[], nn.Module], train: C
 def data_fingerprint(data: LabeledImages) -> str:
     """A short hash of the images and labels: a teacher trained on other digits (another split) is not reused."""
     digest = hashlib.sha256(data.images.numpy().tobytes())
-    digest.update(data.labels.numpy().tobytes())
+    digest.update(data.known_labels.numpy().tobytes())
     return digest.hexdigest()[:16]
 
 
-def _teacher(config: ExperimentConfig, train_data: LabeledImages, fingerprint: str, folder: Path,
-             progress: Progress) -> nn.Module:
+def _teacher(
+    config: ExperimentConfig, train_data: LabeledImages, fingerprint: str, folder: Path, progress: Progress
+) -> nn.Module:
     settings = {"epochs": config.teacher_epochs, "seed": config.seed, "train_data": fingerprint}
-    teacher = _cached(folder / "teacher.safetensors", settings, MnistResNet,
-                      lambda: train_teacher(train_data, config.teacher_epochs, seed=config.seed, progress=progress),
-                      progress)
+    teacher = _cached(
+        folder / "teacher.safetensors",
+        settings,
+        MnistResNet,
+        lambda: train_teacher(train_data, config.teacher_epochs, seed=config.seed, progress=progress),
+        progress,
+    )
     return freeze(teacher)
 
 
-def _trainer(teacher: nn.Module, config: ExperimentConfig, losses: str, folder: Path, teacher_data: str,
-             progress: Progress) -> ZeroShotTrainer:
+def _trainer(
+    teacher: nn.Module, config: ExperimentConfig, losses: str, folder: Path, teacher_data: str, progress: Progress
+) -> ZeroShotTrainer:
     """The ZS-CGAN trainer of one loss set, its generator trained (or reloaded) for ``config.generator.steps``."""
     generator_config = GeneratorConfig(**{**asdict(config.generator), "losses": losses})
     trainer = ZeroShotTrainer(teacher, generator_config)
@@ -111,8 +120,9 @@ def _trainer(teacher: nn.Module, config: ExperimentConfig, losses: str, folder: 
         return trainer.generator
 
     settings = {**asdict(generator_config), "teacher_epochs": config.teacher_epochs, "teacher_data": teacher_data}
-    trainer.generator = _cached(folder / f"generator-{losses}.safetensors", settings, lambda: trainer.generator,
-                                train, progress)
+    trainer.generator = _cached(
+        folder / f"generator-{losses}.safetensors", settings, lambda: trainer.generator, train, progress
+    )
     return trainer
 
 
@@ -138,7 +148,7 @@ def run_experiment(config: ExperimentConfig, folder: str | Path, progress: Progr
     progress(f"teacher FP32 accuracy {fp32:.2f}% on {len(split.test)} held-out digits")
 
     trainers = {losses: _trainer(teacher, config, losses, folder, fingerprint, progress) for losses in config.loss_sets}
-    calibration = {REAL: split.train.images[:config.calibration_samples]}
+    calibration = {REAL: split.train.images[: config.calibration_samples]}
     agreement = {}
     for losses, trainer in trainers.items():
         samples = synthetic_set(trainer.generator, config.calibration_samples, config.seed)
@@ -154,8 +164,13 @@ def run_experiment(config: ExperimentConfig, folder: str | Path, progress: Progr
     return outcome
 
 
-def _ptq_results(teacher: nn.Module, calibration: dict[str, torch.Tensor], test: LabeledImages,
-                 config: ExperimentConfig, progress: Progress) -> list[Result]:
+def _ptq_results(
+    teacher: nn.Module,
+    calibration: dict[str, torch.Tensor],
+    test: LabeledImages,
+    config: ExperimentConfig,
+    progress: Progress,
+) -> list[Result]:
     """PTQ of the teacher at every bit width, calibrated on each source's images."""
     results = []
     for source, images in calibration.items():
@@ -166,8 +181,14 @@ def _ptq_results(teacher: nn.Module, calibration: dict[str, torch.Tensor], test:
     return results
 
 
-def _qat_results(teacher: nn.Module, trainers: dict[str, ZeroShotTrainer], train: LabeledImages,
-                 test: LabeledImages, config: ExperimentConfig, progress: Progress) -> list[Result]:
+def _qat_results(
+    teacher: nn.Module,
+    trainers: dict[str, ZeroShotTrainer],
+    train: LabeledImages,
+    test: LabeledImages,
+    config: ExperimentConfig,
+    progress: Progress,
+) -> list[Result]:
     """QAT of the teacher for each of :func:`qat_jobs`, from real batches or a copy of a loss set's generator."""
     results = []
     for source, bits in qat_jobs(config):
@@ -175,8 +196,9 @@ def _qat_results(teacher: nn.Module, trainers: dict[str, ZeroShotTrainer], train
         if source == REAL:
             batches = real_batches(train, qat_config.batch_size, config.seed)
         else:
-            batches = synthetic_batches(copy.deepcopy(trainers[source]), qat_config.batch_size,
-                                        config.keep_training_generator)
+            batches = synthetic_batches(
+                copy.deepcopy(trainers[source]), qat_config.batch_size, config.keep_training_generator
+            )
         quantized = quantization_aware_training(teacher, batches, qat_config, progress)
         results.append(Result(source, "QAT", bits, accuracy(quantized, test)))
         progress(f"QAT int{bits} on {source}: {results[-1].accuracy:.2f}%")
@@ -215,16 +237,28 @@ def format_tables(outcome: ExperimentResult, config: ExperimentConfig) -> str:
     lines = [f"Table 1: data-free (ZS-CGAN, {zs}) vs data-dependent quantization, MNIST ResNet, top-1 %", ""]
     lines += ["| bits | FP32 | DF-PTQ | DF-QAT | DD-PTQ | DD-QAT |", "|---|---|---|---|---|---|"]
     for bits in config.bits:
-        cells = [outcome.lookup(zs, "PTQ", bits), outcome.lookup(zs, "QAT", bits),
-                 outcome.lookup(REAL, "PTQ", bits), outcome.lookup(REAL, "QAT", bits)]
+        cells = [
+            outcome.lookup(zs, "PTQ", bits),
+            outcome.lookup(zs, "QAT", bits),
+            outcome.lookup(REAL, "PTQ", bits),
+            outcome.lookup(REAL, "QAT", bits),
+        ]
         lines.append(f"| INT{bits} | {outcome.fp32_accuracy:.2f} | " + " | ".join(_cell(c) for c in cells) + " |")
     first = ablation_bits(config)
     lines += ["", f"Table 2: which data trains the student (W/A INT{first}), top-1 %", ""]
     header = f"| data | teacher agrees with label | PTQ INT{first} | QAT INT{first} |"
-    lines += [header, "|---|---|---|---|", f"| original data, FP32 (no quantization) | - | {outcome.fp32_accuracy:.2f} | - |"]
+    lines += [
+        header,
+        "|---|---|---|---|",
+        f"| original data, FP32 (no quantization) | - | {outcome.fp32_accuracy:.2f} | - |",
+    ]
     for losses in config.loss_sets:
-        lines.append(f"| synthetic, {LOSS_LABELS[losses]} | {outcome.agreement[losses]:.1f} | "
-                     f"{_cell(outcome.lookup(losses, 'PTQ', first))} | {_cell(outcome.lookup(losses, 'QAT', first))} |")
-    lines.append(f"| original data | - | {_cell(outcome.lookup(REAL, 'PTQ', first))} | "
-                 f"{_cell(outcome.lookup(REAL, 'QAT', first))} |")
+        lines.append(
+            f"| synthetic, {LOSS_LABELS[losses]} | {outcome.agreement[losses]:.1f} | "
+            f"{_cell(outcome.lookup(losses, 'PTQ', first))} | {_cell(outcome.lookup(losses, 'QAT', first))} |"
+        )
+    lines.append(
+        f"| original data | - | {_cell(outcome.lookup(REAL, 'PTQ', first))} | "
+        f"{_cell(outcome.lookup(REAL, 'QAT', first))} |"
+    )
     return "\n".join(lines)

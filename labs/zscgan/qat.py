@@ -55,6 +55,7 @@ def synthetic_batches(trainer: ZeroShotTrainer, batch_size: int, keep_training: 
     The paper goes on training the generator during distillation, so the student never sees
     the same batch twice and the generator keeps following eq. 2.
     """
+
     def next_batch() -> torch.Tensor:
         if keep_training:
             trainer.step()
@@ -76,8 +77,13 @@ def prepare_student(teacher: nn.Module, example: torch.Tensor, bits: int) -> tor
     return student
 
 
-def quantization_aware_training(teacher: nn.Module, batches: Batches, config: QATConfig,
-                                progress: Callable[[str], None] | None = None, every: int = 50) -> torch.fx.GraphModule:
+def quantization_aware_training(
+    teacher: nn.Module,
+    batches: Batches,
+    config: QATConfig,
+    progress: Callable[[str], None] | None = None,
+    every: int = 50,
+) -> torch.fx.GraphModule:
     """Distil ``teacher`` into its ``config.bits`` quantized copy on ``batches``; returns the converted model."""
     if config.steps < 1 or config.calibration_batches < 1:
         raise QuantSettingError(f"QAT needs at least one step and one calibration batch, not {config}")

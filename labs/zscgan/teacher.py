@@ -10,6 +10,7 @@ Layer names pair each conv with its BN (``conv1``/``bn1``, ``conv_stem``/``bn_st
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -18,6 +19,8 @@ from torch import nn
 from labs.mnist import LabeledImages, fit_classifier
 
 NUM_CLASSES = 10
+
+Network = TypeVar("Network", bound=nn.Module)
 
 
 class BasicBlock(nn.Module):
@@ -59,9 +62,15 @@ class MnistResNet(nn.Module):
         return self.fc(features.mean(dim=(2, 3)))
 
 
-def train_teacher(data: LabeledImages, epochs: int = 3, batch_size: int = 64, lr: float = 2e-3, seed: int = 0,
-                  widths: tuple[int, int, int] = (16, 32, 64),
-                  progress: Callable[[str], None] | None = None) -> MnistResNet:
+def train_teacher(
+    data: LabeledImages,
+    epochs: int = 3,
+    batch_size: int = 64,
+    lr: float = 2e-3,
+    seed: int = 0,
+    widths: tuple[int, int, int] = (16, 32, 64),
+    progress: Callable[[str], None] | None = None,
+) -> MnistResNet:
     """A teacher trained with Adam (cosine-annealed) on labelled ``data``, returned frozen in eval mode.
 
     The BN running statistics it ends with are the only trace of the data that the data-free
@@ -69,11 +78,12 @@ def train_teacher(data: LabeledImages, epochs: int = 3, batch_size: int = 64, lr
     """
     torch.manual_seed(seed)
     teacher_progress = (lambda line: progress(f"teacher {line}")) if progress else None
-    return freeze(fit_classifier(MnistResNet(widths), data, epochs, batch_size, lr, seed, cosine=True,
-                                 progress=teacher_progress))
+    return freeze(
+        fit_classifier(MnistResNet(widths), data, epochs, batch_size, lr, seed, cosine=True, progress=teacher_progress)
+    )
 
 
-def freeze(model: nn.Module) -> nn.Module:
+def freeze(model: Network) -> Network:
     """``model`` in eval mode with gradients off: a fixed discriminator and distillation target."""
     model.eval()
     for parameter in model.parameters():
@@ -86,6 +96,6 @@ def accuracy(model: Callable[[torch.Tensor], torch.Tensor], data: LabeledImages,
     """Top-1 accuracy in percent of ``model`` (any callable giving logits: float, PTQ or QAT) on labelled ``data``."""
     correct = 0
     for start in range(0, len(data), batch_size):
-        logits = model(data.images[start:start + batch_size])
-        correct += int((logits.argmax(dim=1) == data.labels[start:start + batch_size]).sum())
+        logits = model(data.images[start : start + batch_size])
+        correct += int((logits.argmax(dim=1) == data.known_labels[start : start + batch_size]).sum())
     return 100.0 * correct / len(data)

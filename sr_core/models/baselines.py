@@ -30,10 +30,28 @@ class Interpolation(nn.Module):
 
 
 FAMILIES = (
-    ModelFamily("interpolation", 1981, specs=(
-        ModelSpec("nearest", "interpolation", Interpolation, "Nearest-neighbour x4 (MOS score-1 anchor)",
-                  "baseline", kind="baseline", default_kwargs={"mode": "nearest"}),
-        ModelSpec("bicubic", "interpolation", Interpolation, "Bicubic x4, PIL/MATLAB kernel (a = -0.5)",
-                  "baseline", kind="baseline", default_kwargs={"mode": "bicubic"}),
-    )),
+    ModelFamily(
+        "interpolation",
+        1981,
+        specs=(
+            ModelSpec(
+                "nearest",
+                "interpolation",
+                Interpolation,
+                "Nearest-neighbour x4 (MOS score-1 anchor)",
+                "baseline",
+                kind="baseline",
+                default_kwargs={"mode": "nearest"},
+            ),
+            ModelSpec(
+                "bicubic",
+                "interpolation",
+                Interpolation,
+                "Bicubic x4, PIL/MATLAB kernel (a = -0.5)",
+                "baseline",
+                kind="baseline",
+                default_kwargs={"mode": "bicubic"},
+            ),
+        ),
+    ),
 )

@@ -63,7 +63,9 @@ class VGGStyleDiscriminator(nn.Module):
 
 def srgan_discriminator(in_channels: int = 3) -> VGGStyleDiscriminator:
     """SRGAN: k3n64s1 ... k3n512s2 (8 convs), dense 1024, sigmoid; 96x96 crops."""
-    return VGGStyleDiscriminator(in_channels, (64, 128, 256, 512), down_kernel=3, pooled_size=6, hidden=1024, sigmoid=True)
+    return VGGStyleDiscriminator(
+        in_channels, (64, 128, 256, 512), down_kernel=3, pooled_size=6, hidden=1024, sigmoid=True
+    )
 
 
 def esrgan_discriminator(in_channels: int = 3) -> VGGStyleDiscriminator:
@@ -89,17 +91,34 @@ def _vgg_discriminator_kwargs(sd: StateDict) -> dict[str, int]:
 
 FAMILIES = (
     ModelFamily(
-        "srgan_discriminator", 2017,
-        specs=(ModelSpec("srgan_discriminator", "srgan_discriminator", srgan_discriminator,
-                         "SRGAN discriminator: 8 convs 64->512, dense 1024, sigmoid", "Ledig et al. 2017",
-                         kind="discriminator"),),
+        "srgan_discriminator",
+        2017,
+        specs=(
+            ModelSpec(
+                "srgan_discriminator",
+                "srgan_discriminator",
+                srgan_discriminator,
+                "SRGAN discriminator: 8 convs 64->512, dense 1024, sigmoid",
+                "Ledig et al. 2017",
+                kind="discriminator",
+            ),
+        ),
         recognises=_with_down_kernel(3),
         kwargs_from_weights=_vgg_discriminator_kwargs,
     ),
     ModelFamily(
-        "esrgan_discriminator", 2018,
-        specs=(ModelSpec("esrgan_discriminator", "esrgan_discriminator", esrgan_discriminator,
-                         "ESRGAN VGG128 discriminator (relativistic, logits)", "Wang et al. 2018", kind="discriminator"),),
+        "esrgan_discriminator",
+        2018,
+        specs=(
+            ModelSpec(
+                "esrgan_discriminator",
+                "esrgan_discriminator",
+                esrgan_discriminator,
+                "ESRGAN VGG128 discriminator (relativistic, logits)",
+                "Wang et al. 2018",
+                kind="discriminator",
+            ),
+        ),
         recognises=_with_down_kernel(4),
         kwargs_from_weights=_vgg_discriminator_kwargs,
     ),

@@ -143,12 +143,24 @@ def _old_arch_esrgan_rules(keys: Collection[str]) -> tuple[RenameRule, ...]:
 
 FAMILIES = (
     ModelFamily(
-        "rrdbnet", 2018,
+        "rrdbnet",
+        2018,
         specs=(
-            ModelSpec("esrgan_psnr", "rrdbnet", RRDBNet, "ESRGAN's PSNR-oriented RRDBNet (L1)",
-                      "Wang et al. 2018; thesis ch. 6"),
-            ModelSpec("esrgan", "rrdbnet", RRDBNet, "ESRGAN (RRDBNet, relativistic GAN + VGG54 before activation)",
-                      "Wang et al. 2018; thesis ch. 6", discriminator="esrgan_discriminator"),
+            ModelSpec(
+                "esrgan_psnr",
+                "rrdbnet",
+                RRDBNet,
+                "ESRGAN's PSNR-oriented RRDBNet (L1)",
+                "Wang et al. 2018; thesis ch. 6",
+            ),
+            ModelSpec(
+                "esrgan",
+                "rrdbnet",
+                RRDBNet,
+                "ESRGAN (RRDBNet, relativistic GAN + VGG54 before activation)",
+                "Wang et al. 2018; thesis ch. 6",
+                discriminator="esrgan_discriminator",
+            ),
         ),
         recognises=has_keys("conv_first.weight", "body.0.rdb1.conv1.weight"),
         kwargs_from_weights=_rrdbnet_kwargs,

@@ -66,12 +66,25 @@ def _srcnn_kwargs(sd: StateDict) -> dict[str, int]:
 
 FAMILIES = (
     ModelFamily(
-        "srcnn", 2014,
+        "srcnn",
+        2014,
         specs=(
-            ModelSpec("srcnn", "srcnn", SRCNN, "SRCNN 9-5-5, Y channel, n1=64 n2=32", "Dong et al. 2014; thesis ch. 2",
-                      default_kwargs={"f2": 5}),
-            ModelSpec("srcnn_935", "srcnn", SRCNN, "SRCNN 9-3-5, Y channel, n1=64 n2=32",
-                      "Dong et al. 2014; thesis ch. 2", default_kwargs={"f2": 3}),
+            ModelSpec(
+                "srcnn",
+                "srcnn",
+                SRCNN,
+                "SRCNN 9-5-5, Y channel, n1=64 n2=32",
+                "Dong et al. 2014; thesis ch. 2",
+                default_kwargs={"f2": 5},
+            ),
+            ModelSpec(
+                "srcnn_935",
+                "srcnn",
+                SRCNN,
+                "SRCNN 9-3-5, Y channel, n1=64 n2=32",
+                "Dong et al. 2014; thesis ch. 2",
+                default_kwargs={"f2": 3},
+            ),
         ),
         recognises=has_keys("conv1.weight", "conv2.weight", "conv3.weight"),
         kwargs_from_weights=_srcnn_kwargs,

@@ -75,12 +75,26 @@ def _srresnet_kwargs(sd: StateDict) -> dict[str, int]:
 
 FAMILIES = (
     ModelFamily(
-        "srresnet", 2017,
+        "srresnet",
+        2017,
         specs=(
-            ModelSpec("srresnet", "srresnet", SRResNet, "SRResNet (MSE), 16 residual blocks with BN",
-                      "Ledig et al. 2017; thesis ch. 5", int8_variant=True),
-            ModelSpec("srgan", "srresnet", SRResNet, "SRGAN generator (perceptual + adversarial)",
-                      "Ledig et al. 2017; thesis ch. 5", discriminator="srgan_discriminator", int8_variant=True),
+            ModelSpec(
+                "srresnet",
+                "srresnet",
+                SRResNet,
+                "SRResNet (MSE), 16 residual blocks with BN",
+                "Ledig et al. 2017; thesis ch. 5",
+                int8_variant=True,
+            ),
+            ModelSpec(
+                "srgan",
+                "srresnet",
+                SRResNet,
+                "SRGAN generator (perceptual + adversarial)",
+                "Ledig et al. 2017; thesis ch. 5",
+                discriminator="srgan_discriminator",
+                int8_variant=True,
+            ),
         ),
         recognises=has_keys("conv_first.weight", "act_first.weight", "bn_body.weight"),
         kwargs_from_weights=_srresnet_kwargs,

@@ -20,7 +20,13 @@ class SeparableConv2d(nn.Module):
     """A per-channel (depthwise) k x k conv followed by a 1x1 (pointwise) conv that mixes channels."""
 
     def __init__(
-        self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, padding: int = 1, bias: bool = True
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int = 1,
+        padding: int = 1,
+        bias: bool = True,
     ) -> None:
         super().__init__()
         self.depthwise = nn.Conv2d(
@@ -103,14 +109,14 @@ class SwiftSRGANGenerator(nn.Module):
 class SwiftSRGANDiscriminator(nn.Module):
     """Eight separable conv blocks (stride 1, 2 alternating), 6x6 average pool, dense 1024, sigmoid."""
 
-    def __init__(self, in_channels: int = 3, features: tuple[int, ...] = (64, 64, 128, 128, 256, 256, 512, 512)) -> None:
+    def __init__(
+        self, in_channels: int = 3, features: tuple[int, ...] = (64, 64, 128, 128, 256, 256, 512, 512)
+    ) -> None:
         super().__init__()
         blocks = []
         for index, width in enumerate(features):
             blocks.append(
-                SeparableConvBlock(
-                    in_channels, width, stride=1 + index % 2, use_bn=index > 0, discriminator=True
-                )
+                SeparableConvBlock(in_channels, width, stride=1 + index % 2, use_bn=index > 0, discriminator=True)
             )
             in_channels = width
         self.blocks = nn.Sequential(*blocks)
@@ -141,12 +147,26 @@ def _swiftsrgan_discriminator_kwargs(sd: StateDict) -> dict[str, int]:
 
 FAMILIES = (
     ModelFamily(
-        "swiftsrgan", 2021,
+        "swiftsrgan",
+        2021,
         specs=(
-            ModelSpec("swiftsrgan_psnr", "swiftsrgan", SwiftSRGANGenerator, "Swift-SRGAN generator pre-trained with MSE",
-                      "Krishnan & Sahin 2021", int8_variant=True),
-            ModelSpec("swiftsrgan", "swiftsrgan", SwiftSRGANGenerator, "Swift-SRGAN (depthwise-separable SRGAN)",
-                      "Krishnan & Sahin 2021", discriminator="swiftsrgan_discriminator", int8_variant=True),
+            ModelSpec(
+                "swiftsrgan_psnr",
+                "swiftsrgan",
+                SwiftSRGANGenerator,
+                "Swift-SRGAN generator pre-trained with MSE",
+                "Krishnan & Sahin 2021",
+                int8_variant=True,
+            ),
+            ModelSpec(
+                "swiftsrgan",
+                "swiftsrgan",
+                SwiftSRGANGenerator,
+                "Swift-SRGAN (depthwise-separable SRGAN)",
+                "Krishnan & Sahin 2021",
+                discriminator="swiftsrgan_discriminator",
+                int8_variant=True,
+            ),
         ),
         recognises=has_keys("initial.cnn.depthwise.weight", "convblock.bn.weight"),
         kwargs_from_weights=_swiftsrgan_kwargs,
@@ -154,10 +174,18 @@ FAMILIES = (
         subpixel_tail=SubpixelTail(upsampler="upsampler", last_conv="final_conv", shuffle="ps"),
     ),
     ModelFamily(
-        "swiftsrgan_discriminator", 2021,
-        specs=(ModelSpec("swiftsrgan_discriminator", "swiftsrgan_discriminator", SwiftSRGANDiscriminator,
-                         "Swift-SRGAN discriminator: 8 separable conv blocks, dense 1024", "Krishnan & Sahin 2021",
-                         kind="discriminator"),),
+        "swiftsrgan_discriminator",
+        2021,
+        specs=(
+            ModelSpec(
+                "swiftsrgan_discriminator",
+                "swiftsrgan_discriminator",
+                SwiftSRGANDiscriminator,
+                "Swift-SRGAN discriminator: 8 separable conv blocks, dense 1024",
+                "Krishnan & Sahin 2021",
+                kind="discriminator",
+            ),
+        ),
         recognises=has_keys("blocks.0.cnn.depthwise.weight", "classifier.2.weight"),
         kwargs_from_weights=_swiftsrgan_discriminator_kwargs,
     ),

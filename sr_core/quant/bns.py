@@ -54,6 +54,8 @@ def bns_loss(moments: list[LayerMoments], form: BnsForm = "kl") -> torch.Tensor:
     total = torch.zeros((), device=moments[0].mean.device)
     for entry in moments:
         stored_mean, stored_var = entry.layer.running_mean, entry.layer.running_var
+        if stored_mean is None or stored_var is None:
+            raise QuantSettingError("a BatchNorm2d layer without running statistics has nothing to match")
         if form == "kl":
             total = total + gaussian_kl(entry.mean, entry.var, stored_mean, stored_var).sum()
         else:
@@ -73,8 +75,9 @@ def batch_norm_layers(network: nn.Module) -> list[nn.BatchNorm2d]:
     return layers
 
 
-def forward_with_moments(network: nn.Module, inputs: torch.Tensor,
-                         stop_after_last: bool = False) -> tuple[torch.Tensor | None, list[LayerMoments]]:
+def forward_with_moments(
+    network: nn.Module, inputs: torch.Tensor, stop_after_last: bool = False
+) -> tuple[torch.Tensor | None, list[LayerMoments]]:
     """(``network(inputs)``, the input moments of each of its BN layers in call order), differentiable in ``inputs``.
 
     The hooks live only during this call, so the network can be copied or exported between
@@ -84,7 +87,7 @@ def forward_with_moments(network: nn.Module, inputs: torch.Tensor,
     layers = batch_norm_layers(network)
     moments: list[LayerMoments] = []
 
-    def record(layer: nn.Module, layer_inputs: tuple[torch.Tensor, ...], _output: torch.Tensor) -> None:
+    def record(layer: nn.BatchNorm2d, layer_inputs: tuple[torch.Tensor, ...], _output: torch.Tensor) -> None:
         var, mean = torch.var_mean(layer_inputs[0], dim=(0, 2, 3), correction=0)
         moments.append(LayerMoments(layer, mean, var))
         if stop_after_last and len(moments) == len(layers):

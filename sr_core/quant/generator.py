@@ -39,11 +39,20 @@ class Generator(nn.Module):
     the first upsampling (the projection has twice as many, the last conv half as many).
     """
 
-    def __init__(self, num_classes: int = 10, latent_dim: int = 64, out_channels: int = 1, size: int = 28,
-                 width: int = 64, output_range: tuple[float, float] = (-1.0, 1.0)) -> None:
+    def __init__(
+        self,
+        num_classes: int = 10,
+        latent_dim: int = 64,
+        out_channels: int = 1,
+        size: int = 28,
+        width: int = 64,
+        output_range: tuple[float, float] = (-1.0, 1.0),
+    ) -> None:
         super().__init__()
         if size % 4:
-            raise QuantSettingError(f"the generator upsamples x4, so its image size must be a multiple of 4, not {size}")
+            raise QuantSettingError(
+                f"the generator upsamples x4, so its image size must be a multiple of 4, not {size}"
+            )
         self.num_classes, self.latent_dim, self.base = num_classes, latent_dim, size // 4
         self.output_range = output_range
         self.project = nn.Linear(latent_dim, 2 * width * self.base**2)
@@ -63,8 +72,9 @@ class Generator(nn.Module):
         low, high = self.output_range
         return low + (high - low) * (torch.tanh(self.conv_out(x)) + 1.0) / 2.0
 
-    def sample(self, count: int, labels: torch.Tensor | None = None,
-               generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def sample(
+        self, count: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """``count`` images and the labels they were asked for (uniform random classes unless given)."""
         device = self.project.weight.device
         if labels is None:

@@ -45,15 +45,23 @@ def observer_state(prepared: torch.fx.GraphModule) -> dict[str, torch.Tensor]:
     return {key: value.detach().clone() for key, value in prepared.state_dict().items() if key.startswith(OBSERVER_KEY)}
 
 
-def save_ranges(prepared: torch.fx.GraphModule, path: str | Path, float_model: str, float_sha256: str,
-                calibration: str) -> str:
+def save_ranges(
+    prepared: torch.fx.GraphModule, path: str | Path, float_model: str, float_sha256: str, calibration: str
+) -> str:
     """Write the observers' state of ``prepared`` to ``path`` (safetensors, float32) and return its sha256."""
-    metadata = {"float_model": float_model, "float_sha256": float_sha256, "calibration": calibration,
-                "torch": torch.__version__, "scheme": json.dumps("x86 PT2E int8, PReLU in float")}
+    metadata = {
+        "float_model": float_model,
+        "float_sha256": float_sha256,
+        "calibration": calibration,
+        "torch": torch.__version__,
+        "scheme": json.dumps("x86 PT2E int8, PReLU in float"),
+    }
     return save_weights(observer_state(prepared), path, metadata, half=False)
 
 
-def int8_graph(network: nn.Module, ranges: dict[str, torch.Tensor], ranges_file: str = "the ranges file") -> torch.fx.GraphModule:
+def int8_graph(
+    network: nn.Module, ranges: dict[str, torch.Tensor], ranges_file: str = "the ranges file"
+) -> torch.fx.GraphModule:
     """The int8 graph of ``network`` with the calibrated ``ranges`` (from :func:`observer_state`).
 
     On CPUs whose int8 kernels saturate (:func:`sr_core.device.cpu_int8_products_saturate`) the
@@ -90,8 +98,10 @@ def refusal_on_this_cpu(entry: WeightsEntry, float_entry: WeightsEntry) -> str |
     """
     if not cpu_int8_products_saturate():
         return None
-    reason = ("this CPU has no AVX512-VNNI, so its int8 kernels add products in saturating 16-bit sums and "
-              "run with 7-bit activations")
+    reason = (
+        "this CPU has no AVX512-VNNI, so its int8 kernels add products in saturating 16-bit sums and "
+        "run with 7-bit activations"
+    )
     here = scores_for_this_cpu(entry.scores)
     sets = sorted(key.removesuffix("_psnr_y") for key in float_entry.scores if key.endswith("_psnr_y"))
     if not sets or any(f"{data}_psnr_y" not in here for data in sets):
@@ -99,8 +109,10 @@ def refusal_on_this_cpu(entry: WeightsEntry, float_entry: WeightsEntry) -> str |
     loss, data = max((float_entry.scores[f"{data}_psnr_y"] - here[f"{data}_psnr_y"], data) for data in sets)
     if loss <= MAX_PSNR_LOSS_DB:
         return None
-    return (f"{entry.model} would lose {loss:.2f} dB against {float_entry.model} on {data} here ({reason}; the bar "
-            f"is {MAX_PSNR_LOSS_DB} dB); use {float_entry.model}")
+    return (
+        f"{entry.model} would lose {loss:.2f} dB against {float_entry.model} on {data} here ({reason}; the bar "
+        f"is {MAX_PSNR_LOSS_DB} dB); use {float_entry.model}"
+    )
 
 
 def check_calibrated_for(ranges_file: str | Path, float_sha256: str | None) -> None:

@@ -67,16 +67,25 @@ def quantization_config(bits: int = 8, qat: bool = False, reduce_range: bool = F
     activation = dataclasses.replace(config.input_activation, quant_min=0, quant_max=2 ** (bits - reduce_range) - 1)
     weight = dataclasses.replace(config.weight, quant_min=-(2 ** (bits - 1)), quant_max=2 ** (bits - 1) - 1)
     if qat:
-        activation = dataclasses.replace(activation, observer_or_fake_quant_ctr=FakeQuantize.with_args(
-            observer=HistogramObserver, eps=OBSERVER_EPS))
-        weight = dataclasses.replace(weight, observer_or_fake_quant_ctr=FakeQuantize.with_args(
-            observer=MovingAveragePerChannelMinMaxObserver, eps=OBSERVER_EPS))
-    return dataclasses.replace(config, input_activation=activation, output_activation=activation, weight=weight,
-                               is_qat=qat)
+        activation = dataclasses.replace(
+            activation, observer_or_fake_quant_ctr=FakeQuantize.with_args(observer=HistogramObserver, eps=OBSERVER_EPS)
+        )
+        weight = dataclasses.replace(
+            weight,
+            observer_or_fake_quant_ctr=FakeQuantize.with_args(
+                observer=MovingAveragePerChannelMinMaxObserver, eps=OBSERVER_EPS
+            ),
+        )
+    return dataclasses.replace(
+        config, input_activation=activation, output_activation=activation, weight=weight, is_qat=qat
+    )
 
 
 def freeze_activation_ranges(model: nn.Module) -> None:
-    """Stop the activation observers of a QAT model (their ranges stay as calibrated); weight ranges keep following the weights."""
+    """Stop the activation observers of a QAT model (their ranges stay as calibrated).
+
+    Weight ranges keep following the weights.
+    """
     load_torchao()
     from torchao.quantization.pt2e.fake_quantize import FakeQuantize
     from torchao.quantization.pt2e.observer import HistogramObserver
@@ -104,8 +113,9 @@ def export_network(network: nn.Module, example: torch.Tensor) -> torch.fx.GraphM
     return torch.export.export(copy.deepcopy(network).eval(), (example,), dynamic_shapes=(dims,)).module()
 
 
-def prepare_static(network: nn.Module, example: torch.Tensor, bits: int = 8,
-                   reduce_range: bool = False) -> torch.fx.GraphModule:
+def prepare_static(
+    network: nn.Module, example: torch.Tensor, bits: int = 8, reduce_range: bool = False
+) -> torch.fx.GraphModule:
     """``network`` (float, eval mode) exported with free shapes and annotated for ``bits``-bit PTQ: observers, no data seen yet.
 
     The observers' state (histograms, min/max) does not depend on ``reduce_range``; only the

@@ -23,8 +23,13 @@ from sr_core.registry import INT8_SUFFIX
 from sr_core.weights import WeightsEntry, find_weights, read_manifest, weights_dir, write_manifest
 
 
-def publish_int8(float_model: str, prepared: torch.fx.GraphModule, calibration: str, eval_folders: list[Path],
-                 latency: dict[str, float]) -> WeightsEntry:
+def publish_int8(
+    float_model: str,
+    prepared: torch.fx.GraphModule,
+    calibration: str,
+    eval_folders: list[Path],
+    latency: dict[str, float],
+) -> WeightsEntry:
     """Ship ``float_model``'s int8 variant: its ranges beside the bundled float weights, in the manifest with the
     scores ``python -m sr_core evaluate`` prints for it (the compiled int8 model, not the q/dq graph)."""
     float_entry = find_weights(float_model)
@@ -33,11 +38,16 @@ def publish_int8(float_model: str, prepared: torch.fx.GraphModule, calibration: 
     name = float_model + INT8_SUFFIX
     file = f"{name}.safetensors"
     sha256 = save_ranges(prepared, weights_dir() / file, float_model, float_entry.sha256, calibration)
-    training = {"float_model": float_model, "float_sha256": float_entry.sha256, "calibration": calibration,
-                "latency_ms": {label: round(ms, 1) for label, ms in latency.items()},
-                "quantized_with": "python -m sr_core quantize --publish"}
-    entry = WeightsEntry(model=name, file=file, sha256=sha256, arch_kwargs=dict(float_entry.arch_kwargs),
-                         training=training)
+    training = {
+        "float_model": float_model,
+        "float_sha256": float_entry.sha256,
+        "calibration": calibration,
+        "latency_ms": {label: round(ms, 1) for label, ms in latency.items()},
+        "quantized_with": "python -m sr_core quantize --publish",
+    }
+    entry = WeightsEntry(
+        model=name, file=file, sha256=sha256, arch_kwargs=dict(float_entry.arch_kwargs), training=training
+    )
     write_manifest({**read_manifest(), name: entry})
     entry.scores.update(scores_on_both_kinds_of_cpu(name, eval_folders))
     write_manifest({**read_manifest(), name: entry})
@@ -65,9 +75,16 @@ def scores_on_both_kinds_of_cpu(name: str, folders: list[Path]) -> dict[str, flo
     here = measured_scores(name, folders)
     if cpu_int8_products_saturate():
         return {NO_VNNI_PREFIX + key: value for key, value in here.items()}
-    code = ("import json, sys; from pathlib import Path; from sr_core.quant.publish import measured_scores; "
-            "print(json.dumps(measured_scores(sys.argv[1], [Path(folder) for folder in sys.argv[2:]])))")
-    capped = subprocess.run([sys.executable, "-c", code, name, *map(str, folders)], capture_output=True, text=True,
-                            check=True, env={**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2"})
+    code = (
+        "import json, sys; from pathlib import Path; from sr_core.quant.publish import measured_scores; "
+        "print(json.dumps(measured_scores(sys.argv[1], [Path(folder) for folder in sys.argv[2:]])))"
+    )
+    capped = subprocess.run(
+        [sys.executable, "-c", code, name, *map(str, folders)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2"},
+    )
     without_vnni = json.loads(capped.stdout.strip().splitlines()[-1])
     return {**here, **{NO_VNNI_PREFIX + key: value for key, value in without_vnni.items()}}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,16 +55,25 @@ def float_sr_network(name: str, weights_file: str | Path | None = None) -> nn.Mo
     return network
 
 
-def train_lr_generator(sr_network: nn.Module, config: GeneratorConfig = LR_GENERATOR, size: int = LR_CROP,
-                       progress: Callable[[str], None] | None = None) -> Generator:
+def train_lr_generator(
+    sr_network: nn.Module,
+    config: GeneratorConfig = LR_GENERATOR,
+    size: int = LR_CROP,
+    progress: Callable[[str], None] | None = None,
+) -> Generator:
     """An unconditional generator of RGB ``size`` px LR crops in [0, 1] matching ``sr_network``'s BN statistics.
 
     ZS-CGAN's BNS-only variant (whatever ``config.losses`` says: an SR network has no class to
     condition on): one class, L_BNS as KL, each forward pass ending at the network's last BN
     layer, since the upsampling stages behind it hold no statistics and most of the cost.
     """
-    trainer = ZeroShotTrainer(sr_network, dataclasses.replace(config, losses="bns"), image_shape=(3, size, size),
-                              num_classes=1, output_range=(0.0, 1.0))
+    trainer = ZeroShotTrainer(
+        sr_network,
+        dataclasses.replace(config, losses="bns"),
+        image_shape=(3, size, size),
+        num_classes=1,
+        output_range=(0.0, 1.0),
+    )
     trainer.train(progress)
     return trainer.generator.eval()
 
@@ -85,8 +94,9 @@ def protocol_lr(path: Path) -> torch.Tensor:
     return torch.from_numpy(to_float(lr_uint8).transpose(2, 0, 1).copy())[None]
 
 
-def real_calibration(folder: str | Path, batches: int, batch_size: int, size: int = 32,
-                     seed: int = 0) -> list[torch.Tensor]:
+def real_calibration(
+    folder: str | Path, batches: int, batch_size: int, size: int = 32, seed: int = 0
+) -> list[torch.Tensor]:
     """Random ``size`` px LR crops of the HR images in ``folder``, downscaled x4 as the protocol does.
 
     The crops a data-dependent PTQ would use: LR versions of training images, as the network
@@ -94,8 +104,9 @@ def real_calibration(folder: str | Path, batches: int, batch_size: int, size: in
     """
     files = image_files(folder) if Path(folder).is_dir() else []
     if not files:
-        raise CalibrationDataError(f"--calib {folder}: not a folder of images; give a folder of HR training images "
-                                   "(e.g. T91) or 'data-free'")
+        raise CalibrationDataError(
+            f"--calib {folder}: not a folder of images; give a folder of HR training images (e.g. T91) or 'data-free'"
+        )
     usable = [image for image in map(protocol_lr, files) if min(image.shape[-2:]) >= size]
     if not usable:
         raise CalibrationDataError(f"no image in {folder} gives a {size} px LR crop (HR side >= {size * SCALE} px)")
@@ -105,7 +116,7 @@ def real_calibration(folder: str | Path, batches: int, batch_size: int, size: in
         image = usable[index % len(usable)]
         top = int(random.integers(0, image.shape[-2] - size + 1))
         left = int(random.integers(0, image.shape[-1] - size + 1))
-        crops.append(image[0, :, top:top + size, left:left + size])
+        crops.append(image[0, :, top : top + size, left : left + size])
     return list(torch.stack(crops).split(batch_size))
 
 
@@ -119,16 +130,21 @@ class QualityRow:
     ssim: float
 
 
-def score_variants(variants: dict[str, Callable[[torch.Tensor], torch.Tensor]],
-                   data_folders: list[Path]) -> list[QualityRow]:
+def score_variants(variants: Mapping[str, nn.Module], data_folders: list[Path]) -> list[QualityRow]:
     """Every variant on every data folder with the papers' protocol (:func:`sr_core.evaluation.score_network`)."""
     rows = []
     for folder in data_folders:
         files = image_files(folder)
         for variant, network in variants.items():
             scores = score_network(network, files)
-            rows.append(QualityRow(variant, folder.name, float(np.mean([s.psnr for s in scores])),
-                                   float(np.mean([s.ssim for s in scores]))))
+            rows.append(
+                QualityRow(
+                    variant,
+                    folder.name,
+                    float(np.mean([s.psnr for s in scores])),
+                    float(np.mean([s.ssim for s in scores])),
+                )
+            )
     return rows
 
 
@@ -182,8 +198,13 @@ def latency_frame(lr_image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor
     return F.interpolate(lr_image, size=size, mode="bicubic", align_corners=False).clamp(0.0, 1.0)
 
 
-def measure_latency(fp32_network: nn.Module, quantized: nn.Module, frame: torch.Tensor, repeats: int = 5,
-                    progress: Callable[[str], None] | None = None) -> LatencyReport:
+def measure_latency(
+    fp32_network: nn.Module,
+    quantized: nn.Module,
+    frame: torch.Tensor,
+    repeats: int = 5,
+    progress: Callable[[str], None] | None = None,
+) -> LatencyReport:
     """CPU latency on ``frame`` of the app's FP32 path, FP32 compiled and int8 compiled.
 
     Compiled FP32 is there because Inductor alone speeds FP32 up: int8 must beat the app's
@@ -203,11 +224,14 @@ def measure_latency(fp32_network: nn.Module, quantized: nn.Module, frame: torch.
         int8_output = compiled_int8(frame)
         int8_vs_fp32 = float((int8_output - app_network(app_frame)).abs().max())
         int8_vs_graph = float((int8_output - quantized(frame)).abs().max())
-    milliseconds = interleaved_median_ms({
-        FP32_APP: lambda: app_network(app_frame),
-        FP32_COMPILED: lambda: compiled_fp32(frame),
-        INT8_COMPILED: lambda: compiled_int8(frame),
-    }, repeats)
+    milliseconds = interleaved_median_ms(
+        {
+            FP32_APP: lambda: app_network(app_frame),
+            FP32_COMPILED: lambda: compiled_fp32(frame),
+            INT8_COMPILED: lambda: compiled_int8(frame),
+        },
+        repeats,
+    )
     return LatencyReport((frame.shape[-2], frame.shape[-1]), milliseconds, int8_vs_fp32, int8_vs_graph)
 
 
@@ -231,10 +255,14 @@ def format_latency(report: LatencyReport) -> str:
     height, width = report.size
     base = report.milliseconds[FP32_APP]
     threads = torch.get_num_threads()
-    lines = [f"CPU latency {height}x{width} -> {height * SCALE}x{width * SCALE} ({threads} threads), "
-             + "median ms per frame, variants taking turns"]
+    lines = [
+        f"CPU latency {height}x{width} -> {height * SCALE}x{width * SCALE} ({threads} threads), "
+        + "median ms per frame, variants taking turns"
+    ]
     for name, milliseconds in report.milliseconds.items():
         lines.append(f"  {name:<30}{milliseconds:>10.0f} ms   x{base / milliseconds:.2f} vs app fp32")
-    lines.append(f"  int8 compiled: max|d| {report.int8_vs_fp32:.4f} vs fp32, {report.int8_vs_graph:.4f} vs the q/dq "
-                 "graph scored above")
+    lines.append(
+        f"  int8 compiled: max|d| {report.int8_vs_fp32:.4f} vs fp32, {report.int8_vs_graph:.4f} vs the q/dq "
+        "graph scored above"
+    )
     return "\n".join(lines)

@@ -35,8 +35,12 @@ LOSS_SETS: dict[str, LossSet] = {
     "bns": LossSet(cross_entropy=False, bns=True),
     "ce+mse": LossSet(cross_entropy=True, bns=True, form="mse"),
 }
-LOSS_LABELS = {"ce+bns": "ZS-CGAN (CE+BNS)", "ce": "ZS-CGAN (CE)", "bns": "ZS-CGAN (BNS)",
-               "ce+mse": "CE + GDFQ moment MSE"}
+LOSS_LABELS = {
+    "ce+bns": "ZS-CGAN (CE+BNS)",
+    "ce": "ZS-CGAN (CE)",
+    "bns": "ZS-CGAN (BNS)",
+    "ce+mse": "CE + GDFQ moment MSE",
+}
 
 
 def loss_set(name: str) -> LossSet:
@@ -77,8 +81,14 @@ class ZeroShotTrainer:
     learns from it (the paper's section 3).
     """
 
-    def __init__(self, teacher: nn.Module, config: GeneratorConfig, image_shape: tuple[int, int, int] = (1, 28, 28),
-                 num_classes: int = 10, output_range: tuple[float, float] = (-1.0, 1.0)) -> None:
+    def __init__(
+        self,
+        teacher: nn.Module,
+        config: GeneratorConfig,
+        image_shape: tuple[int, int, int] = (1, 28, 28),
+        num_classes: int = 10,
+        output_range: tuple[float, float] = (-1.0, 1.0),
+    ) -> None:
         self.losses = loss_set(config.losses)
         if config.steps < 0 or config.batch_size < 2:
             raise QuantSettingError("generator training needs steps >= 0 and a batch of at least 2 (BN statistics)")
@@ -115,6 +125,8 @@ class ZeroShotTrainer:
             if progress and ((index + 1) % every == 0 or index + 1 == self.config.steps):
                 losses = history[-1]
                 cross_entropy = f"CE {losses.cross_entropy:.3f}  " if self.losses.cross_entropy else ""
-                progress(f"generator {self.config.losses} step {index + 1}/{self.config.steps}: "
-                         f"{cross_entropy}BNS {losses.bns:.3f}")
+                progress(
+                    f"generator {self.config.losses} step {index + 1}/{self.config.steps}: "
+                    f"{cross_entropy}BNS {losses.bns:.3f}"
+                )
         return history

@@ -48,11 +48,11 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 
 def rng_state() -> dict[str, Any]:
     """The global RNG states of Python, NumPy, torch and CUDA, as tensors and plain values."""
-    _, keys, position, has_gauss, cached_gaussian = np.random.get_state()
+    _, keys, position, has_gauss, cached_gaussian = np.random.get_state(legacy=True)
     return {
         "python": random.getstate(),
         "numpy": {
-            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "keys": torch.from_numpy(np.asarray(keys).astype(np.int64)),
             "position": int(position),
             "has_gauss": int(has_gauss),
             "cached_gaussian": float(cached_gaussian),

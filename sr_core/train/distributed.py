@@ -53,7 +53,9 @@ def process_group(device_preference: str | None = None) -> Iterator[ProcessGroup
     if device.type == "cuda":
         device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)
-    dist.init_process_group("nccl" if device.type == "cuda" else "gloo", device_id=device if device.type == "cuda" else None)
+    dist.init_process_group(
+        "nccl" if device.type == "cuda" else "gloo", device_id=device if device.type == "cuda" else None
+    )
     try:
         yield ProcessGroup(rank=dist.get_rank(), world_size=dist.get_world_size(), device=device)
     finally:

@@ -64,7 +64,9 @@ def train(
     """
     checkpoint_path = run_dir / CHECKPOINT_NAME
     if checkpoint is None and checkpoint_path.exists():
-        raise TrainingConfigError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
+        raise TrainingConfigError(
+            f"{run_dir} already holds a run; pass --resume to continue it or choose another --out"
+        )
     run_dir.mkdir(parents=True, exist_ok=True)
     start_step = checkpoint["step"] if checkpoint else 0
     device = group.device
@@ -75,10 +77,15 @@ def train(
     # Data: random crops in an order fixed by (seed, step), and the held-out validation images.
     train_files, val_files = split_train_val(list(config.data), config.val_every)
     crops = RandomCrops(
-        load_hr_images(train_files), config.hr_crop, config.seed,
-        length=config.steps * config.batch_size, first_sample=start_step * config.batch_size,
+        load_hr_images(train_files),
+        config.hr_crop,
+        config.seed,
+        length=config.steps * config.batch_size,
+        first_sample=start_step * config.batch_size,
     )
-    loader = training_loader(crops, process_batch_size(config.batch_size, group.world_size), group.rank, group.world_size, config.workers)
+    loader = training_loader(
+        crops, process_batch_size(config.batch_size, group.world_size), group.rank, group.world_size, config.workers
+    )
     validation = validation_images(val_files, config.val_crop) if group.is_main else []
 
     # Models, losses, optimisers and schedules: fresh, from a checkpoint, or the generator from an earlier stage.
@@ -88,8 +95,11 @@ def train(
     elif config.init_from:
         load_into(parts.generator, read_state_dict(checkpoint_file(config.init_from)))
     elif config.adversarial != "none" and group.is_main:
-        print(f"note: {config.model} starts from random weights; its paper starts from a trained "
-              "PSNR-oriented model (--init-from RUN_DIR or FILE)", file=sys.stderr)
+        print(
+            f"note: {config.model} starts from random weights; its paper starts from a trained "
+            "PSNR-oriented model (--init-from RUN_DIR or FILE)",
+            file=sys.stderr,
+        )
     gan_columns = list(DISCRIMINATOR_COLUMNS) if parts.discriminator is not None else []
     parts.generator = wrap(parts.generator, group)
     parts.discriminator = wrap(parts.discriminator, group) if parts.discriminator is not None else None
@@ -101,27 +111,38 @@ def train(
     bicubic_scores = validate(build_model("bicubic"), validation, torch.device("cpu")) if validation else {}
     scores = checkpoint["validation"] if checkpoint else {}
     bar = tqdm(
-        total=config.steps, initial=start_step, unit="step", disable=not (group.is_main and progress),
-        mininterval=1.0 if sys.stderr.isatty() else 30.0, dynamic_ncols=True,
+        total=config.steps,
+        initial=start_step,
+        unit="step",
+        disable=not (group.is_main and progress),
+        mininterval=1.0 if sys.stderr.isatty() else 30.0,
+        dynamic_ncols=True,
     )
     for step, (lr_batch, hr_batch) in enumerate(loader, start=start_step + 1):
         started = time.perf_counter()
         row = mean_over_processes(train_step(parts, lr_batch, hr_batch), group)
-        row |= {"step": step, "lr": parts.generator_optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - started}
+        row |= {
+            "step": step,
+            "lr": parts.generator_optimizer.param_groups[0]["lr"],
+            "seconds": time.perf_counter() - started,
+        }
         if log is not None:
             log.append(row)
         bar.update(1)
         bar.set_postfix(_postfix(row, scores, config.batch_size), refresh=False)
 
         if step % config.validate_every == 0 or step == config.steps:
-            if validation:
+            if validation and validation_log is not None:
                 scores = validate(unwrap(parts.generator), validation, device)
-                validation_log.append({"step": step, **scores, **{f"bicubic_{k}": v for k, v in bicubic_scores.items()}})
+                validation_log.append(
+                    {"step": step, **scores, **{f"bicubic_{k}": v for k, v in bicubic_scores.items()}}
+                )
                 write_report(run_dir, f"{config.preset}: {config.model} on {', '.join(config.data)}")
             if config.scheduler == "plateau":
                 psnr = broadcast_from_main(scores.get("psnr_y", float("nan")), group)
                 for scheduler in parts.schedulers:
-                    scheduler.step(psnr)
+                    if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                        scheduler.step(psnr)
         if (step % config.checkpoint_every == 0 or step == config.steps) and group.is_main:
             record = {
                 "step": step,
@@ -166,12 +187,12 @@ def build_parts(config: TrainConfig, device: torch.device) -> TrainingParts:
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
     amp_dtype = autocast_dtype(config.amp, device)
     try:
-        generator = build_model(config.model, **config.model_kwargs).train().to(device, memory_format=memory_format)
+        generator = build_model(config.model, **config.model_kwargs).train().to(device).to(memory_format=memory_format)
     except (TypeError, ValueError) as error:
         raise TrainingConfigError(f"model_kwargs {config.model_kwargs} do not fit {config.model}: {error}") from None
     discriminator = None
     if config.discriminator:
-        discriminator = build_model(config.discriminator).train().to(device, memory_format=memory_format)
+        discriminator = build_model(config.discriminator).train().to(device).to(memory_format=memory_format)
     generator_optimizer = make_optimizer(generator, config, config.lr_scales)
     discriminator_optimizer = make_optimizer(discriminator, config, {}) if discriminator is not None else None
     optimizers = [generator_optimizer, *([discriminator_optimizer] if discriminator_optimizer else [])]
@@ -179,7 +200,7 @@ def build_parts(config: TrainConfig, device: torch.device) -> TrainingParts:
         config=config,
         generator=generator,
         discriminator=discriminator,
-        objective=GeneratorObjective(config).to(device, memory_format=memory_format),
+        objective=GeneratorObjective(config).to(device).to(memory_format=memory_format),
         adversarial=adversarial_loss(config),
         generator_optimizer=generator_optimizer,
         discriminator_optimizer=discriminator_optimizer,
@@ -229,7 +250,8 @@ def train_step(parts: TrainingParts, lr_batch: torch.Tensor, hr_batch: torch.Ten
     parts.scaler.update()
     if parts.config.scheduler == "multistep":
         for scheduler in parts.schedulers:
-            scheduler.step()
+            if isinstance(scheduler, torch.optim.lr_scheduler.LRScheduler):
+                scheduler.step()
     return row
 
 
@@ -256,7 +278,10 @@ def generator_step(
         total = parts.objective.total(losses)
     parts.scaler.scale(total).backward()
     parts.scaler.step(parts.generator_optimizer)
-    return sr_batch.detach(), {"loss": float(total.detach()), **{name: float(value.detach()) for name, value in losses.items()}}
+    return sr_batch.detach(), {
+        "loss": float(total.detach()),
+        **{name: float(value.detach()) for name, value in losses.items()},
+    }
 
 
 def discriminator_step(parts: TrainingParts, sr_batch: torch.Tensor, hr_batch: torch.Tensor) -> dict[str, float]:
@@ -281,10 +306,15 @@ def validate(model: nn.Module, images: list[ValidationImage], device: torch.devi
     was_training = model.training
     model.eval()
     with torch.inference_mode():
-        pairs = [score_pair(to_uint8(batch_to_image(model(image_to_batch(to_float(image.lr), device)).float())), image.hr)
-                 for image in images]
+        pairs = [
+            score_pair(to_uint8(batch_to_image(model(image_to_batch(to_float(image.lr), device)).float())), image.hr)
+            for image in images
+        ]
     model.train(was_training)
-    return {"psnr_y": float(np.mean([pair.psnr for pair in pairs])), "ssim_y": float(np.mean([pair.ssim for pair in pairs]))}
+    return {
+        "psnr_y": float(np.mean([pair.psnr for pair in pairs])),
+        "ssim_y": float(np.mean([pair.ssim for pair in pairs])),
+    }
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig, lr_scales: dict[str, float]) -> torch.optim.Optimizer:

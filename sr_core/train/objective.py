@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import operator
+
 import torch
 from torch import nn
 
@@ -49,7 +52,9 @@ class GeneratorObjective(nn.Module):
             losses["pixel"] = self.pixel(sr, hr)
         if self.content is not None:
             offsets = random_offsets(sr.shape[0], self.content_shift)
-            losses["content"] = self.content(crops_at(sr, offsets, self.content_shift), crops_at(hr, offsets, self.content_shift))
+            losses["content"] = self.content(
+                crops_at(sr, offsets, self.content_shift), crops_at(hr, offsets, self.content_shift)
+            )
         if self.total_variation is not None:
             losses["tv"] = self.total_variation(sr)
         if self.lowpass is not None:
@@ -58,7 +63,8 @@ class GeneratorObjective(nn.Module):
 
     def total(self, losses: dict[str, torch.Tensor]) -> torch.Tensor:
         """The weighted sum the generator minimises."""
-        return sum(self.weights[name] * value for name, value in losses.items())
+        weighted = [self.weights[name] * value for name, value in losses.items()]
+        return functools.reduce(operator.add, weighted)
 
 
 def random_offsets(count: int, shift: int) -> list[tuple[int, int]]:
@@ -71,7 +77,9 @@ def crops_at(batch: torch.Tensor, offsets: list[tuple[int, int]], shift: int) ->
     if shift == 0:
         return batch
     height, width = batch.shape[-2] - shift, batch.shape[-1] - shift
-    return torch.stack([image[..., top:top + height, left:left + width] for image, (top, left) in zip(batch, offsets)])
+    return torch.stack(
+        [image[..., top : top + height, left : left + width] for image, (top, left) in zip(batch, offsets)]
+    )
 
 
 def shifted_crops(batch: torch.Tensor, shift: int) -> torch.Tensor:

@@ -64,7 +64,9 @@ class TrainConfig:
     vgg_before_activation: bool = False
     feature_scale: float = 1.0
     mobilenet_mode: str = "paper"
-    features: str = "imagenet"  # content loss network: imagenet (torchvision, else packaged), packaged, random or a file
+    features: str = (
+        "imagenet"  # content loss network: imagenet (torchvision, else packaged), packaged, random or a file
+    )
     tv_weight: float = 0.0
     lowpass_weight: float = 0.0
     adversarial: str = "none"
@@ -103,7 +105,7 @@ class TrainConfig:
         return get_spec(self.model).discriminator if self.adversarial != "none" else None
 
 
-_SRGAN_STAGE = dict(
+_SRGAN_STAGE: dict[str, Any] = dict(
     init_from=None,
     content_loss="vgg",
     pixel_weight=0.0,
@@ -119,7 +121,7 @@ _SRGAN_STAGE = dict(
     gamma=0.1,
     steps=200_000,
 )
-_SWIFTSRGAN_STAGE = dict(
+_SWIFTSRGAN_STAGE: dict[str, Any] = dict(
     optimizer="adamw",
     lr=1e-3,
     weight_decay=1e-2,
@@ -132,44 +134,93 @@ _SWIFTSRGAN_STAGE = dict(
 PRESETS: dict[str, TrainConfig] = {
     # Dong et al.: MSE, SGD with momentum 0.9, lr 1e-4 (1e-5 for the last layer), 33 px sub-images, batch 128.
     "srcnn": TrainConfig(
-        preset="srcnn", model="srcnn", optimizer="sgd", lr=1e-4, momentum=0.9, lr_scales={"conv3": 0.1},
-        hr_crop=32, batch_size=128, steps=1_000_000,
+        preset="srcnn",
+        model="srcnn",
+        optimizer="sgd",
+        lr=1e-4,
+        momentum=0.9,
+        lr_scales={"conv3": 0.1},
+        hr_crop=32,
+        batch_size=128,
+        steps=1_000_000,
     ),
     "srcnn_935": TrainConfig(
-        preset="srcnn_935", model="srcnn_935", optimizer="sgd", lr=1e-4, momentum=0.9, lr_scales={"conv3": 0.1},
-        hr_crop=32, batch_size=128, steps=1_000_000,
+        preset="srcnn_935",
+        model="srcnn_935",
+        optimizer="sgd",
+        lr=1e-4,
+        momentum=0.9,
+        lr_scales={"conv3": 0.1},
+        hr_crop=32,
+        batch_size=128,
+        steps=1_000_000,
     ),
     # Ledig et al.: MSE, Adam (beta1 0.9) at 1e-4 for 10^6 steps, 16 crops of 96 px.
     "srresnet": TrainConfig(preset="srresnet", model="srresnet"),
     # SRGAN from a trained SRResNet: VGG54 (rescaled 1/12.75) + 1e-3 adversarial, 10^5 steps at 1e-4, 10^5 at 1e-5.
     "srgan": TrainConfig(preset="srgan", model="srgan", **_SRGAN_STAGE),
     # The paper's SRGAN-MSE: the same GAN stage with the pixel MSE as content loss.
-    "srgan_mse": TrainConfig(preset="srgan_mse", model="srgan", **{**_SRGAN_STAGE, "content_loss": "none", "pixel_weight": 1.0}),
+    "srgan_mse": TrainConfig(
+        preset="srgan_mse", model="srgan", **{**_SRGAN_STAGE, "content_loss": "none", "pixel_weight": 1.0}
+    ),
     # Wang et al., PSNR stage: L1, Adam 2e-4, halved every 2x10^5 steps, 16 crops of 128 px.
     "esrgan_psnr": TrainConfig(
-        preset="esrgan_psnr", model="esrgan_psnr", pixel_criterion="l1", lr=2e-4, scheduler="multistep",
-        milestones=(200_000, 400_000, 600_000, 800_000), gamma=0.5, hr_crop=128, steps=1_000_000,
+        preset="esrgan_psnr",
+        model="esrgan_psnr",
+        pixel_criterion="l1",
+        lr=2e-4,
+        scheduler="multistep",
+        milestones=(200_000, 400_000, 600_000, 800_000),
+        gamma=0.5,
+        hr_crop=128,
+        steps=1_000_000,
     ),
     # ESRGAN from esrgan_psnr: VGG54 before activation (L1) + 5e-3 RaGAN + 1e-2 L1, Adam 1e-4 halved at 50k/100k/200k/300k.
     "esrgan": TrainConfig(
-        preset="esrgan", model="esrgan", pixel_criterion="l1", pixel_weight=1e-2, content_loss="vgg",
-        content_criterion="l1", vgg_layer="54", vgg_before_activation=True, adversarial="ragan",
-        adversarial_weight=5e-3, lr=1e-4, scheduler="multistep", milestones=(50_000, 100_000, 200_000, 300_000),
-        gamma=0.5, hr_crop=128, steps=400_000,
+        preset="esrgan",
+        model="esrgan",
+        pixel_criterion="l1",
+        pixel_weight=1e-2,
+        content_loss="vgg",
+        content_criterion="l1",
+        vgg_layer="54",
+        vgg_before_activation=True,
+        adversarial="ragan",
+        adversarial_weight=5e-3,
+        lr=1e-4,
+        scheduler="multistep",
+        milestones=(50_000, 100_000, 200_000, 300_000),
+        gamma=0.5,
+        hr_crop=128,
+        steps=400_000,
     ),
     # Krishnan & Sahin: AdamW, ReduceLROnPlateau, mixed precision, batch 32. The paper gives no lr or length:
     # lr 1e-3 is the authors' code's; 96 px crops are their code's default (the paper cut 1024 px from DIV2K).
     "swiftsrgan_psnr": TrainConfig(preset="swiftsrgan_psnr", model="swiftsrgan_psnr", **_SWIFTSRGAN_STAGE),
     # The GAN stage of the paper: MobileNetV2 block-16 content loss + 1e-3 adversarial (-log D).
     "swiftsrgan": TrainConfig(
-        preset="swiftsrgan", model="swiftsrgan", pixel_weight=0.0, content_loss="mobilenet_v2",
-        mobilenet_mode="paper", adversarial="gan", adversarial_weight=1e-3, **_SWIFTSRGAN_STAGE,
+        preset="swiftsrgan",
+        model="swiftsrgan",
+        pixel_weight=0.0,
+        content_loss="mobilenet_v2",
+        mobilenet_mode="paper",
+        adversarial="gan",
+        adversarial_weight=1e-3,
+        **_SWIFTSRGAN_STAGE,
     ),
     # The authors' released code: MSE + 0.006 whole-stack MobileNetV2 + 1e-3 (1 - D) + 2e-8 TV, D loss 1 - D(x) + D(G(z)).
     "swiftsrgan_released": TrainConfig(
-        preset="swiftsrgan_released", model="swiftsrgan", pixel_weight=1.0, content_loss="mobilenet_v2",
-        mobilenet_mode="released", content_weight=0.006, tv_weight=2e-8, adversarial="gan", gan_form="linear",
-        adversarial_weight=1e-3, **_SWIFTSRGAN_STAGE,
+        preset="swiftsrgan_released",
+        model="swiftsrgan",
+        pixel_weight=1.0,
+        content_loss="mobilenet_v2",
+        mobilenet_mode="released",
+        content_weight=0.006,
+        tv_weight=2e-8,
+        adversarial="gan",
+        gan_form="linear",
+        adversarial_weight=1e-3,
+        **_SWIFTSRGAN_STAGE,
     ),
 }
 
@@ -276,7 +327,9 @@ def parse_set_pairs(pairs: list[str]) -> dict[str, Any]:
 
 def to_record(config: TrainConfig) -> dict[str, Any]:
     """The configuration as plain lists, dicts and scalars (what checkpoints and YAML files hold)."""
-    return {key: list(value) if isinstance(value, tuple) else value for key, value in dataclasses.asdict(config).items()}
+    return {
+        key: list(value) if isinstance(value, tuple) else value for key, value in dataclasses.asdict(config).items()
+    }
 
 
 def from_record(record: dict[str, Any]) -> TrainConfig:

@@ -43,8 +43,19 @@ def export_metadata(checkpoint: dict[str, Any]) -> dict[str, Any]:
 
 
 # Settings that say where and how fast a run went, not what it learnt: left out of the recipe's departures.
-_BOOKKEEPING = {"data", "steps", "init_from", "workers", "threads", "device", "validate_every",
-                "checkpoint_every", "val_crop", "features", "amp"}
+_BOOKKEEPING = {
+    "data",
+    "steps",
+    "init_from",
+    "workers",
+    "threads",
+    "device",
+    "validate_every",
+    "checkpoint_every",
+    "val_crop",
+    "features",
+    "amp",
+}
 
 
 def departures_from_preset(config: TrainConfig) -> dict[str, Any]:
@@ -63,8 +74,14 @@ _MAX_STAGES = 16
 
 def _stage(config: TrainConfig, steps: int) -> dict[str, Any]:
     """One training stage as the manifest lists it."""
-    return {"preset": config.preset, "steps": steps, "lr": config.lr, "batch_size": config.batch_size,
-            "hr_crop": config.hr_crop, "changed_from_preset": departures_from_preset(config)}
+    return {
+        "preset": config.preset,
+        "steps": steps,
+        "lr": config.lr,
+        "batch_size": config.batch_size,
+        "hr_crop": config.hr_crop,
+        "changed_from_preset": departures_from_preset(config),
+    }
 
 
 def training_stages(config: TrainConfig, steps: int) -> list[dict[str, Any]]:
@@ -132,10 +149,16 @@ def publish_run(run: str | Path, eval_folders: list[str | Path], folder: str | P
     sha256 = save_weights(generator, target / file, export_metadata(checkpoint))
     scores: dict[str, Any] = {}
     for eval_folder in eval_folders:
-        scores.update(manifest_scores(evaluate_model(config.model, image_files(eval_folder), str(target / file)), eval_folder))
+        scores.update(
+            manifest_scores(evaluate_model(config.model, image_files(eval_folder), str(target / file)), eval_folder)
+        )
     entry = WeightsEntry(
-        model=config.model, file=file, sha256=sha256, arch_kwargs=dict(config.model_kwargs),
-        training=training, scores=scores,
+        model=config.model,
+        file=file,
+        sha256=sha256,
+        arch_kwargs=dict(config.model_kwargs),
+        training=training,
+        scores=scores,
     )
     write_manifest({**read_manifest(target), config.model: entry}, target)
     return entry
@@ -149,14 +172,16 @@ def rescore_bundled(names: list[str], eval_folders: list[str | Path]) -> list[We
     int8 model is scored as both kinds of CPU run it. Each entry is written as soon as it is
     measured, so an interrupted rescore keeps what it finished.
     """
-    from sr_core.quant.int8_models import scores_on_both_kinds_of_cpu
+    from sr_core.quant.publish import scores_on_both_kinds_of_cpu
     from sr_core.registry import get_spec
 
     manifest, rescored = read_manifest(), []
     folders = [Path(folder) for folder in eval_folders]
     for name in names:
         if name not in manifest:
-            raise WeightsNotFoundError(f"{name!r} is not in the manifest of {weights_dir()}; bundled: {', '.join(manifest)}")
+            raise WeightsNotFoundError(
+                f"{name!r} is not in the manifest of {weights_dir()}; bundled: {', '.join(manifest)}"
+            )
         entry = manifest[name]
         if get_spec(name).kind == "int8":
             scores = scores_on_both_kinds_of_cpu(name, folders)

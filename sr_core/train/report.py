@@ -25,7 +25,9 @@ def write_report(run_dir: Path, title: str) -> Path:
     metrics = pd.read_csv(run_dir / METRICS_NAME)
     validation = pd.read_csv(run_dir / VALIDATION_NAME)
     figure = make_subplots(
-        rows=2, cols=2, subplot_titles=("generator losses", "discriminator", "validation PSNR (Y)", "validation SSIM (Y)")
+        rows=2,
+        cols=2,
+        subplot_titles=("generator losses", "discriminator", "validation PSNR (Y)", "validation SSIM (Y)"),
     )
     loss_columns = [c for c in metrics.columns if c not in ("step", "lr", "seconds", *DISCRIMINATOR_COLUMNS)]
     for column in loss_columns:
@@ -36,8 +38,13 @@ def write_report(run_dir: Path, title: str) -> Path:
     for metric, row, col in (("psnr_y", 2, 1), ("ssim_y", 2, 2)):
         for prefix, dash in (("", "solid"), ("bicubic_", "dash")):
             figure.add_scatter(
-                x=validation["step"], y=validation[prefix + metric], name=(prefix or "model_") + metric,
-                mode="lines+markers", line={"dash": dash}, row=row, col=col,
+                x=validation["step"],
+                y=validation[prefix + metric],
+                name=(prefix or "model_") + metric,
+                mode="lines+markers",
+                line={"dash": dash},
+                row=row,
+                col=col,
             )
     figure.update_yaxes(type="log", row=1, col=1)
     figure.update_xaxes(title_text="step")

@@ -33,8 +33,21 @@ from studio.mos.screening import DEFAULT_RULES, ScreeningRules, rater_stimulus_s
 from studio.mos.stats import holm, krippendorff_alpha, mean_ci
 
 SIGNIFICANCE = 0.05
-SUMMARY_COLUMNS = ["method", "MOS", "CI low", "CI high", "ratings", "raters", "images", "SD", "DMOS", "z-MOS",
-                   "mean rank", "PSNR", "SSIM"]
+SUMMARY_COLUMNS = [
+    "method",
+    "MOS",
+    "CI low",
+    "CI high",
+    "ratings",
+    "raters",
+    "images",
+    "SD",
+    "DMOS",
+    "z-MOS",
+    "mean rank",
+    "PSNR",
+    "SSIM",
+]
 PAIRWISE_COLUMNS = ["method A", "method B", "pairs", "mean A - B", "W", "p", "p (Holm)", "significant", "better"]
 CORRELATION_COLUMNS = ["metric", "better", "Spearman rho", "p", "n"]
 # Each metric's better direction: a metric that tracks people correlates with MOS in that direction.
@@ -133,13 +146,22 @@ def pairwise_wilcoxon(blocks: pd.DataFrame, order: Sequence[str]) -> pd.DataFram
         elif differences.size:
             result = scipy_stats.wilcoxon(differences)
             statistic, p_value = float(result.statistic), float(result.pvalue)
-        rows.append([first, second, differences.size, differences.mean() if differences.size else float("nan"),
-                     statistic, p_value])
+        rows.append(
+            [
+                first,
+                second,
+                differences.size,
+                differences.mean() if differences.size else float("nan"),
+                statistic,
+                p_value,
+            ]
+        )
     table = pd.DataFrame(rows, columns=PAIRWISE_COLUMNS[:6])
     table["p (Holm)"] = holm(table["p"].to_numpy())
     table["significant"] = table["p (Holm)"] < SIGNIFICANCE
-    table["better"] = np.where(~table["significant"], "",
-                               np.where(table["mean A - B"] > 0, table["method A"], table["method B"]))
+    table["better"] = np.where(
+        ~table["significant"], "", np.where(table["mean A - B"] > 0, table["method A"], table["method B"])
+    )
     return table
 
 
@@ -184,21 +206,26 @@ def metric_correlations(trials: pd.DataFrame, stimulus_metrics: pd.DataFrame | N
 def correlation_summary(correlations: pd.DataFrame) -> str:
     """One line of :func:`metric_correlations` for the report and the Results tab, each rho with its p and n."""
     parts = [
-        f"{row['metric']} ({row['better']} is better) " + (
-            f"rho = {row['Spearman rho']:.2f}, p = {row['p']:.3g}, n = {row['n']}" if not pd.isna(row["Spearman rho"])
-            else f"not defined, n = {row['n']}")
+        f"{row['metric']} ({row['better']} is better) "
+        + (
+            f"rho = {row['Spearman rho']:.2f}, p = {row['p']:.3g}, n = {row['n']}"
+            if not pd.isna(row["Spearman rho"])
+            else f"not defined, n = {row['n']}"
+        )
         for row in correlations.to_dict("records")
     ]
     return "Spearman correlation of MOS with each metric over the rated (image, method) stimuli, HR left out: " + (
-        "; ".join(parts))
+        "; ".join(parts)
+    )
 
 
 def paper_table(summary: pd.DataFrame) -> pd.DataFrame:
     """The SRGAN paper's table layout: methods as columns, rows PSNR, SSIM and MOS (HR's PSNR is infinite)."""
     rows = {}
     if summary["PSNR"].notna().any() or summary["SSIM"].notna().any():
-        rows["PSNR"] = ["∞" if method == HR else _fixed(value, 2)
-                        for method, value in zip(summary["method"], summary["PSNR"])]
+        rows["PSNR"] = [
+            "∞" if method == HR else _fixed(value, 2) for method, value in zip(summary["method"], summary["PSNR"])
+        ]
         rows["SSIM"] = [_fixed(value, 4) for value in summary["SSIM"]]
     rows["MOS"] = [_fixed(value, 2) for value in summary["MOS"]]
     table = pd.DataFrame(rows, index=summary["method"]).T
@@ -213,8 +240,10 @@ def _one_study(ratings: pd.DataFrame, study_id: str | None) -> pd.DataFrame:
             raise RatingsFileError(f"no ratings of study {study_id!r}; the file has {', '.join(studies) or 'none'}")
         return ratings[ratings["study_id"] == study_id]
     if len(studies) > 1:
-        raise RatingsFileError(f"the ratings are of {len(studies)} studies ({', '.join(studies)}), whose stimuli "
-                               "differ; pick one (--study ID)")
+        raise RatingsFileError(
+            f"the ratings are of {len(studies)} studies ({', '.join(studies)}), whose stimuli "
+            "differ; pick one (--study ID)"
+        )
     if not studies:
         raise RatingsFileError("the file holds no ratings yet")
     return ratings
@@ -246,16 +275,35 @@ def _mean_ranks(blocks: pd.DataFrame, order: Sequence[str]) -> pd.Series:
     return complete.rank(axis=1, ascending=False).mean() if len(complete) else pd.Series(dtype=float)
 
 
-def _summary(trials: pd.DataFrame, order: Sequence[str], dmos: pd.Series, ranks: pd.Series,
-             metrics: Mapping[str, tuple[float | None, float | None]]) -> pd.DataFrame:
+def _summary(
+    trials: pd.DataFrame,
+    order: Sequence[str],
+    dmos: pd.Series,
+    ranks: pd.Series,
+    metrics: Mapping[str, tuple[float | None, float | None]],
+) -> pd.DataFrame:
     rows = []
     for method in order:
         rated = trials[trials["method"] == method]
         mos, low, high = mean_ci(rated["score"].to_numpy())
         psnr, ssim = metrics.get(method, (None, None))
-        rows.append([method, mos, low, high, len(rated), rated["rater_id"].nunique(), rated["image_id"].nunique(),
-                     rated["score"].std(ddof=1), dmos.get(method, np.nan), rated["z"].mean(), ranks.get(method, np.nan),
-                     np.nan if psnr is None else psnr, np.nan if ssim is None else ssim])
+        rows.append(
+            [
+                method,
+                mos,
+                low,
+                high,
+                len(rated),
+                rated["rater_id"].nunique(),
+                rated["image_id"].nunique(),
+                rated["score"].std(ddof=1),
+                dmos.get(method, np.nan),
+                rated["z"].mean(),
+                ranks.get(method, np.nan),
+                np.nan if psnr is None else psnr,
+                np.nan if ssim is None else ssim,
+            ]
+        )
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 

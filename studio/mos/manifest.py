@@ -71,9 +71,17 @@ class Manifest:
 
     def to_json(self) -> str:
         fields = {
-            "study_id": self.study_id, "name": self.name, "protocol": self.protocol, "scale": self.scale,
-            "app_version": self.app_version, "created": self.created, "methods": list(self.methods),
-            "skipped": self.skipped, "weights": self.weights, "model_files": self.model_files, "images": self.images,
+            "study_id": self.study_id,
+            "name": self.name,
+            "protocol": self.protocol,
+            "scale": self.scale,
+            "app_version": self.app_version,
+            "created": self.created,
+            "methods": list(self.methods),
+            "skipped": self.skipped,
+            "weights": self.weights,
+            "model_files": self.model_files,
+            "images": self.images,
             "calibration_images": self.calibration_images,
             "stimuli": [vars(stimulus) for stimulus in self.stimuli.values()],
         }

@@ -69,26 +69,36 @@ def choose_images(
     """The images of a new session: those below their target rater count first, least-rated first, ties at random."""
     count = len(images) if config.images_per_session is None else min(config.images_per_session, len(images))
     tiebreak = rng.permutation(len(images))
-    order = sorted(range(len(images)), key=lambda index: (
-        raters_per_image.get(images[index], 0) >= config.target_raters,
-        raters_per_image.get(images[index], 0),
-        tiebreak[index],
-    ))
+    order = sorted(
+        range(len(images)),
+        key=lambda index: (
+            raters_per_image.get(images[index], 0) >= config.target_raters,
+            raters_per_image.get(images[index], 0),
+            tiebreak[index],
+        ),
+    )
     return [images[index] for index in order[:count]]
+
+
+Step = tuple[str, str, str, str, "int | None"]
+"""(image id, method, variant shown, kind, expected score) of a :class:`PlannedTrial` before it is numbered."""
 
 
 def plan_session(
     manifest: Manifest, config: ProtocolConfig, raters_per_image: Mapping[str, int], rng: np.random.Generator
 ) -> tuple[PlannedTrial, ...]:
     """The whole plan of one new session, numbered; depends only on its inputs and ``rng``."""
-    calibration = [(image_id, method, method, CALIBRATION, score)
-                   for image_id in manifest.calibration_images for method, score in ANCHOR_SCORES.items()]
+    calibration: list[Step] = [
+        (image_id, method, method, CALIBRATION, score)
+        for image_id in manifest.calibration_images
+        for method, score in ANCHOR_SCORES.items()
+    ]
     images = choose_images(list(manifest.images), raters_per_image, config, rng)
     main = _spread_images([(image_id, method) for image_id in images for method in manifest.methods], rng)
-    steps = [(image_id, method, method, TRIAL, None) for image_id, method in main]
+    steps: list[Step] = [(image_id, method, method, TRIAL, None) for image_id, method in main]
     steps = _with_repeats(steps, config, rng)
     calibration_ids = list(manifest.calibration_images)
-    specials = []
+    specials: list[Step] = []
     for _ in range(config.gold):
         anchor = str(rng.choice(list(ANCHOR_SCORES)))
         specials.append((str(rng.choice(calibration_ids)), anchor, anchor, GOLD, ANCHOR_SCORES[anchor]))
@@ -116,7 +126,7 @@ def _spread_images(items: list[tuple[str, str]], rng: np.random.Generator) -> li
         remaining = len(items) - len(order)
         previous = order[-1][0] if order else None
         candidates = [image_id for image_id, methods in left.items() if methods and image_id != previous]
-        candidates = candidates or [previous]
+        candidates = candidates or ([previous] if previous is not None else [])
         crowded = [image_id for image_id in candidates if 2 * len(left[image_id]) > remaining]
         counts = np.array([len(left[image_id]) for image_id in candidates], dtype=np.float64)
         image_id = crowded[0] if crowded else candidates[int(rng.choice(len(candidates), p=counts / counts.sum()))]
@@ -124,7 +134,7 @@ def _spread_images(items: list[tuple[str, str]], rng: np.random.Generator) -> li
     return order
 
 
-def _with_repeats(steps: list[tuple], config: ProtocolConfig, rng: np.random.Generator) -> list[tuple]:
+def _with_repeats(steps: list[Step], config: ProtocolConfig, rng: np.random.Generator) -> list[Step]:
     """``steps`` with ``config.repeats`` of them shown again, each with ``min_repeat_gap`` other steps or more between."""
     eligible = max(0, len(steps) - config.min_repeat_gap - 1)
     count = min(config.repeats, eligible)

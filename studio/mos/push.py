@@ -40,9 +40,16 @@ class PushPlan:
     allow_patterns: tuple[str, ...] = (f"*/{RATINGS_NAME}", f"*/{MANIFEST_NAME}")
 
     def scheduler_kwargs(self, token: str) -> dict[str, Any]:
-        return {"repo_id": self.repo_id, "repo_type": "dataset", "folder_path": self.folder,
-                "every": self.every_minutes, "path_in_repo": self.path_in_repo,
-                "allow_patterns": list(self.allow_patterns), "private": True, "token": token}
+        return {
+            "repo_id": self.repo_id,
+            "repo_type": "dataset",
+            "folder_path": self.folder,
+            "every": self.every_minutes,
+            "path_in_repo": self.path_in_repo,
+            "allow_patterns": list(self.allow_patterns),
+            "private": True,
+            "token": token,
+        }
 
 
 def push_plan() -> PushPlan | None:

@@ -27,16 +27,22 @@ class StudyResults:
     manifest: Manifest | None
 
 
-def results_of(csv_path: Path, manifest_path: Path | None = None, exclude_flagged: bool = False,
-               study_id: str | None = None) -> StudyResults:
+def results_of(
+    csv_path: Path, manifest_path: Path | None = None, exclude_flagged: bool = False, study_id: str | None = None
+) -> StudyResults:
     """Analyse ``csv_path``; the manifest is ``manifest_path``, else ``manifest.json`` beside the CSV when present."""
     table = read_ratings(csv_path)
     manifest_file = manifest_path or Path(csv_path).parent / MANIFEST_NAME
     manifest = read_manifest_file(manifest_file, required=bool(manifest_path))
     per_stimulus = stimulus_metrics(PreparedStudy(manifest_file.parent, manifest)) if manifest else None
-    report = analyse(table.frame, exclude_flagged=exclude_flagged, study_id=study_id,
-                     methods=manifest.methods if manifest else None,
-                     metrics=manifest.mean_metrics() if manifest else None, stimulus_metrics=per_stimulus)
+    report = analyse(
+        table.frame,
+        exclude_flagged=exclude_flagged,
+        study_id=study_id,
+        methods=manifest.methods if manifest else None,
+        metrics=manifest.mean_metrics() if manifest else None,
+        stimulus_metrics=per_stimulus,
+    )
     return StudyResults(report, table.warnings, manifest)
 
 
@@ -57,8 +63,10 @@ def studies_with_ratings(root: Path) -> list[str]:
     if not root.is_dir():
         return []
     folders = [folder for folder in root.iterdir() if (folder / RATINGS_NAME).is_file()]
-    return [folder.name for folder in sorted(folders, key=lambda folder: (folder / RATINGS_NAME).stat().st_mtime,
-                                             reverse=True)]
+    return [
+        folder.name
+        for folder in sorted(folders, key=lambda folder: (folder / RATINGS_NAME).stat().st_mtime, reverse=True)
+    ]
 
 
 def export_results(results: StudyResults, csv_path: Path, out_dir: Path) -> tuple[Path, Path]:

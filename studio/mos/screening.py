@@ -25,8 +25,22 @@ import pandas as pd
 
 from studio.mos.protocol import CALIBRATION, GOLD, REPEAT, TRAP_KIND, TRIAL
 
-SCREENING_COLUMNS = ["rater_id", "ratings", "mean", "sd", "bt500_P", "bt500_Q", "bt500", "gold_failed",
-                     "trap_failed", "calibration_off", "repeat_pairs", "repeat_mad", "flagged", "reasons"]
+SCREENING_COLUMNS = [
+    "rater_id",
+    "ratings",
+    "mean",
+    "sd",
+    "bt500_P",
+    "bt500_Q",
+    "bt500",
+    "gold_failed",
+    "trap_failed",
+    "calibration_off",
+    "repeat_pairs",
+    "repeat_mad",
+    "flagged",
+    "reasons",
+]
 
 
 @dataclass(frozen=True)
@@ -49,7 +63,10 @@ def rater_stimulus_scores(trials: pd.DataFrame) -> pd.DataFrame:
 
 
 def bt500_counts(scores: pd.DataFrame, rules: ScreeningRules = DEFAULT_RULES) -> pd.DataFrame:
-    """Per rater (index): P, Q, N (stimuli rated) and whether BT.500 rejects the rater; ``scores`` as :func:`rater_stimulus_scores`."""
+    """Per rater (index): P, Q, N (stimuli rated) and whether BT.500 rejects the rater.
+
+    ``scores`` as :func:`rater_stimulus_scores` gives them.
+    """
     matrix = scores.to_numpy(dtype=np.float64)
     high = np.zeros(matrix.shape, dtype=bool)
     low = np.zeros(matrix.shape, dtype=bool)
@@ -63,8 +80,9 @@ def bt500_counts(scores: pd.DataFrame, rules: ScreeningRules = DEFAULT_RULES) ->
         width = 2.0 if 2.0 <= fourth / second**2 <= 4.0 else np.sqrt(20.0)
         high[rated, column] = values >= mean + width * sd
         low[rated, column] = values <= mean - width * sd
-    counts = pd.DataFrame({"P": high.sum(axis=1), "Q": low.sum(axis=1), "N": (~np.isnan(matrix)).sum(axis=1)},
-                          index=scores.index)
+    counts = pd.DataFrame(
+        {"P": high.sum(axis=1), "Q": low.sum(axis=1), "N": (~np.isnan(matrix)).sum(axis=1)}, index=scores.index
+    )
     outliers = counts["P"] + counts["Q"]
     balance = (counts["P"] - counts["Q"]).abs() / outliers.where(outliers > 0)
     counts["rejected"] = (outliers / counts["N"] > rules.bt500_fraction) & (balance < rules.bt500_symmetry)
@@ -119,4 +137,6 @@ def _repeat_differences(ratings: pd.DataFrame) -> pd.DataFrame:
     first = ratings[ratings["kind"] == TRIAL].groupby(keys, as_index=False)["score"].first()
     repeats = ratings[ratings["kind"] == REPEAT][[*keys, "rater_id", "score"]]
     matched = repeats.merge(first, on=keys, suffixes=("", "_first"))
-    return pd.DataFrame({"rater_id": matched["rater_id"], "difference": (matched["score"] - matched["score_first"]).abs()})
+    return pd.DataFrame(
+        {"rater_id": matched["rater_id"], "difference": (matched["score"] - matched["score_first"]).abs()}
+    )

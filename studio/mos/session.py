@@ -83,7 +83,9 @@ def rater_id_from_nickname(nickname: str | None) -> str:
 
 
 def open_desk(
-    definition: StudyDefinition, root: Path | None = None, config: ProtocolConfig | None = None,
+    definition: StudyDefinition,
+    root: Path | None = None,
+    config: ProtocolConfig | None = None,
     extra_lock: AbstractContextManager | None = None,
 ) -> RatingDesk:
     """The desk of ``definition``'s study under ``root`` (default ``SR_STUDIO_MOS_DIR``), preparing it if needed."""
@@ -106,8 +108,13 @@ class RatingDesk:
         plan = plan_session(self.study.manifest, self.config, self.log.raters_per_image(), rng)
         session = RaterSession(session_id, rater_id_from_nickname(nickname), self.study.manifest.study_id, plan)
         self.study.sessions_dir.mkdir(parents=True, exist_ok=True)
-        saved = {"session_id": session_id, "rater_id": session.rater_id, "study_id": session.study_id,
-                 "created": _utc_now(), "plan": [asdict(planned) for planned in plan]}
+        saved = {
+            "session_id": session_id,
+            "rater_id": session.rater_id,
+            "study_id": session.study_id,
+            "created": _utc_now(),
+            "plan": [asdict(planned) for planned in plan],
+        }
         with atomic_target(self._session_file(session_id)) as temporary, open(temporary, "w") as handle:
             json.dump(saved, handle, indent=1)
         return session
@@ -121,19 +128,27 @@ class RatingDesk:
             raise SessionNotFoundError("no session of this study has that id (the study changed?); start a new session")
         saved = json.loads(path.read_text())
         plan = tuple(PlannedTrial(**planned) for planned in saved["plan"])
-        return RaterSession(session_id, saved["rater_id"], saved["study_id"], plan,
-                            self.log.recorded_trials(session_id))
+        return RaterSession(
+            session_id, saved["rater_id"], saved["study_id"], plan, self.log.recorded_trials(session_id)
+        )
 
     def serve(self, session: RaterSession) -> tuple[RaterSession, TrialView]:
         """The session's next trial as the browser may see it; the session remembers when it was served."""
         planned = session.next_trial
         if planned is None:
-            view = TrialView(None, None, f"Complete: {len(session.plan)} of {len(session.plan)}",
-                             f"**Thank you!** All {len(session.plan)} ratings of this session are saved. "
-                             "You can close this page.")
+            view = TrialView(
+                None,
+                None,
+                f"Complete: {len(session.plan)} of {len(session.plan)}",
+                f"**Thank you!** All {len(session.plan)} ratings of this session are saved. You can close this page.",
+            )
             return replace(session, served_trial=None, served_at=None), view
-        view = TrialView(planned.trial, self.study.pixels(planned.image_id, planned.variant),
-                         _progress(session, planned), _prompt(planned))
+        view = TrialView(
+            planned.trial,
+            self.study.pixels(planned.image_id, planned.variant),
+            _progress(session, planned),
+            _prompt(planned),
+        )
         return replace(session, served_trial=planned.trial, served_at=time.monotonic()), view
 
     def submit(self, session: RaterSession, trial: object, score: object) -> RaterSession:
@@ -151,15 +166,24 @@ class RatingDesk:
             raise DuplicateRatingError(f"trial {planned.trial} of this session is already recorded")
         if planned.trial != session.served_trial:
             raise InvalidRatingError(f"trial {planned.trial} is not the image on screen; reload the page to go on")
-        response_ms = (round((time.monotonic() - session.served_at) * 1000)
-                       if session.served_at is not None else None)
-        self.log.record({
-            "timestamp": _utc_now(), "study_id": session.study_id, "session_id": session.session_id,
-            "rater_id": session.rater_id, "trial": planned.trial, "image_id": planned.image_id,
-            "method": planned.method, "score": score, "response_ms": response_ms,
-            "app_version": __version__, "kind": planned.kind, "expected": planned.expected,
-            "protocol": self.study.manifest.protocol,
-        })
+        response_ms = round((time.monotonic() - session.served_at) * 1000) if session.served_at is not None else None
+        self.log.record(
+            {
+                "timestamp": _utc_now(),
+                "study_id": session.study_id,
+                "session_id": session.session_id,
+                "rater_id": session.rater_id,
+                "trial": planned.trial,
+                "image_id": planned.image_id,
+                "method": planned.method,
+                "score": score,
+                "response_ms": response_ms,
+                "app_version": __version__,
+                "kind": planned.kind,
+                "expected": planned.expected,
+                "protocol": self.study.manifest.protocol,
+            }
+        )
         return replace(session, done=session.done | {planned.trial})
 
     def refreshed(self, session: RaterSession) -> RaterSession:
@@ -179,10 +203,12 @@ def _progress(session: RaterSession, planned: PlannedTrial) -> str:
 
 
 def _prompt(planned: PlannedTrial) -> str:
-    if planned.kind == CALIBRATION:
+    if planned.kind == CALIBRATION and planned.expected is not None:
         label = SCORE_LABELS[planned.expected]
-        return (f"**Calibration.** This is an example of **{label.lower()}** quality: it should get "
-                f"**{planned.expected} ({label})**. Press {planned.expected} to go on.")
+        return (
+            f"**Calibration.** This is an example of **{label.lower()}** quality: it should get "
+            f"**{planned.expected} ({label})**. Press {planned.expected} to go on."
+        )
     return "How good is the quality of this image? Rate it from **1 (Bad)** to **5 (Excellent)**."
 
 

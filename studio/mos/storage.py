@@ -39,8 +39,19 @@ from studio.mos.errors import DuplicateRatingError, InvalidRatingError, RatingsF
 from studio.mos.manifest import HR, NEAREST, Manifest
 from studio.mos.protocol import KINDS, RATED_KINDS, REPEAT, TRIAL
 
-COLUMNS: tuple[str, ...] = ("timestamp", "study_id", "session_id", "rater_id", "trial", "image_id", "method",
-                            "score", "response_ms", "repeat", "app_version")
+COLUMNS: tuple[str, ...] = (
+    "timestamp",
+    "study_id",
+    "session_id",
+    "rater_id",
+    "trial",
+    "image_id",
+    "method",
+    "score",
+    "response_ms",
+    "repeat",
+    "app_version",
+)
 EXTRA_COLUMNS: tuple[str, ...] = ("kind", "expected", "protocol")
 HEADER: tuple[str, ...] = COLUMNS + EXTRA_COLUMNS
 LOCK_TIMEOUT_S = 30.0
@@ -114,8 +125,9 @@ def validate_rating(fields: Mapping[str, object], manifest: Manifest) -> Rating:
         image_id=image_id,
         method=method,
         score=parse_score(fields.get("score")),
-        response_ms=None if fields.get("response_ms") is None else _whole_number(
-            fields.get("response_ms"), "response time (ms)", high=MAX_RESPONSE_MS),
+        response_ms=None
+        if fields.get("response_ms") is None
+        else _whole_number(fields.get("response_ms"), "response time (ms)", high=MAX_RESPONSE_MS),
         repeat=int(kind == REPEAT),
         app_version=_text(fields.get("app_version", manifest.app_version), "app version"),
         kind=kind,
@@ -149,8 +161,9 @@ class RatingsLog:
         with self._locked():
             self._catch_up()
             if (rating.session_id, rating.trial) in self._keys:
-                raise DuplicateRatingError(f"trial {rating.trial} of this session is already recorded; "
-                                           "each trial is rated once")
+                raise DuplicateRatingError(
+                    f"trial {rating.trial} of this session is already recorded; each trial is rated once"
+                )
             self._append_line(_csv_line(rating.cells()))
             self._index(rating.session_id, rating.trial, rating.image_id, rating.kind)
         return rating
@@ -181,8 +194,10 @@ class RatingsLog:
     def _catch_up(self) -> None:
         """Start the file with its header (or check its header); then index the complete rows added since last time."""
         if self._offset and (not self.path.exists() or self.path.stat().st_size < self._offset):
-            raise RatingsFileError(f"{self.path} was removed or cut short while the app was appending to it; "
-                                   "put it back or restart the app")
+            raise RatingsFileError(
+                f"{self.path} was removed or cut short while the app was appending to it; "
+                "put it back or restart the app"
+            )
         if self._offset == 0:
             self._offset = self._checked_header()
         with open(self.path, "rb") as handle:
@@ -208,8 +223,9 @@ class RatingsLog:
             self._append_line(header)
             first_line = header
         if first_line != header:
-            raise RatingsFileError(f"{self.path} has another header than this app writes; move it away "
-                                   "so that a new file can be started")
+            raise RatingsFileError(
+                f"{self.path} has another header than this app writes; move it away so that a new file can be started"
+            )
         return len(header)
 
     def _index(self, session_id: str, trial: int, image_id: str, kind: str) -> None:
@@ -254,8 +270,9 @@ def read_ratings(path: str | Path) -> RatingsTable:
     warnings = []
     torn = lines.pop()
     if torn:
-        warnings.append(f"skipped a torn last line (line {len(lines) + 1}, no line end: a writer was interrupted): "
-                        f"{torn[:80]!r}")
+        warnings.append(
+            f"skipped a torn last line (line {len(lines) + 1}, no line end: a writer was interrupted): {torn[:80]!r}"
+        )
     rows = list(csv.reader(lines))
     if not rows or tuple(rows[0][: len(COLUMNS)]) != COLUMNS:
         raise RatingsFileError(f"{path} is not a ratings CSV: its header must start with {','.join(COLUMNS)}")
@@ -289,7 +306,7 @@ def snapshot_csv(path: Path, destination: Path) -> Path:
     return Path(destination)
 
 
-def _parsed_row(fields: dict[str, str]) -> dict[str, object] | None:
+def _parsed_row(fields: dict[str, str]) -> dict[str, str | int | None] | None:
     """A row with typed values, or None when a value is outside the contract (e.g. a score of 7)."""
     try:
         kind = fields.get("kind") or (REPEAT if fields["repeat"] == "1" else TRIAL)
@@ -346,7 +363,7 @@ def _whole_number(value: object, what: str, low: int = 0, high: int | None = Non
     is_text_number = isinstance(value, str) and _WHOLE_NUMBER.fullmatch(value) is not None
     if isinstance(value, bool) or not (isinstance(value, int) or is_text_number):
         raise InvalidRatingError(f"{what} must be a whole number, not {str(value)[:40]!r}")
-    number = int(value)
+    number = int(value)  # type: ignore[call-overload]  # an int, or text of digits (checked above)
     if number < low or (high is not None and number > high):
         raise InvalidRatingError(f"{what} {number} is out of range")
     return number
@@ -372,6 +389,7 @@ def _timestamp(value: object) -> str:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         moment = None
-    if moment is None or moment.utcoffset() is None or moment.utcoffset().total_seconds() != 0:
+    offset = moment.utcoffset() if moment is not None else None
+    if offset is None or offset.total_seconds() != 0:
         raise InvalidRatingError(f"timestamp {text[:40]!r} is not ISO 8601 UTC")
     return text

@@ -125,17 +125,23 @@ def study_images(definition: StudyDefinition) -> list[tuple[str, Path]]:
     if definition.calibration_count < 1:
         raise StudyError("a study needs at least one calibration image (for the calibration, gold and trap items)")
     if not definition.hr_dir.is_dir():
-        raise StudyError(f"the study's image folder {definition.hr_dir} does not exist; "
-                         f"set {settings.MOS_STUDY.name} or pass --images DIR")
+        raise StudyError(
+            f"the study's image folder {definition.hr_dir} does not exist; "
+            f"set {settings.MOS_STUDY.name} or pass --images DIR"
+        )
     images = [(_as_id(path.stem) or "image", path) for path in image_files(definition.hr_dir)]
     ids = [image_id for image_id, _ in images]
     duplicates = sorted({image_id for image_id in ids if ids.count(image_id) > 1})
     if duplicates:
-        raise StudyError(f"images in {definition.hr_dir} share the ids {', '.join(duplicates)} "
-                         "(ids are file names without suffix): rename them")
+        raise StudyError(
+            f"images in {definition.hr_dir} share the ids {', '.join(duplicates)} "
+            "(ids are file names without suffix): rename them"
+        )
     if len(images) <= definition.calibration_count:
-        raise StudyError(f"{definition.hr_dir} has {len(images)} images; a study needs more than the "
-                         f"{definition.calibration_count} used for calibration")
+        raise StudyError(
+            f"{definition.hr_dir} has {len(images)} images; a study needs more than the "
+            f"{definition.calibration_count} used for calibration"
+        )
     return images
 
 
@@ -150,8 +156,10 @@ def own_study_models(model_files: Mapping[str, Path]) -> dict[str, LoadedModel]:
     loaded = {}
     for name, path in model_files.items():
         if _as_id(name) != name or name in taken:
-            raise StudyError(f"{name!r} cannot name a model file in a study: use letters, digits, - and _ and no "
-                             "bundled model's name (see `python -m sr_core models`) nor hr, nearest or trap")
+            raise StudyError(
+                f"{name!r} cannot name a model file in a study: use letters, digits, - and _ and no "
+                "bundled model's name (see `python -m sr_core models`) nor hr, nearest or trap"
+            )
         loaded[name] = user_models.load_user_model(path, dtype=torch.float32)
         user_models.require_scale(loaded[name], "a MOS study")
     return loaded
@@ -172,12 +180,16 @@ def usable_methods(
             get_spec(method)
     missing = [method for method in methods if method != HR and method not in own and not model_has_weights(method)]
     if missing and require_weights:
-        raise StudyError(f"no weights for {', '.join(missing)}: bundle them in {settings.weights_dir()} "
-                         "(see `python -m sr_core models`) or leave those methods out of the study")
+        raise StudyError(
+            f"no weights for {', '.join(missing)}: bundle them in {settings.weights_dir()} "
+            "(see `python -m sr_core models`) or leave those methods out of the study"
+        )
     kept = tuple(method for method in methods if method not in missing)
     if len(kept) < 2:
-        raise StudyError(f"a study needs at least two methods with weights; only {', '.join(kept) or 'none'} of "
-                         f"{', '.join(methods)} can run")
+        raise StudyError(
+            f"a study needs at least two methods with weights; only {', '.join(kept) or 'none'} of "
+            f"{', '.join(methods)} can run"
+        )
     skipped = {method: "no weights bundled (or on the Hub) when the study was prepared" for method in missing}
     return kept, skipped
 
@@ -199,12 +211,15 @@ def prepare_study(
     own = own_study_models(definition.model_files)
     methods, skipped = usable_methods(definition.all_methods, require_weights, own)
     calibration = images[: definition.calibration_count]
-    rated = images[definition.calibration_count:]
+    rated = images[definition.calibration_count :]
     image_sha = {image_id: sha256_file(path) for image_id, path in images}
     bundled = read_manifest()
-    weights = {method: bundled[method].sha256 for method in methods
-               if method != HR and method not in own and get_spec(method).learned}
-    weights |= {name: model.weights_sha256 for name, model in own.items()}
+    weights = {
+        method: bundled[method].sha256
+        for method in methods
+        if method != HR and method not in own and get_spec(method).learned
+    }
+    weights |= {name: model.weights_sha256 or "" for name, model in own.items()}
     study_id = _study_id(definition.name, methods, weights, image_sha, [image_id for image_id, _ in calibration])
     folder = root / study_id
     folder.mkdir(parents=True, exist_ok=True)
@@ -213,10 +228,15 @@ def prepare_study(
             return load_study(folder)
         stimuli = _make_stimuli(folder, rated, calibration, methods, own, progress or (lambda _fraction, _text: None))
         manifest = Manifest(
-            study_id=study_id, name=definition.name, methods=methods,
+            study_id=study_id,
+            name=definition.name,
+            methods=methods,
             images={image_id: image_sha[image_id] for image_id, _ in rated},
             calibration_images={image_id: image_sha[image_id] for image_id, _ in calibration},
-            weights=weights, skipped=skipped, stimuli=stimuli, scale=SCALE,
+            weights=weights,
+            skipped=skipped,
+            stimuli=stimuli,
+            scale=SCALE,
             created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             model_files={name: model.name for name, model in own.items()},
         )
@@ -231,13 +251,16 @@ def load_study(folder: Path) -> PreparedStudy:
     try:
         manifest = Manifest.from_json(path.read_text())
     except (OSError, ValueError, KeyError, TypeError) as error:
-        raise StudyError(f"{path} is not a readable study manifest ({error}); delete {folder} to prepare it again"
-                         ) from None
+        raise StudyError(
+            f"{path} is not a readable study manifest ({error}); delete {folder} to prepare it again"
+        ) from None
     for stimulus in manifest.stimuli.values():
         file = folder / stimulus.file
         if not file.is_file() or sha256_file(file) != stimulus.sha256:
-            raise StudyError(f"stimulus {stimulus.file} of study {manifest.study_id} is missing or changed since it "
-                             f"was prepared; ratings could no longer be traced: delete {folder} to prepare it again")
+            raise StudyError(
+                f"stimulus {stimulus.file} of study {manifest.study_id} is missing or changed since it "
+                f"was prepared; ratings could no longer be traced: delete {folder} to prepare it again"
+            )
     return PreparedStudy(folder, manifest)
 
 
@@ -267,8 +290,9 @@ def _lpips_from_files(study: PreparedStudy, image_id: str, method: str) -> float
     shown, reference = stimuli[image_id, method], stimuli[image_id, HR]
     if not all((study.folder / stimulus.file).is_file() for stimulus in (shown, reference)):
         return None
-    return _cached_file_lpips(str(study.folder / shown.file), shown.sha256, str(study.folder / reference.file),
-                              reference.sha256)
+    return _cached_file_lpips(
+        str(study.folder / shown.file), shown.sha256, str(study.folder / reference.file), reference.sha256
+    )
 
 
 @functools.lru_cache(maxsize=1024)
@@ -284,18 +308,29 @@ def _as_id(text: str) -> str:
     return _ID_CHARACTERS.sub("_", text).strip("_")[:64]
 
 
-def _study_id(name: str, methods: Sequence[str], weights: dict[str, str], image_sha: dict[str, str],
-              calibration: Sequence[str]) -> str:
+def _study_id(
+    name: str, methods: Sequence[str], weights: dict[str, str], image_sha: dict[str, str], calibration: Sequence[str]
+) -> str:
     """``<name>-<digest>``: the digest covers everything that decides what raters see."""
-    inputs = {"protocol": PROTOCOL, "scale": SCALE, "methods": list(methods), "weights": weights,
-              "images": image_sha, "calibration": list(calibration)}
+    inputs = {
+        "protocol": PROTOCOL,
+        "scale": SCALE,
+        "methods": list(methods),
+        "weights": weights,
+        "images": image_sha,
+        "calibration": list(calibration),
+    }
     digest = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
     return f"{name}-{digest[:12]}"
 
 
 def _make_stimuli(
-    folder: Path, rated: Sequence[tuple[str, Path]], calibration: Sequence[tuple[str, Path]],
-    methods: Sequence[str], own: Mapping[str, LoadedModel], progress: ProgressCallback,
+    folder: Path,
+    rated: Sequence[tuple[str, Path]],
+    calibration: Sequence[tuple[str, Path]],
+    methods: Sequence[str],
+    own: Mapping[str, LoadedModel],
+    progress: ProgressCallback,
 ) -> dict[tuple[str, str], Stimulus]:
     """Every method on every rated image (``own``: users' models by method name), and nearest / HR / trap of each
     calibration image."""
@@ -313,8 +348,13 @@ def _make_stimuli(
             save_image(to_float(pixels), folder / file)
             pair = None if variant == TRAP else score_pair(pixels, hr_uint8, perceptual_distance)
             stimuli[image_id, variant] = Stimulus(
-                image_id, variant, file.as_posix(), sha256_file(folder / file),
-                pair.psnr if pair and variant != HR else None, pair.ssim if pair else None, pair.lpips if pair else None,
+                image_id,
+                variant,
+                file.as_posix(),
+                sha256_file(folder / file),
+                pair.psnr if pair and variant != HR else None,
+                pair.ssim if pair else None,
+                pair.lpips if pair else None,
             )
     progress(1.0, "Stimuli ready")
     return stimuli

@@ -66,10 +66,18 @@ class CompareOutput:
         return self.path is not None and self.status in (DONE, REFERENCE)
 
     @property
+    def image_path(self) -> Path:
+        """``path`` of a tile with a real image (:attr:`has_output`); a waiting tile has none to give."""
+        if self.path is None:
+            raise ServiceSettingsError(f"{self.name} has no image yet: wait for the comparison to finish")
+        return self.path
+
+    @property
     def caption(self) -> str:
         if self.status == DONE and self.psnr is not None:
             return f"{self.name}: {self.psnr:.2f} dB / {self.ssim:.4f}" + (
-                "" if self.lpips is None else f" / LPIPS {self.lpips:.3f}")
+                "" if self.lpips is None else f" / LPIPS {self.lpips:.3f}"
+            )
         return self.name if self.status in (DONE, REFERENCE) else f"{self.name}: {self.status}"
 
 
@@ -114,8 +122,10 @@ def lpips_notice(source: CompareInput) -> str | None:
     height, width = source.hr_uint8.shape[:2]
     smallest = lpips.MIN_SIDE[lpips.DEFAULT_NETWORK]
     if min(height, width) < smallest:
-        return (f"LPIPS needs an image of at least {smallest}x{smallest} px (this one is {width}x{height}); "
-                "it is shown as empty")
+        return (
+            f"LPIPS needs an image of at least {smallest}x{smallest} px (this one is {width}x{height}); "
+            "it is shown as empty"
+        )
     return None
 
 
@@ -152,8 +162,12 @@ def metrics_chart(outputs: Sequence[CompareOutput]) -> go.Figure:
     names = [output.name for output in scored]
     panels = [("seconds", [output.seconds for output in scored])]
     if any(output.psnr is not None for output in scored):
-        panels = [("PSNR (dB)", [o.psnr for o in scored]), ("SSIM", [o.ssim for o in scored]),
-                  (LPIPS_PANEL, [o.lpips for o in scored]), *panels]
+        panels = [
+            ("PSNR (dB)", [o.psnr for o in scored]),
+            ("SSIM", [o.ssim for o in scored]),
+            (LPIPS_PANEL, [o.lpips for o in scored]),
+            *panels,
+        ]
     figure = make_subplots(rows=1, cols=len(panels), subplot_titles=[title for title, _ in panels])
     for column, (title, values) in enumerate(panels, start=1):
         labels = [f"{value:.4g}" if value is not None else "n/a" for value in values]
@@ -248,7 +262,7 @@ def export_results(outputs: Sequence[CompareOutput], out_dir: Path) -> tuple[Pat
     with zipfile.ZipFile(zip_path, "w", compression=zipfile.ZIP_STORED) as archive:
         for output in outputs:
             if output.has_output:
-                archive.write(output.path, f"{file_stem(output.name)}.png")
+                archive.write(output.image_path, f"{file_stem(output.name)}.png")
         archive.write(csv_path, csv_path.name)
     return zip_path, csv_path
 
@@ -263,7 +277,7 @@ def _output_named(outputs: Sequence[CompareOutput], name: str) -> CompareOutput:
 
 def slider_pair(outputs: Sequence[CompareOutput], before: str, after: str) -> tuple[str, str]:
     """The PNG paths of two results by name, for the before/after slider."""
-    paths = _output_named(outputs, before).path, _output_named(outputs, after).path
+    paths = _output_named(outputs, before).image_path, _output_named(outputs, after).image_path
     if not all(path.is_file() for path in paths):
         raise ServiceSettingsError("these results have been cleaned up since; run the comparison again")
     return str(paths[0]), str(paths[1])
@@ -300,7 +314,7 @@ def zoom_outputs(
     for output in outputs:
         if not output.has_output:
             continue
-        rgb = read_png(output.path)
+        rgb = read_png(output.image_path)
         box = crop_box(rgb.shape[1], rgb.shape[0], center_x, center_y, size)
         path = out_dir / f"zoom_{file_stem(output.name)}.png"
         save_image(to_float(zoom_crop(rgb, box, factor)), path)

@@ -74,12 +74,15 @@ def interpolation_ends(gan_name: str, model_files: Sequence[str | Path] = ()) ->
         first, second = pair_of(gan_name)
         return InterpolationEnds(first, second, False, f"{first} -> {second}")
     if len(model_files) != 2:
-        raise ServiceSettingsError(f"network interpolation blends two model files, got {len(model_files)}: "
-                                   "give a first (alpha = 0) and a second (alpha = 1)")
-    first, second = (user_models.load_user_model(file) for file in model_files)
-    for model in (first, second):
+        raise ServiceSettingsError(
+            f"network interpolation blends two model files, got {len(model_files)}: "
+            "give a first (alpha = 0) and a second (alpha = 1)"
+        )
+    first_model, second_model = (user_models.load_user_model(file) for file in model_files)
+    for model in (first_model, second_model):
         user_models.require_scale(model, "Interpolate")
-    return InterpolationEnds(str(model_files[0]), str(model_files[1]), True, f"{first.name} -> {second.name}")
+    label = f"{first_model.name} -> {second_model.name}"
+    return InterpolationEnds(str(model_files[0]), str(model_files[1]), True, label)
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,12 @@ class InterpolationView:
 
 
 def interpolation_view(
-    path: str | Path, mode: str, gan_name: str, alpha: float, out_dir: Path, pixel_cap: int | None = None,
+    path: str | Path,
+    mode: str,
+    gan_name: str,
+    alpha: float,
+    out_dir: Path,
+    pixel_cap: int | None = None,
     model_files: Sequence[str | Path] = (),
 ) -> InterpolationView:
     """Network interpolation beside pixel interpolation at ``alpha`` for one upload, saved as PNGs.
@@ -119,7 +127,11 @@ def interpolation_view(
 
 
 def curve_for_upload(
-    path: str | Path, mode: str, gan_name: str, pixel_cap: int | None = None, progress: ProgressCallback | None = None,
+    path: str | Path,
+    mode: str,
+    gan_name: str,
+    pixel_cap: int | None = None,
+    progress: ProgressCallback | None = None,
     model_files: Sequence[str | Path] = (),
 ) -> pd.DataFrame:
     """The perception-distortion data of :func:`perception_distortion_curve` for an upload, of the bundled pair
@@ -131,8 +143,11 @@ def curve_for_upload(
         raise ServiceSettingsError("the curve needs a reference: treat the upload as ground truth")
     ends = interpolation_ends(gan_name, model_files)
     source = prepare_input(path, mode, pixel_cap)
-    return perception_distortion_curve(source.lr_rgb, source.hr_uint8, ends.first, ends.second, progress=progress,
-                                       user_files=ends.user_files)
+    if source.hr_uint8 is None:
+        raise ServiceSettingsError("the curve needs a reference: treat the upload as ground truth")
+    return perception_distortion_curve(
+        source.lr_rgb, source.hr_uint8, ends.first, ends.second, progress=progress, user_files=ends.user_files
+    )
 
 
 def curve_chart(curve: pd.DataFrame) -> go.Figure:
@@ -147,16 +162,26 @@ def curve_chart(curve: pd.DataFrame) -> go.Figure:
         return _distortion_against_alpha(curve)
     figure = go.Figure()
     for (method, points), colour in zip(curve.groupby("interpolation", sort=False), CURVE_COLOURS):
-        figure.add_trace(go.Scatter(
-            x=[rmse_from_psnr(psnr) for psnr in points["psnr"]], y=points["lpips"], mode="lines+markers+text",
-            text=[f"{alpha:.1f}" for alpha in points["alpha"]], textposition="top right",
-            name=f"{method} interpolation", line={"color": colour}, customdata=points[["alpha", "psnr"]],
-            hovertemplate="alpha %{customdata[0]:.2f}: RMSE %{x:.2f} (PSNR %{customdata[1]:.2f} dB), LPIPS %{y:.4f}",
-        ))
+        figure.add_trace(
+            go.Scatter(
+                x=[rmse_from_psnr(psnr) for psnr in points["psnr"]],
+                y=points["lpips"],
+                mode="lines+markers+text",
+                text=[f"{alpha:.1f}" for alpha in points["alpha"]],
+                textposition="top right",
+                name=f"{method} interpolation",
+                line={"color": colour},
+                customdata=points[["alpha", "psnr"]],
+                hovertemplate="alpha %{customdata[0]:.2f}: RMSE %{x:.2f} (PSNR %{customdata[1]:.2f} dB), LPIPS %{y:.4f}",
+            )
+        )
     figure.update_xaxes(title_text="distortion: RMSE of Y in 8-bit levels (lower is better)")
     figure.update_yaxes(title_text="perception: LPIPS, AlexNet (lower is better)")
-    figure.update_layout(title="Perception-distortion plane; points labelled with alpha (0: PSNR model, 1: GAN)",
-                         height=420, margin={"l": 60, "r": 20, "t": 50, "b": 50})
+    figure.update_layout(
+        title="Perception-distortion plane; points labelled with alpha (0: PSNR model, 1: GAN)",
+        height=420,
+        margin={"l": 60, "r": 20, "t": 50, "b": 50},
+    )
     return figure
 
 
@@ -166,12 +191,23 @@ def _distortion_against_alpha(curve: pd.DataFrame) -> go.Figure:
     for (method, points), colour in zip(curve.groupby("interpolation", sort=False), CURVE_COLOURS):
         for column, metric in enumerate(("psnr", "ssim"), start=1):
             figure.add_trace(
-                go.Scatter(x=points["alpha"], y=points[metric], mode="lines+markers", name=f"{method} interpolation",
-                           legendgroup=method, showlegend=column == 1, line={"color": colour}),
-                row=1, col=column,
+                go.Scatter(
+                    x=points["alpha"],
+                    y=points[metric],
+                    mode="lines+markers",
+                    name=f"{method} interpolation",
+                    legendgroup=method,
+                    showlegend=column == 1,
+                    line={"color": colour},
+                ),
+                row=1,
+                col=column,
             )
     figure.update_xaxes(title_text="alpha (0: PSNR model, 1: GAN)")
     smallest = lpips.MIN_SIDE[lpips.DEFAULT_NETWORK]
-    figure.update_layout(title=f"No LPIPS (its package is missing, or the image is under {smallest} px): "
-                               "distortion against alpha only", height=360, margin={"l": 40, "r": 20, "t": 60, "b": 40})
+    figure.update_layout(
+        title=f"No LPIPS (its package is missing, or the image is under {smallest} px): distortion against alpha only",
+        height=360,
+        margin={"l": 40, "r": 20, "t": 60, "b": 40},
+    )
     return figure

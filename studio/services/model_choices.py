@@ -32,8 +32,11 @@ def model_label(name: str) -> str:
 def model_choices(names: Sequence[str] | None = None) -> list[tuple[str, str]]:
     """(label, name) pairs for a dropdown of SR models, unavailable ones labelled but listed; a model this CPU
     cannot run at its quality (an int8 variant without VNNI kernels) is left out."""
-    return [(model_label(name), name) for name in (names if names is not None else sr_model_names())
-            if refusal_on_this_cpu(name) is None]
+    return [
+        (model_label(name), name)
+        for name in (names if names is not None else sr_model_names())
+        if refusal_on_this_cpu(name) is None
+    ]
 
 
 def default_upscale_model() -> str:
@@ -47,7 +50,9 @@ def own_models(model_files: Sequence[str | Path]) -> dict[str, LoadedModel]:
     models = [user_models.load_user_model(path) for path in model_files]
     for model in models:
         user_models.require_scale(model, "Compare")
-    return {label: replace(model, name=label) for model, label in zip(models, distinct_labels([m.name for m in models]))}
+    return {
+        label: replace(model, name=label) for model, label in zip(models, distinct_labels([m.name for m in models]))
+    }
 
 
 def distinct_labels(labels: Sequence[str]) -> list[str]:

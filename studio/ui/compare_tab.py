@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -24,22 +25,40 @@ from studio.ui.errors import shown_as_gradio_errors
 
 @shown_as_gradio_errors
 def run_comparison(
-    path: str | None, mode: str, model_names: list[str], model_files: list[str] | None = None,
-    folder_models: list[str] | None = None, progress: gr.Progress = gr.Progress()
+    path: str | None,
+    mode: str,
+    model_names: list[str],
+    model_files: list[str] | None = None,
+    folder_models: list[str] | None = None,
+    progress: gr.Progress = gr.Progress(),
 ) -> Iterator[tuple[Any, ...]]:
     """Compare tab: stream gallery, table, chart, notes, downloads, state and slider choices per finished model.
 
     ``model_files`` (uploaded) and ``folder_models`` (names in the user models folder) add one column each.
     """
     out_dir = outputs.new_output_dir()
-    own_files = [*(model_files or []), *map(model_choices.folder_model_path, folder_models or [])]
-    views = compare.compare_stream(require_upload(path), mode, model_names, out_dir,
-                                   progress=lambda fraction, text: progress(fraction, desc=text), model_files=own_files)
+    own_files: list[str | Path] = [*(model_files or []), *map(model_choices.folder_model_path, folder_models or [])]
+    views = compare.compare_stream(
+        require_upload(path),
+        mode,
+        model_names,
+        out_dir,
+        progress=lambda fraction, text: progress(fraction, desc=text),
+        model_files=own_files,
+    )
     for view in views:
         before, after = view.slider_defaults
         choices = view.viewable
-        yield (view.gallery, view.table, view.chart, notes_markdown(view.notices), [str(p) for p in view.downloads] or None,
-               view, gr.Dropdown(choices=choices, value=before), gr.Dropdown(choices=choices, value=after))
+        yield (
+            view.gallery,
+            view.table,
+            view.chart,
+            notes_markdown(view.notices),
+            [str(p) for p in view.downloads] or None,
+            view,
+            gr.Dropdown(choices=choices, value=before),
+            gr.Dropdown(choices=choices, value=after),
+        )
 
 
 @shown_as_gradio_errors
@@ -69,19 +88,23 @@ def build_compare_tab() -> None:
                 gr.Examples([[path] for path in example_images()], [image])
             with gr.Column(scale=2):
                 mode = gr.Radio(MODE_CHOICES, value=uploads.GROUND_TRUTH, label="The upload is")
-                models = gr.CheckboxGroup(model_choices.model_choices(), value=list(model_choices.COMPARE_MODELS), label="Models")
+                models = gr.CheckboxGroup(
+                    model_choices.model_choices(), value=list(model_choices.COMPARE_MODELS), label="Models"
+                )
                 folder_choices = model_choices.folder_model_choices()
                 folder_models = gr.CheckboxGroup(folder_choices, label=OWN_FOLDER_LABEL, visible=bool(folder_choices))
                 model_files = model_files_upload("Add model files, x4", "multiple")
                 run = gr.Button("Compare", variant="primary", elem_id="compare-run")
                 notes = gr.Markdown()
-        gallery = gr.Gallery(label="Outputs", columns=3, format="png", object_fit="contain", height="auto",
-                             elem_id="compare-gallery")
+        gallery = gr.Gallery(
+            label="Outputs", columns=3, format="png", object_fit="contain", height="auto", elem_id="compare-gallery"
+        )
         with gr.Row():
             table = gr.Dataframe(label="Metrics", interactive=False, wrap=True, elem_id="compare-metrics")
             chart = gr.Plot(label="PSNR / SSIM / LPIPS (AlexNet, lower is better) / seconds")
-        downloads = gr.File(label="Download: all outputs + metrics (zip), metrics (CSV)", file_count="multiple",
-                            interactive=False)
+        downloads = gr.File(
+            label="Download: all outputs + metrics (zip), metrics (CSV)", file_count="multiple", interactive=False
+        )
         with gr.Accordion("Zoom: the same crop of every output", open=True):
             with gr.Row():
                 center_x = gr.Slider(0, 1, value=0.5, step=0.01, label="Crop centre x (fraction of width)")
@@ -95,9 +118,14 @@ def build_compare_tab() -> None:
                 after = gr.Dropdown([], label="After (right)")
             slider = gr.ImageSlider(label="Before / after", type="filepath", format="png")
 
-        compared = run.click(run_comparison, [image, mode, models, model_files, folder_models],
-                             [gallery, table, chart, notes, downloads, view, before, after],
-                             api_name="compare", concurrency_id=MODEL_QUEUE, concurrency_limit=CONCURRENCY)
+        compared = run.click(
+            run_comparison,
+            [image, mode, models, model_files, folder_models],
+            [gallery, table, chart, notes, downloads, view, before, after],
+            api_name="compare",
+            concurrency_id=MODEL_QUEUE,
+            concurrency_limit=CONCURRENCY,
+        )
         zoom_inputs = [view, center_x, center_y, size, factor]
         compared.success(zoom, zoom_inputs, zoomed).success(slide, [view, before, after], slider)
         for control in (center_x, center_y, size, factor):

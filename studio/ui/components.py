@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import Literal
 
 import gradio as gr
 from gradio import processing_utils
@@ -70,16 +71,21 @@ def input_image(label: str, elem_id: str) -> gr.Image:
     Its ``preprocess`` is replaced on the instance: a subclass of a Gradio component makes
     Gradio write a ``.pyi`` stub beside the defining file at import time.
     """
-    upload = gr.Image(label=label, type="filepath", image_mode=None, format="png", sources=["upload", "clipboard"],
-                      elem_id=elem_id)
+    upload = gr.Image(
+        label=label, type="filepath", image_mode=None, format="png", sources=["upload", "clipboard"], elem_id=elem_id
+    )
     upload.preprocess = functools.partial(unopened_upload, upload.GRADIO_CACHE)  # type: ignore[method-assign]
     return upload
 
 
-def model_files_upload(label: str, file_count: str) -> gr.File:
+def model_files_upload(label: str, file_count: Literal["single", "multiple"]) -> gr.File:
     """Users' model files, handed to the library as paths; spandrel tells what they are."""
-    return gr.File(label=f"{label} (.safetensors / .pth; any architecture spandrel recognises)", file_count=file_count,
-                   file_types=list(user_models.USER_MODEL_SUFFIXES), type="filepath")
+    return gr.File(
+        label=f"{label} (.safetensors / .pth; any architecture spandrel recognises)",
+        file_count=file_count,
+        file_types=list(user_models.USER_MODEL_SUFFIXES),
+        type="filepath",
+    )
 
 
 def chosen_model_file(upload: str | None, folder_name: str | None) -> str | None:

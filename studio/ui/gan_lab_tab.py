@@ -41,11 +41,19 @@ SNAPSHOTS_PER_RUN = 15
 
 
 @shown_as_gradio_errors
-def train_1d(target: str, generator: str, dropout: float, k: float, lr: float,
-             steps: float) -> Iterator[tuple[Any, str]]:
+def train_1d(
+    target: str, generator: str, dropout: float, k: float, lr: float, steps: float
+) -> Iterator[tuple[Any, str]]:
     """Stream (density figure, status line) while the 1-D GAN trains."""
-    for snapshot in train_1d_live(target, generator, int(k), float(lr), int(steps),
-                                  update_every=max(int(steps) // SNAPSHOTS_PER_RUN, 1), dropout=float(dropout)):
+    for snapshot in train_1d_live(
+        target,
+        generator,
+        int(k),
+        float(lr),
+        int(steps),
+        update_every=max(int(steps) // SNAPSHOTS_PER_RUN, 1),
+        dropout=float(dropout),
+    ):
         yield snapshot.figure, f"**{snapshot.text}**"
 
 
@@ -95,20 +103,38 @@ def build_gan_lab_tab() -> None:
             model = gr.Dropdown(initial.models, value=initial.model, label="Curves of", elem_id="gan-runs-model")
             refresh = gr.Button("Refresh runs", elem_id="gan-runs-refresh")
         table = gr.Markdown(initial.markdown, elem_id="gan-runs-table")
-        gallery = gr.Gallery(initial.gallery, label="Final sample grid of each run: classical (left), capsule (right)",
-                             columns=2, height=900, format="png", object_fit="contain", elem_id="gan-runs-gallery")
+        gallery = gr.Gallery(
+            initial.gallery,
+            label="Final sample grid of each run: classical (left), capsule (right)",
+            columns=2,
+            height=900,
+            format="png",
+            object_fit="contain",
+            elem_id="gan-runs-gallery",
+        )
         curves = gr.Plot(initial.curves, label="G loss, D loss, D accuracy", elem_id="gan-runs-curves")
 
         gr.Markdown(SAMPLE_INTRO)
         with gr.Row():
             with gr.Column(scale=1):
                 sampled = _sampler_picker(None, label="Generator", elem_id="gan-sample-run")
-                digit = gr.Dropdown([ANY_DIGIT, *map(str, range(10))], value=ANY_DIGIT,
-                                    label="Digit (ACGAN) or categorical code (InfoGAN)", elem_id="gan-sample-digit")
+                digit = gr.Dropdown(
+                    [ANY_DIGIT, *map(str, range(10))],
+                    value=ANY_DIGIT,
+                    label="Digit (ACGAN) or categorical code (InfoGAN)",
+                    elem_id="gan-sample-digit",
+                )
                 sweep = gr.Radio(list(SWEEPS), value="no sweep", label="InfoGAN: sweep a continuous code")
                 seed = gr.Number(value=0, precision=0, label="Seed")
                 draw = gr.Button("Sample now", variant="primary", elem_id="gan-sample-run-button")
-            samples = gr.Image(label="Fresh samples", type="numpy", format="png", interactive=False, elem_id="gan-sample-image", scale=2)
+            samples = gr.Image(
+                label="Fresh samples",
+                type="numpy",
+                format="png",
+                interactive=False,
+                elem_id="gan-sample-image",
+                scale=2,
+            )
         draw.click(sample_now, [sampled, digit, sweep, seed], samples, api_name="gan_sample")
 
         outputs = [table, gallery, curves, model, sampled]

@@ -42,8 +42,10 @@ You will see images one at a time, at their native size. Rate the **quality** of
 your first impression. First come a few calibration examples whose expected score is shown.
 Some images appear twice, and a few check that you are paying attention. A session takes a few
 minutes; if you reload the page, select this tab again to carry on where you stopped."""
-CONSENT = ("I agree that my ratings, the nickname I give (or a random id), the time of each rating and my response "
-           "times are stored and may be published as part of a research data set. No other data about me is kept.")
+CONSENT = (
+    "I agree that my ratings, the nickname I give (or a random id), the time of each rating and my response "
+    "times are stored and may be published as part of a research data set. No other data about me is kept."
+)
 KEYBOARD_AND_LAYOUT_JS = """
 if (!window.srStudioMosKeys) {
   window.srStudioMosKeys = true;
@@ -126,8 +128,15 @@ def _shown(view: TrialView) -> tuple[Any, ...]:
     A finished session shows the start form again, so the next rater on a shared computer can begin.
     """
     finished = view.trial is None
-    return (gr.Column(visible=finished), gr.Column(visible=True), f"**{view.progress}**", view.prompt, view.pixels,
-            view.trial, gr.Row(visible=not finished))
+    return (
+        gr.Column(visible=finished),
+        gr.Column(visible=True),
+        f"**{view.progress}**",
+        view.prompt,
+        view.pixels,
+        view.trial,
+        gr.Row(visible=not finished),
+    )
 
 
 def _trial_number() -> gr.Number:
@@ -142,8 +151,10 @@ def _trial_number() -> gr.Number:
 
 def _score_handler(score: int):
     """The click handler of the button for ``score`` (each button its own event, so the score cannot be altered)."""
+
     def rate_with_score(session: RaterSession | None, trial: float | None) -> tuple[Any, ...]:
         return rate(session, trial, score)
+
     return rate_with_score
 
 
@@ -158,20 +169,34 @@ def build_rate_tab() -> None:
         gr.Markdown(INSTRUCTIONS)
         trial = _trial_number()
         with gr.Column(visible=True) as intro:
-            nickname = gr.Textbox(label="Nickname (optional; leave empty to stay anonymous)", max_length=40,
-                                  elem_id="mos-nickname")
+            nickname = gr.Textbox(
+                label="Nickname (optional; leave empty to stay anonymous)", max_length=40, elem_id="mos-nickname"
+            )
             consent = gr.Checkbox(False, label=CONSENT, elem_id="mos-consent")
             start = gr.Button("Start rating", variant="primary", elem_id="mos-start")
         with gr.Column(visible=False) as rating:
             progress = gr.Markdown(elem_id="mos-progress")
             prompt = gr.Markdown(elem_id="mos-prompt")
-            stimulus = gr.Image(type="numpy", format="png", interactive=False, show_label=False, label="Image",
-                                buttons=[], elem_id="mos-stimulus")
+            stimulus = gr.Image(
+                type="numpy",
+                format="png",
+                interactive=False,
+                show_label=False,
+                label="Image",
+                buttons=[],
+                elem_id="mos-stimulus",
+            )
             with gr.Row(visible=False) as buttons:
-                score_buttons = [gr.Button(f"{score} {label}", elem_id=f"mos-score-{score}", min_width=90)
-                                 for score, label in SCORE_LABELS.items()]
+                score_buttons = [
+                    gr.Button(f"{score} {label}", elem_id=f"mos-score-{score}", min_width=90)
+                    for score, label in SCORE_LABELS.items()
+                ]
         shown = [intro, rating, progress, prompt, stimulus, trial, buttons]
-        queue = {"concurrency_id": RATING_QUEUE, "concurrency_limit": RATING_CONCURRENCY, "api_visibility": "private"}
+        queue: dict[str, Any] = {
+            "concurrency_id": RATING_QUEUE,
+            "concurrency_limit": RATING_CONCURRENCY,
+            "api_visibility": "private",
+        }
         start.click(start_session, [nickname, consent], [session, saved, *shown], **queue)
         tab.select(resume_session, saved, [session, saved, *shown], **queue)
         for score, button in zip(SCORE_LABELS, score_buttons):
@@ -198,30 +223,46 @@ def show_results(study_id: str | None, exclude_flagged: bool) -> tuple[Any, ...]
         results = results_of(csv_path, exclude_flagged=exclude_flagged)
         downloads = export_results(results, csv_path, new_output_dir())
     report = results.report
-    summary = report.summary.round({"MOS": 2, "CI low": 2, "CI high": 2, "SD": 2, "DMOS": 2, "z-MOS": 2,
-                                    "mean rank": 2, "PSNR": 2, "SSIM": 4})
-    return (gr.Dropdown(choices=studies, value=study_id), _overview(results), paper_table(report.summary), summary,
-            distribution_figure(report.trials, report.summary), rank_figure(report.summary),
-            report.pairwise.round({"mean A - B": 2, "W": 1, "p": 4, "p (Holm)": 4}),
-            report.screening.round({"mean": 2, "sd": 2, "repeat_mad": 2}), [str(path) for path in downloads])
+    summary = report.summary.round(
+        {"MOS": 2, "CI low": 2, "CI high": 2, "SD": 2, "DMOS": 2, "z-MOS": 2, "mean rank": 2, "PSNR": 2, "SSIM": 4}
+    )
+    return (
+        gr.Dropdown(choices=studies, value=study_id),
+        _overview(results),
+        paper_table(report.summary),
+        summary,
+        distribution_figure(report.trials, report.summary),
+        rank_figure(report.summary),
+        report.pairwise.round({"mean A - B": 2, "W": 1, "p": 4, "p (Holm)": 4}),
+        report.screening.round({"mean": 2, "sd": 2, "repeat_mad": 2}),
+        [str(path) for path in downloads],
+    )
 
 
 def _overview(results: StudyResults) -> str:
     report, manifest = results.report, results.manifest
     trials = report.trials
-    lines = [(f"**{report.study_id}**: {len(trials)} ratings by {trials['rater_id'].nunique()} raters of "
-              f"{trials['image_id'].nunique()} images.")]
+    lines = [
+        (
+            f"**{report.study_id}**: {len(trials)} ratings by {trials['rater_id'].nunique()} raters of "
+            f"{trials['image_id'].nunique()} images."
+        )
+    ]
     if manifest is not None and manifest.skipped:
         skipped = "; ".join(f"{method} ({reason})" for method, reason in manifest.skipped.items())
         lines.append(f"Not in this study: {skipped}")
     if report.friedman is not None:
-        lines.append(f"Friedman test across all methods: chi2 = {report.friedman.statistic:.2f}, "
-                     f"p = {report.friedman.p_value:.3g} ({report.friedman.blocks} rater-image blocks).")
+        lines.append(
+            f"Friedman test across all methods: chi2 = {report.friedman.statistic:.2f}, "
+            f"p = {report.friedman.p_value:.3g} ({report.friedman.blocks} rater-image blocks)."
+        )
     lines.append(f"Krippendorff's alpha: interval {report.alpha_interval:.3f}, ordinal {report.alpha_ordinal:.3f}.")
     lines.append(correlation_summary(report.correlations) + ".")
     flagged = int(report.screening["flagged"].sum())
-    lines.append(f"Raters flagged by the screening: {flagged}" +
-                 (f"; left out: {', '.join(report.excluded)}" if report.excluded else ""))
+    lines.append(
+        f"Raters flagged by the screening: {flagged}"
+        + (f"; left out: {', '.join(report.excluded)}" if report.excluded else "")
+    )
     lines += [f"Warning: {warning}" for warning in results.warnings]
     return "\n\n".join(lines)
 
@@ -229,26 +270,37 @@ def _overview(results: StudyResults) -> str:
 def build_results_tab() -> None:
     """Lay out the MOS Results tab and wire its events."""
     with gr.Tab("MOS Results") as tab:
-        gr.Markdown("### MOS results\nMOS with 95% confidence intervals, DMOS against the hidden HR (ACR-HR), "
-                    "z-scored MOS, mean ranks, Wilcoxon signed-rank tests with Holm's correction, Friedman's test, "
-                    "Krippendorff's alpha, rater screening (ITU-R BT.500, gold, trap, calibration, repeats) and "
-                    "the Spearman correlation of MOS with PSNR, SSIM and LPIPS over the rated stimuli.")
+        gr.Markdown(
+            "### MOS results\nMOS with 95% confidence intervals, DMOS against the hidden HR (ACR-HR), "
+            "z-scored MOS, mean ranks, Wilcoxon signed-rank tests with Holm's correction, Friedman's test, "
+            "Krippendorff's alpha, rater screening (ITU-R BT.500, gold, trap, calibration, repeats) and "
+            "the Spearman correlation of MOS with PSNR, SSIM and LPIPS over the rated stimuli."
+        )
         with gr.Row():
             study = gr.Dropdown([], label="Study", elem_id="mos-results-study")
             exclude = gr.Checkbox(False, label="Leave out flagged raters (their rows stay in the CSV)")
             show = gr.Button("Show results", variant="primary", elem_id="mos-results-show")
         overview = gr.Markdown(elem_id="mos-results-overview")
-        paper = gr.Dataframe(pd.DataFrame(), label="As in the SRGAN paper: PSNR / SSIM / MOS", interactive=False,
-                             elem_id="mos-results-paper")
+        paper = gr.Dataframe(
+            pd.DataFrame(),
+            label="As in the SRGAN paper: PSNR / SSIM / MOS",
+            interactive=False,
+            elem_id="mos-results-paper",
+        )
         summary = gr.Dataframe(pd.DataFrame(), label="Per method", interactive=False, elem_id="mos-results-summary")
         with gr.Row():
             distribution = gr.Plot(label="Score distribution")
             ranks = gr.Plot(label="Average rank")
-        pairwise = gr.Dataframe(pd.DataFrame(), label="Pairwise Wilcoxon signed-rank tests (Holm-corrected)",
-                                interactive=False)
+        pairwise = gr.Dataframe(
+            pd.DataFrame(), label="Pairwise Wilcoxon signed-rank tests (Holm-corrected)", interactive=False
+        )
         screening = gr.Dataframe(pd.DataFrame(), label="Rater screening", interactive=False)
-        downloads = gr.File(label="Download: raw ratings CSV, per-method summary CSV", file_count="multiple",
-                            interactive=False)
+        downloads = gr.File(
+            label="Download: raw ratings CSV, per-method summary CSV", file_count="multiple", interactive=False
+        )
         tab.select(list_studies, None, study)
-        show.click(show_results, [study, exclude], [study, overview, paper, summary, distribution, ranks, pairwise,
-                                                    screening, downloads])
+        show.click(
+            show_results,
+            [study, exclude],
+            [study, overview, paper, summary, distribution, ranks, pairwise, screening, downloads],
+        )

@@ -25,8 +25,12 @@ from studio.ui.errors import shown_as_gradio_errors
 
 @shown_as_gradio_errors
 def upscale_upload(
-    path: str | None, model_name: str, shrink: bool = False, model_file: str | None = None,
-    folder_model: str | None = None, progress: gr.Progress = gr.Progress()
+    path: str | None,
+    model_name: str,
+    shrink: bool = False,
+    model_file: str | None = None,
+    folder_model: str | None = None,
+    progress: gr.Progress = gr.Progress(),
 ) -> tuple[str, str, str]:
     """Upscale tab: the PNG (shown and offered as a file) and a summary line stating the sizes.
 
@@ -34,8 +38,9 @@ def upscale_upload(
     """
     model_path = chosen_model_file(model_file, folder_model)
     progress(0.0, desc=f"Upscaling with {Path(model_path).name if model_path else model_name}")
-    outcome = upscale.upscale_file(require_upload(path), model_name, outputs.new_output_dir(), shrink=shrink,
-                                   model_file=model_path)
+    outcome = upscale.upscale_file(
+        require_upload(path), model_name, outputs.new_output_dir(), shrink=shrink, model_file=model_path
+    )
     summary = f"**{outcome.summary}**"
     if outcome.notices:
         summary += "\n\n" + notes_markdown(outcome.notices)
@@ -53,23 +58,48 @@ def build_upscale_tab() -> None:
         with gr.Row():
             with gr.Column():
                 image = input_image("Image", "upscale-input")
-                model = gr.Dropdown(model_choices.model_choices(), value=model_choices.default_upscale_model(), label="Model")
-                shrink = gr.Checkbox(False, label=uploads.SHRINK_LABEL,
-                                     info=f"Up to {uploads.SHRINK_HEADROOM}x the cap of {pixel_cap_from_env():,} pixels")
+                model = gr.Dropdown(
+                    model_choices.model_choices(), value=model_choices.default_upscale_model(), label="Model"
+                )
+                shrink = gr.Checkbox(
+                    False,
+                    label=uploads.SHRINK_LABEL,
+                    info=f"Up to {uploads.SHRINK_HEADROOM}x the cap of {pixel_cap_from_env():,} pixels",
+                )
                 with gr.Accordion("Or your own model (any scale)", open=False):
                     model_file = model_files_upload("Model file", "single")
                     folder_choices = model_choices.folder_model_choices()
-                    folder_model = gr.Dropdown(folder_choices, value=None, label=OWN_FOLDER_LABEL,
-                                               visible=bool(folder_choices))
+                    folder_model = gr.Dropdown(
+                        folder_choices, value=None, label=OWN_FOLDER_LABEL, visible=bool(folder_choices)
+                    )
                 run = gr.Button(upscale.upscale_label(), variant="primary")
             with gr.Column():
                 result = result_image("x4 result (PNG)")
                 download = gr.File(label="Download PNG", interactive=False)
                 summary = gr.Markdown()
         shown = [result, download, summary]
-        run.click(upscale_upload, [image, model, shrink, model_file, folder_model], shown, api_name="upscale",
-                  concurrency_id=MODEL_QUEUE, concurrency_limit=CONCURRENCY)
-        gr.on([model_file.change, folder_model.change], upscale_button, [model_file, folder_model], run,
-              api_name="upscale_label", concurrency_id=MODEL_QUEUE, concurrency_limit=CONCURRENCY)
-        gr.Examples([[path, model_choices.default_upscale_model()] for path in example_images()], [image, model], shown,
-                    fn=upscale_upload, cache_examples=True, cache_mode="lazy")
+        run.click(
+            upscale_upload,
+            [image, model, shrink, model_file, folder_model],
+            shown,
+            api_name="upscale",
+            concurrency_id=MODEL_QUEUE,
+            concurrency_limit=CONCURRENCY,
+        )
+        gr.on(
+            [model_file.change, folder_model.change],
+            upscale_button,
+            [model_file, folder_model],
+            run,
+            api_name="upscale_label",
+            concurrency_id=MODEL_QUEUE,
+            concurrency_limit=CONCURRENCY,
+        )
+        gr.Examples(
+            [[path, model_choices.default_upscale_model()] for path in example_images()],
+            [image, model],
+            shown,
+            fn=upscale_upload,
+            cache_examples=True,
+            cache_mode="lazy",
+        )
