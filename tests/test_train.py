@@ -451,3 +451,21 @@ def test_the_content_loss_compares_sr_and_hr_cropped_at_the_same_offsets() -> No
     objective(hr.clone(), hr)
     sr_crops, hr_crops = seen[0]
     assert sr_crops.shape == (6, 3, 24, 24) and torch.equal(sr_crops, hr_crops), "one offset per pair, not per image"
+
+
+def test_rescore_measures_an_int8_model_as_both_kinds_of_cpu_run_it_and_a_float_one_as_evaluate_does(
+    tiny_weights, tiny_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sr_core.quant import publish
+    from sr_core.train.publish import rescore_bundled
+    from sr_core.weights import WeightsEntry, write_manifest
+
+    folder = tiny_weights("srresnet")
+    int8_entry = WeightsEntry(model="srresnet-int8", file="srresnet.safetensors", sha256="0" * 64)
+    write_manifest({**read_manifest(folder), "srresnet-int8": int8_entry}, folder)
+    asked = []
+    monkeypatch.setattr(publish, "scores_on_both_kinds_of_cpu", lambda name, folders: asked.append(name) or {"x": 1.0})
+    float_entry, rescored_int8 = rescore_bundled(["srresnet", "srresnet-int8"], [tiny_data])
+    assert asked == ["srresnet-int8"] and rescored_int8.scores["x"] == 1.0
+    assert f"{tiny_data.name.lower()}_psnr_y" in float_entry.scores
+    assert read_manifest(folder)["srresnet-int8"].scores["x"] == 1.0
