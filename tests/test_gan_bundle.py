@@ -20,7 +20,7 @@ from labs.gan.errors import GanSettingError
 from labs.gan.registry import build_gan
 from labs.gan.runs import find_runs, runs_overview
 from labs.gan.sampling import GRID_SIDE, SWEEP_LIMIT, draw_samples, load_generator, sample_grid, sampler_choices
-from labs.gan.trainer import Schedule, TrainConfig, train
+from labs.gan.trainer import GanRunConfig, Schedule, train
 from sr_core.weights import read_state_dict, save_weights, sha256_file
 
 BUNDLE = Path(__file__).resolve().parents[1] / "assets" / "gan_runs"
@@ -155,7 +155,7 @@ def test_gan_bundle_writes_fp16_runs_that_the_gan_lab_lists_and_samples(tmp_path
     monkeypatch.setattr("labs.gan.sources.load_or_train_classifier", untrained_classifier)
     runs = tmp_path / "runs"
     for model in ("acgan", "dcgan"):
-        config = TrainConfig(model, "cnn", size="tiny", data=str(MNIST), batch_size=4)
+        config = GanRunConfig(model, "cnn", size="tiny", data=str(MNIST), batch_size=4)
         train(config, runs / f"{model}_cnn", Schedule(steps=4, checkpoint_every=2), log=quiet)
     manifest = write_bundle([runs / "acgan_cnn", runs / "dcgan_cnn"], tmp_path / "bundle", runs)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from served_app import served_in_this_process
 
-from labs.gan.trainer import Schedule, TrainConfig, train
+from labs.gan.trainer import GanRunConfig, Schedule, train
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -39,7 +39,7 @@ def gan_lab_url(tmp_path, monkeypatch):
     from studio.ui.gan_lab_tab import build_gan_lab_tab
 
     runs = tmp_path / "runs"
-    train(TrainConfig("sine", size="tiny"), runs / "sine-cnn", Schedule(steps=2, sample_every=2), log=quiet)
+    train(GanRunConfig("sine", size="tiny"), runs / "sine-cnn", Schedule(steps=2, sample_every=2), log=quiet)
     monkeypatch.setenv("SR_STUDIO_GAN_RUNS", str(runs))
     monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
     with served_in_this_process(app.build_demo((build_gan_lab_tab,))) as url:

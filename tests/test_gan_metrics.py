@@ -21,7 +21,7 @@ from labs.gan.model import GAN
 from labs.gan.registry import build_gan
 from labs.gan.runs import comparison_table, find_runs, format_summary
 from labs.gan.toy import TARGETS
-from labs.gan.trainer import Schedule, TrainConfig, evaluate_run, train
+from labs.gan.trainer import GanRunConfig, Schedule, evaluate_run, train
 from labs.mnist import LabeledImages, MnistSplit, load_mnist, read_idx, uint8_to_signed
 from sr_core.weights import read_metadata
 
@@ -243,7 +243,7 @@ def test_the_comparison_table_puts_classical_and_capsule_runs_side_by_side(
 ):
     monkeypatch.setattr("labs.gan.sources.load_or_train_classifier", lambda path, split: (small_classifier, 0.9))
     for discriminator in ("cnn", "capsule"):
-        config = TrainConfig("infogan", discriminator, size="tiny", data=str(MNIST), batch_size=4)
+        config = GanRunConfig("infogan", discriminator, size="tiny", data=str(MNIST), batch_size=4)
         run = train(config, tmp_path / f"infogan-{discriminator}", Schedule(steps=1), log=quiet)
         metrics = evaluate_run(run, tmp_path)["metrics"]
         assert {"fd", "kid", "kid_std", "class_accuracy", "classifier_accuracy"} <= set(metrics)
