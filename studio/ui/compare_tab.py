@@ -8,17 +8,16 @@ from typing import Any
 
 import gradio as gr
 
-from studio.services import compare, model_choices, outputs, uploads
+from studio.services import compare, model_choices, outputs
 from studio.ui.components import (
     CONCURRENCY,
-    MODE_CHOICES,
     MODEL_QUEUE,
     OWN_FOLDER_LABEL,
-    example_images,
-    input_image,
+    mode_choice,
     model_files_upload,
     notes_markdown,
     require_upload,
+    upload_with_examples,
 )
 from studio.ui.errors import shown_as_gradio_errors
 
@@ -84,10 +83,9 @@ def build_compare_tab() -> None:
         view = gr.State(None)
         with gr.Row():
             with gr.Column(scale=1):
-                image = input_image("Image", "compare-input")
-                gr.Examples([[path] for path in example_images()], [image])
+                image = upload_with_examples("compare-input")
             with gr.Column(scale=2):
-                mode = gr.Radio(MODE_CHOICES, value=uploads.GROUND_TRUTH, label="The upload is")
+                mode = mode_choice()
                 models = gr.CheckboxGroup(
                     model_choices.model_choices(), value=list(model_choices.COMPARE_MODELS), label="Models"
                 )

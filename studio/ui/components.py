@@ -95,3 +95,15 @@ def chosen_model_file(upload: str | None, folder_name: str | None) -> str | None
 
 def result_image(label: str) -> gr.Image:
     return gr.Image(label=label, type="filepath", format="png", interactive=False, buttons=["download", "fullscreen"])
+
+
+def upload_with_examples(elem_id: str) -> gr.Image:
+    """The upload of the Compare and Interpolate tabs with the bundled examples under it."""
+    image = input_image("Image", elem_id)
+    gr.Examples([[path] for path in example_images()], [image])
+    return image
+
+
+def mode_choice() -> gr.Radio:
+    """Whether the upload is the HR reference (ground truth) or an LR image to upscale as it is."""
+    return gr.Radio(MODE_CHOICES, value=uploads.GROUND_TRUTH, label="The upload is")

@@ -6,18 +6,17 @@ import gradio as gr
 import pandas as pd
 import plotly.graph_objects as go
 
-from studio.services import interpolate, model_choices, outputs, uploads
+from studio.services import interpolate, model_choices, outputs
 from studio.ui.components import (
     CONCURRENCY,
-    MODE_CHOICES,
     MODEL_QUEUE,
     OWN_FOLDER_LABEL,
     chosen_model_file,
-    example_images,
-    input_image,
+    mode_choice,
     model_files_upload,
     require_upload,
     result_image,
+    upload_with_examples,
 )
 from studio.ui.errors import shown_as_gradio_errors
 
@@ -89,10 +88,9 @@ def build_interpolate_tab() -> None:
         )
         with gr.Row():
             with gr.Column(scale=1):
-                image = input_image("Image", "interpolate-input")
-                gr.Examples([[path] for path in example_images()], [image])
+                image = upload_with_examples("interpolate-input")
             with gr.Column(scale=2):
-                mode = gr.Radio(MODE_CHOICES, value=uploads.GROUND_TRUTH, label="The upload is")
+                mode = mode_choice()
                 pair = gr.Dropdown(
                     interpolate.pair_choices(),
                     value=model_choices.DEFAULT_INTERPOLATION_GAN,
