@@ -59,8 +59,12 @@ class LPIPS(nn.Module):
         return self.distance(self.features(first), self.features(second))
 
     def features(self, image: torch.Tensor) -> list[torch.Tensor]:
-        """The channel-normalised tapped features of NCHW RGB images in [0, 1]: compute a fixed reference's once."""
-        return [_unit_channels(tap) for tap in taps(self.stack, self._scaled(image), self.taps)]
+        """The channel-normalised tapped features of NCHW RGB images in [0, 1]: compute a fixed reference's once.
+
+        The stack runs channels_last (oneDNN's native layout on CPU: about 15% faster for AlexNet at 256x256).
+        """
+        scaled = self._scaled(image).contiguous(memory_format=torch.channels_last)
+        return [_unit_channels(tap) for tap in taps(self.stack, scaled, self.taps)]
 
     def distance(self, first: list[torch.Tensor], second: list[torch.Tensor]) -> torch.Tensor:
         """LPIPS, shape (N,), of two images' :meth:`features`."""
@@ -87,7 +91,7 @@ def lpips_network(network: str = DEFAULT_NETWORK) -> LPIPS:
     of 0.8 s on a 2-core Xeon.
     """
     keep_freed_cpu_memory()
-    return LPIPS(network)
+    return LPIPS(network).to(memory_format=torch.channels_last)
 
 
 def lpips_distance(sr: np.ndarray, hr: np.ndarray, network: str = DEFAULT_NETWORK) -> float | None:
