@@ -134,7 +134,7 @@ def _load_int8_model(spec: ModelSpec, ranges_file: str | None) -> LoadedModel:
     must have been calibrated for the float weights that load. The bundled ranges are refused on
     a CPU where they lose the model's quality (:func:`refusal_on_this_cpu`).
     """
-    from sr_core.quant import int8_models  # torchao's PT2E stack: imported only when an int8 model loads
+    from sr_core import int8  # torchao's PT2E stack: imported only when an int8 model loads
 
     name, float_name = spec.name, str(spec.quantized_from)
     if ranges_file is None and (refusal := refusal_on_this_cpu(name)):
@@ -148,13 +148,13 @@ def _load_int8_model(spec: ModelSpec, ranges_file: str | None) -> LoadedModel:
                 f"{float_name} --publish` (it publishes only a model that meets the int8 bar)"
             )
         ranges_file = str(located.path)
-    int8_models.check_calibrated_for(ranges_file, float_model.weights_sha256)
+    int8.check_calibrated_for(ranges_file, float_model.weights_sha256)
     network = spec.build(**weights_io.infer_model_kwargs(float_model.state_dict, spec.architecture))
     weights_io.load_into(network, float_model.state_dict)
-    graph = int8_models.int8_graph(network, weights_io.read_state_dict(ranges_file), Path(ranges_file).name)
+    graph = int8.int8_graph(network, weights_io.read_state_dict(ranges_file), Path(ranges_file).name)
     return LoadedModel(
         name=name,
-        network=int8_models.Int8Network(graph),
+        network=int8.Int8Network(graph),
         state_dict=float_model.state_dict,
         device=torch.device("cpu"),
         dtype=torch.float32,
@@ -257,16 +257,16 @@ def model_for_weights(weights_file: str | Path) -> str:
 
 def refusal_on_this_cpu(name: str) -> str | None:
     """Why ``name`` is not offered on this machine, or None: only an int8 variant whose bundled ranges
-    lose its quality on this CPU's int8 kernels is refused (see :mod:`sr_core.quant.int8_models`)."""
+    lose its quality on this CPU's int8 kernels is refused (see :mod:`sr_core.int8`)."""
     spec = get_spec(name)
     if spec.kind != "int8":
         return None
     entry, float_entry = weights_io.find_weights(name), weights_io.find_weights(str(spec.quantized_from))
     if entry is None or float_entry is None:
         return None
-    from sr_core.quant import int8_models
+    from sr_core import int8
 
-    return int8_models.refusal_on_this_cpu(entry, float_entry)
+    return int8.refusal_on_this_cpu(entry, float_entry)
 
 
 def bundled_arch_kwargs(name: str) -> dict:

@@ -21,7 +21,7 @@ import torch
 
 from sr_core.bench import SIZES
 from sr_core.device import set_cpu_threads
-from sr_core.quant.errors import QuantSettingError
+from sr_core.errors import QuantSettingError
 from sr_core.quant.sr import LR_CROP, LR_GENERATOR
 
 EXIT_OK = 0
@@ -65,8 +65,8 @@ def _probe(args: argparse.Namespace, calibration: dict[str, list[torch.Tensor]])
 
 def _quantize(args: argparse.Namespace) -> int:
     from sr_core.optimize import fold_batch_norms
+    from sr_core.ptq import calibrate, convert
     from sr_core.quant import sr
-    from sr_core.quant.ptq import calibrate, convert
     from sr_core.registry import get_spec
 
     set_cpu_threads(args.threads)

@@ -15,8 +15,8 @@ from sr_core.device import cpu_int8_products_saturate
 from sr_core.errors import UnsupportedOnThisCPUError
 from sr_core.evaluation import evaluate_model
 from sr_core.inference import refusal_on_this_cpu
+from sr_core.int8 import scores_for_this_cpu
 from sr_core.protocol import image_files
-from sr_core.quant.int8_models import scores_for_this_cpu
 from sr_core.registry import get_spec
 from sr_core.weights import read_manifest, sha256_file
 from studio.services.model_choices import model_choices

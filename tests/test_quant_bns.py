@@ -8,8 +8,8 @@ from quant_helpers import give_batch_norm_statistics
 from torch import nn
 from torch.distributions import Normal, kl_divergence
 
+from sr_core.errors import QuantSettingError
 from sr_core.quant.bns import bns_loss, forward_with_moments, gaussian_kl, moment_mse
-from sr_core.quant.errors import QuantSettingError
 
 pytestmark = pytest.mark.usefixtures("one_cpu_thread")
 

@@ -9,12 +9,11 @@ from conftest import TINY_ARCH_KWARGS, clear_model_caches
 from PIL import Image
 from quant_helpers import give_batch_norm_statistics
 
-from sr_core.errors import WeightsMismatchError, WeightsNotFoundError
+from sr_core.errors import CompilerMissingError, WeightsMismatchError, WeightsNotFoundError
 from sr_core.inference import load_model, model_has_weights
+from sr_core.int8 import int8_graph, observer_state, save_ranges, scores_for_this_cpu
 from sr_core.interpolation import check_interpolable, interpolation_pairs
-from sr_core.quant.errors import CompilerMissingError
-from sr_core.quant.int8_models import int8_graph, observer_state, save_ranges, scores_for_this_cpu
-from sr_core.quant.ptq import calibrate, convert
+from sr_core.ptq import calibrate, convert
 from sr_core.quant.publish import publish_int8
 from sr_core.quant.sr import float_sr_network
 from sr_core.registry import build_model, get_spec, sr_model_names

@@ -6,8 +6,8 @@ from quant_helpers import TINY_WIDTHS, tiny_teacher
 
 from labs.mnist import LabeledImages
 from labs.zscgan.teacher import MnistResNet, accuracy, train_teacher
+from sr_core.errors import QuantSettingError
 from sr_core.optimize import fold_batch_norms
-from sr_core.quant.errors import QuantSettingError
 from sr_core.quant.generator import ConditionalBatchNorm2d, Generator
 
 pytestmark = pytest.mark.usefixtures("one_cpu_thread")

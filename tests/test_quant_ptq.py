@@ -5,9 +5,9 @@ import torch
 from conftest import TINY_ARCH_KWARGS
 from quant_helpers import give_batch_norm_statistics, tiny_teacher
 
+from sr_core.errors import QuantSettingError
 from sr_core.optimize import fold_batch_norms
-from sr_core.quant.errors import QuantSettingError
-from sr_core.quant.ptq import quantization_config, quantize_static
+from sr_core.ptq import quantization_config, quantize_static
 from sr_core.registry import build_model
 
 pytestmark = pytest.mark.usefixtures("one_cpu_thread")

@@ -13,8 +13,8 @@ from labs.zscgan.qat import (
     real_batches,
     synthetic_batches,
 )
-from sr_core.quant.errors import QuantSettingError
-from sr_core.quant.ptq import freeze_activation_ranges, load_torchao
+from sr_core.errors import QuantSettingError
+from sr_core.ptq import freeze_activation_ranges, load_torchao
 from sr_core.quant.zscgan import GeneratorConfig, ZeroShotTrainer
 
 pytestmark = pytest.mark.usefixtures("one_cpu_thread")

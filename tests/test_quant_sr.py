@@ -9,9 +9,9 @@ from conftest import TINY_ARCH_KWARGS
 from PIL import Image
 from quant_helpers import give_batch_norm_statistics
 
+from sr_core.errors import CalibrationDataError
 from sr_core.inference import load_model
 from sr_core.quant.bns import bns_loss, forward_with_moments
-from sr_core.quant.errors import CalibrationDataError
 from sr_core.quant.generator import Generator
 from sr_core.quant.sr import (
     QualityRow,
@@ -114,7 +114,7 @@ def test_interleaved_timing_reports_a_median_for_each_run():
 
 @pytest.mark.slow
 def test_compiled_int8_agrees_with_its_graph_and_with_fp32(tmp_path):
-    from sr_core.quant.ptq import quantize_static
+    from sr_core.ptq import quantize_static
     from sr_core.quant.sr import latency_frame, measure_latency, protocol_lr
 
     network = _tiny_sr_network()

@@ -5,7 +5,7 @@ import torch
 from quant_helpers import tiny_teacher
 
 from labs.zscgan.samples import class_rows, synthetic_set
-from sr_core.quant.errors import QuantSettingError
+from sr_core.errors import QuantSettingError
 from sr_core.quant.zscgan import LOSS_SETS, GeneratorConfig, ZeroShotTrainer
 
 pytestmark = pytest.mark.usefixtures("one_cpu_thread")

@@ -25,9 +25,9 @@ from labs.mnist import LabeledImages, load_mnist, save_grid
 from labs.zscgan.qat import QATConfig, quantization_aware_training, real_batches, synthetic_batches
 from labs.zscgan.samples import class_rows, synthetic_set
 from labs.zscgan.teacher import MnistResNet, accuracy, freeze, train_teacher
-from sr_core.quant.errors import QuantSettingError
+from sr_core.errors import QuantSettingError
+from sr_core.ptq import quantize_static
 from sr_core.quant.generator import Generator
-from sr_core.quant.ptq import quantize_static
 from sr_core.quant.zscgan import LOSS_LABELS, GeneratorConfig, ZeroShotTrainer, loss_set
 from sr_core.weights import read_metadata, read_state_dict, save_weights
 

@@ -19,9 +19,9 @@ import torch
 from torch import nn
 
 from labs.mnist import LabeledImages
+from sr_core.errors import QuantSettingError
 from sr_core.optimize import fold_batch_norms
-from sr_core.quant.errors import QuantSettingError
-from sr_core.quant.ptq import convert, export_network, freeze_activation_ranges, load_torchao, quantizer
+from sr_core.ptq import convert, export_network, freeze_activation_ranges, load_torchao, quantizer
 from sr_core.quant.zscgan import ZeroShotTrainer
 
 Batches = Callable[[], torch.Tensor]

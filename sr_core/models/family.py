@@ -31,7 +31,7 @@ class ModelSpec:
     ``architecture`` names the network family: models with the same architecture and
     ``default_kwargs`` can exchange weights and be interpolated. ``discriminator`` names the
     spec of the critic its GAN training uses. ``quantized_from`` names the float model an int8
-    variant runs with calibrated ranges (:mod:`sr_core.quant.int8_models`); ``int8_variant`` asks
+    variant runs with calibrated ranges (:mod:`sr_core.int8`); ``int8_variant`` asks
     the registry for that variant (generators with batch norm, whose statistics let a generator
     synthesise calibration data).
     """

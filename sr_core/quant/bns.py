@@ -16,7 +16,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from sr_core.quant.errors import QuantSettingError
+from sr_core.errors import QuantSettingError
 
 BnsForm = Literal["kl", "mse"]
 # Floor on variances: a channel that is constant over the batch must not give log(0) or 1/0.

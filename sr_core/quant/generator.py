@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sr_core.quant.errors import QuantSettingError
+from sr_core.errors import QuantSettingError
 
 
 class ConditionalBatchNorm2d(nn.Module):

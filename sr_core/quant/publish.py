@@ -17,8 +17,8 @@ import torch
 from sr_core.device import cpu_int8_products_saturate
 from sr_core.errors import WeightsNotFoundError
 from sr_core.evaluation import evaluate_model, manifest_scores
+from sr_core.int8 import NO_VNNI_PREFIX, save_ranges
 from sr_core.protocol import image_files
-from sr_core.quant.int8_models import NO_VNNI_PREFIX, save_ranges
 from sr_core.registry import INT8_SUFFIX
 from sr_core.weights import WeightsEntry, find_weights, read_manifest, weights_dir, write_manifest
 

@@ -22,14 +22,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sr_core.errors import InvalidImageError
+from sr_core.errors import CalibrationDataError, InvalidImageError
 from sr_core.evaluation import score_network
 from sr_core.imaging import make_lr, open_image, to_float, to_uint8
 from sr_core.inference import load_model
+from sr_core.int8 import MAX_PSNR_LOSS_DB
 from sr_core.protocol import SCALE, image_files
-from sr_core.quant.errors import CalibrationDataError
 from sr_core.quant.generator import Generator
-from sr_core.quant.int8_models import MAX_PSNR_LOSS_DB
 from sr_core.quant.zscgan import GeneratorConfig, ZeroShotTrainer
 from sr_core.registry import get_spec
 from sr_core.weights import infer_model_kwargs, load_into
@@ -211,7 +210,7 @@ def measure_latency(
     path to ship, and is only worth it if it also beats compiled FP32.
     """
     from sr_core.optimize import fold_batch_norms
-    from sr_core.quant.ptq import compile_frozen
+    from sr_core.ptq import compile_frozen
 
     app_network = fold_batch_norms(fp32_network).to(memory_format=torch.channels_last)
     app_frame = frame.contiguous(memory_format=torch.channels_last)

@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sr_core.errors import QuantSettingError
 from sr_core.quant.bns import BnsForm, bns_loss, forward_with_moments
-from sr_core.quant.errors import QuantSettingError
 from sr_core.quant.generator import Generator
 
 

@@ -21,7 +21,7 @@ from torch import nn
 
 from sr_core.device import cpu_int8_products_saturate
 from sr_core.errors import WeightsMismatchError
-from sr_core.quant.ptq import compile_frozen, convert, prepare_static
+from sr_core.ptq import compile_frozen, convert, prepare_static
 from sr_core.weights import (
     WeightsEntry,
     read_metadata,

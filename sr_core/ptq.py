@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 import torch
 from torch import nn
 
-from sr_core.quant.errors import CompilerMissingError, QuantSettingError
+from sr_core.errors import CompilerMissingError, QuantSettingError
 
 MIN_BITS, MAX_BITS = 2, 8
 # PyTorch's x86 default: the smallest scale an observer may choose.
