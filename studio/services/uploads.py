@@ -13,8 +13,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from sr_core import lpips
+from sr_core.device import inference_dtype
 from sr_core.errors import ImageTooLargeError, SRStudioError
 from sr_core.imaging import (
     LoadedImage,
@@ -83,11 +85,15 @@ class CompareInput:
     def reference_lpips(self) -> Callable[[np.ndarray], float | None] | None:
         """AlexNet LPIPS of a float HxWx3 output against the reference (whole image, as ``evaluate`` scores it).
 
-        The reference's features are computed once for all the models. None without a reference
-        or where LPIPS is unavailable (its package is missing: logged once); the function gives
-        None for an image under the network's smallest side. Either way the tab shows it as empty.
+        The reference's features are computed once for all the models, in the precision the app runs its
+        models in (bf16 convolutions on CPUs with native bf16 unless ``SR_STUDIO_CPU_BF16=0``: within 0.001 of
+        ``evaluate``'s float32 LPIPS). None without a reference or where LPIPS is unavailable (its package is
+        missing: logged once); the function gives None for an image under the network's smallest side. Either
+        way the tab shows it as empty.
         """
-        return None if self.hr_uint8 is None else lpips.lpips_against_or_none(to_float(self.hr_uint8))
+        if self.hr_uint8 is None:
+            return None
+        return lpips.lpips_against_or_none(to_float(self.hr_uint8), dtype=inference_dtype(torch.device("cpu")))
 
 
 def prepare_input(path: str | Path, mode: str, pixel_cap: int | None = None) -> CompareInput:
