@@ -8,22 +8,13 @@ trained ones, so the test also checks that models without weights are shown as u
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from PIL import Image
+from served_app import CHROMIUM, CHROMIUM_ARGS
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 WITH_WEIGHTS, WITHOUT_WEIGHTS = ("bicubic", "srcnn", "esrgan"), ("srgan", "swiftsrgan")
 TIMEOUT_MS = 60_000
 

@@ -4,22 +4,11 @@ The tab is served by the app's own ``build_demo``/``launch`` with only this tab,
 with Debian's ``chromium`` through Playwright; skipped, with the reason, where it is missing.
 """
 
-from pathlib import Path
-
 import pytest
-from served_app import served_in_this_process
+from served_app import CHROMIUM, CHROMIUM_ARGS, served_in_this_process
 
 from labs.gan.trainer import GanRunConfig, Schedule, train
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 TIMEOUT_MS = 90_000
 
 pytestmark = pytest.mark.skipif(

@@ -12,20 +12,12 @@ from pathlib import Path
 import gradio as gr
 import pytest
 from mos_helpers import write_study_images
+from served_app import CHROMIUM, CHROMIUM_ARGS
 
 import app
 from studio.mos.storage import read_ratings
 from studio.ui import components, mos_tabs
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 TIMEOUT_MS = 30_000
 STUDY_METHODS = ("nearest", "bicubic", "srcnn", "hr")
 METHOD_WORDS = re.compile(r"nearest|bicubic|srcnn|srgan|esrgan|swiftsrgan|\bhr\b|trap", re.IGNORECASE)
