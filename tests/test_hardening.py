@@ -388,6 +388,16 @@ def test_bad_uploads_to_every_served_endpoint_get_the_librarys_one_line_message(
             with pytest.raises(AppError) as refused:
                 client.predict(*arguments, api_name=api_name)
             assert str(refused_by_library.value) in str(refused.value), (name, api_name, str(refused.value))
+    under_protocol = tmp_path / "under_protocol.png"
+    Image.new("RGB", (MIN_HR_SIDE - 1, 40)).save(under_protocol)
+    with pytest.raises(SRStudioError) as refused_as_ground_truth:
+        uploads.prepare_input(under_protocol, uploads.GROUND_TRUTH)
+    for api_name, arguments in _served_calls(handle_file(str(under_protocol))).items():
+        if api_name == "/upscale":
+            continue  # any size upscales; only ground truth needs the protocol's minimum
+        with pytest.raises(AppError) as refused:
+            client.predict(*arguments, api_name=api_name)
+        assert str(refused_as_ground_truth.value) in str(refused.value), (api_name, str(refused.value))
     good = tmp_path / "good.png"
     Image.fromarray((np.random.default_rng(1).random((24, 24, 3)) * 255).astype(np.uint8)).save(good)
     image_path, _, summary = client.predict(handle_file(str(good)), "bicubic", False, api_name="/upscale")
