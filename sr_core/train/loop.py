@@ -30,7 +30,7 @@ from sr_core.data import (
     training_loader,
     validation_images,
 )
-from sr_core.device import cpu_has_native_bf16, half_precision_dtype
+from sr_core.device import cpu_has_native_bf16, half_precision_dtype, set_cpu_threads
 from sr_core.errors import TrainingConfigError
 from sr_core.imaging import to_float, to_uint8
 from sr_core.inference import batch_to_image, image_to_batch
@@ -70,8 +70,7 @@ def train(
     run_dir.mkdir(parents=True, exist_ok=True)
     start_step = checkpoint["step"] if checkpoint else 0
     device = group.device
-    if config.threads:
-        torch.set_num_threads(config.threads)
+    set_cpu_threads(config.threads)
     torch.manual_seed(config.seed)  # the same initial weights in every process
 
     # Data: random crops in an order fixed by (seed, step), and the held-out validation images.

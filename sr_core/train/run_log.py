@@ -40,30 +40,27 @@ class RunLog:
 
     def __init__(self, path: Path, resume_step: int, columns: Sequence[str] | None = None) -> None:
         header, kept = rows_up_to(path, resume_step) if resume_step else (None, [])
-        self.path = path
-        self.columns = list(columns) if columns is not None else header
         self._handle: IO[str] = open(path, "w", newline="")
         self._writer: csv.DictWriter[str] | None = None
-        if self.columns:
-            self._start(self.columns)
-            self._write_rows(kept)
+        fieldnames = list(columns) if columns is not None else header
+        if fieldnames:
+            self._start(fieldnames)
+            self._writer_of_started().writerows(kept)
+            self._handle.flush()
 
-    def _start(self, columns: list[str]) -> None:
-        self.columns = columns
-        self._writer = csv.DictWriter(self._handle, fieldnames=columns, extrasaction="ignore")
+    def _start(self, fieldnames: list[str]) -> None:
+        self._writer = csv.DictWriter(self._handle, fieldnames=fieldnames, extrasaction="ignore")
         self._writer.writeheader()
 
-    def _write_rows(self, rows: list[dict[str, str]]) -> None:
-        assert self._writer is not None
-        self._writer.writerows(rows)
-        self._handle.flush()
+    def _writer_of_started(self) -> csv.DictWriter[str]:
+        assert self._writer is not None, "the header is written before any row"
+        return self._writer
 
     def append(self, row: Row) -> None:
         """Write one step's row."""
         if self._writer is None:
             self._start(list(row))
-        assert self._writer is not None
-        self._writer.writerow({key: formatted(value) for key, value in row.items()})
+        self._writer_of_started().writerow({key: formatted(value) for key, value in row.items()})
         self._handle.flush()
 
     def close(self) -> None:
