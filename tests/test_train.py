@@ -15,6 +15,7 @@ from conftest import TINY_ARCH_KWARGS
 from PIL import Image
 
 from sr_core.errors import TrainingConfigError
+from sr_core.models.subpixel import phase_gain_spread
 from sr_core.registry import build_model, get_spec
 from sr_core.train import loop
 from sr_core.train.checkpoint import CHECKPOINT_NAME, load_checkpoint
@@ -117,6 +118,31 @@ def test_a_colour_anchored_gan_run_minimises_and_logs_the_lowpass_term(tiny_data
     assert "lowpass" not in GeneratorObjective(tiny_config("srgan", tiny_data)).weights
     run(config, tmp_path)
     assert all(float(row["lowpass"]) > 0.0 for row in read_rows(tmp_path / METRICS_NAME))
+
+
+@pytest.mark.parametrize("name", ["srgan", "swiftsrgan"])
+def test_a_phase_tied_gan_run_keeps_its_upsamplers_checkerboard_free_after_every_step(
+    name: str, tiny_data: Path, tmp_path: Path
+) -> None:
+    run(tiny_config(name, tiny_data, tie_subpixel_phases=True), tmp_path / "tied")
+    run(tiny_config(name, tiny_data), tmp_path / "free")
+    spreads = {
+        label: phase_gain_spread(load_weights(name, tmp_path / label / CHECKPOINT_NAME)) for label in ("tied", "free")
+    }
+    print(f"{name}: largest phase DC-gain difference {spreads}")
+    assert spreads["tied"] < 1e-5 < spreads["free"]
+
+
+def load_weights(name: str, checkpoint: Path) -> torch.nn.Module:
+    """Model ``name`` (tiny) with the generator weights of a run's checkpoint."""
+    model = build_model(name, **TINY_ARCH_KWARGS[get_spec(name).architecture])
+    model.load_state_dict(load_checkpoint(checkpoint)["generator"])
+    return model
+
+
+def test_tying_phases_of_a_model_without_sub_pixel_layers_is_refused(tiny_data: Path, tmp_path: Path) -> None:
+    with pytest.raises(TrainingConfigError, match="no sub-pixel"):
+        run(tiny_config("esrgan_psnr", tiny_data, tie_subpixel_phases=True), tmp_path)
 
 
 def test_resume_continues_exactly_as_an_uninterrupted_run(tiny_data: Path, tmp_path: Path) -> None:

@@ -35,6 +35,7 @@ from sr_core.errors import TrainingConfigError
 from sr_core.imaging import to_float, to_uint8
 from sr_core.inference import batch_to_image, image_to_batch
 from sr_core.losses import GANLoss, RelativisticAverageGANLoss
+from sr_core.models.subpixel import tie_subpixel_phases_
 from sr_core.protocol import score_pair
 from sr_core.registry import build_model
 from sr_core.train.checkpoint import CHECKPOINT_NAME, checkpoint_file, restore_rng_state, rng_state, save_checkpoint
@@ -99,6 +100,8 @@ def train(
             "PSNR-oriented model (--init-from RUN_DIR or FILE)",
             file=sys.stderr,
         )
+    if config.tie_subpixel_phases and not tie_subpixel_phases_(parts.generator):
+        raise TrainingConfigError(f"tie_subpixel_phases: {config.model} has no sub-pixel (PixelShuffle) upsampler")
     gan_columns = list(DISCRIMINATOR_COLUMNS) if parts.discriminator is not None else []
     parts.generator = wrap(parts.generator, group)
     parts.discriminator = wrap(parts.discriminator, group) if parts.discriminator is not None else None
@@ -277,6 +280,8 @@ def generator_step(
         total = parts.objective.total(losses)
     parts.scaler.scale(total).backward()
     parts.scaler.step(parts.generator_optimizer)
+    if parts.config.tie_subpixel_phases:
+        tie_subpixel_phases_(unwrap(parts.generator))
     return sr_batch.detach(), {
         "loss": float(total.detach()),
         **{name: float(value.detach()) for name, value in losses.items()},

@@ -77,6 +77,9 @@ class TrainConfig:
     # sub-pixel grid, which otherwise become stripes (see objective.shifted_crops).
     discriminator_shift: int = 0
     content_shift: int = 0
+    # Keep every phase of the sub-pixel upsamplers at the same DC gain after each generator step,
+    # the structural cure for their period-2/4 stripes (see sr_core.models.subpixel).
+    tie_subpixel_phases: bool = False
 
     # Optimisation (the discriminator uses the same optimiser, learning rate and schedule).
     optimizer: str = "adam"
