@@ -88,6 +88,39 @@ class LowFrequencyLoss(nn.Module):
         return F.l1_loss(F.avg_pool2d(sr.float(), self.scale), F.avg_pool2d(hr.float(), self.scale))
 
 
+def phase_means(image: torch.Tensor, scale: int = 4) -> torch.Tensor:
+    """Each image's mean deviation from its ``scale`` x ``scale`` block means at every sub-pixel phase: N x C x scale x scale.
+
+    Natural images have no grid, so theirs are near zero; an upsampler that brightens some of its
+    phases wherever there is texture has a fixed pattern here, the stripes the stripe score finds.
+    """
+    height, width = image.shape[-2] // scale * scale, image.shape[-1] // scale * scale
+    blocks = (
+        image.float()[..., :height, :width]
+        .unflatten(-1, (width // scale, scale))
+        .unflatten(-3, (height // scale, scale))
+    )
+    return (blocks - blocks.mean(dim=(-3, -1), keepdim=True)).mean(dim=(-4, -2))
+
+
+class PhaseMeanLoss(nn.Module):
+    """Mean absolute difference of SR's and HR's :func:`phase_means` (crops that start on the LR grid).
+
+    Why: tying the sub-pixel phases' DC gains (:mod:`sr_core.models.subpixel`) stops a flat region
+    from striping, but a PReLU after the shuffle still rectifies each phase's texture response
+    differently, so textured regions come out with a phase-locked offset of about a level that a
+    perceptual loss rewards as texture energy. This term makes that offset cost what it is: a
+    difference from HR at a fixed sub-pixel phase. It leaves the texture itself to the other terms.
+    """
+
+    def __init__(self, scale: int = 4) -> None:
+        super().__init__()
+        self.scale = scale
+
+    def forward(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+        return F.l1_loss(phase_means(sr, self.scale), phase_means(hr, self.scale))
+
+
 class TotalVariationLoss(nn.Module):
     """2 x (mean squared vertical + mean squared horizontal neighbour difference) of an NCHW image.
 

@@ -16,11 +16,13 @@ from sr_core.losses import (
     LowFrequencyLoss,
     MobileNetV2ContentLoss,
     PerceptualLoss,
+    PhaseMeanLoss,
     PixelLoss,
     RelativisticAverageGANLoss,
     TotalVariationLoss,
     feature_network,
     mobilenet_content_loss,
+    phase_means,
     vgg_loss_features,
 )
 from sr_core.train.objective import GeneratorObjective
@@ -60,6 +62,26 @@ def test_low_frequency_loss_sees_a_tint_but_not_texture_that_averages_out_in_4x4
     assert LowFrequencyLoss()(hr + checkerboard, hr).item() == pytest.approx(0.0, abs=1e-7)
     assert LowFrequencyLoss()(hr + 2 / 255, hr).item() == pytest.approx(2 / 255, rel=1e-4)
     assert PixelLoss("mse")(hr + checkerboard, hr).item() > PixelLoss("mse")(hr + 2 / 255, hr).item() * 100
+
+
+def test_phase_means_find_a_period_4_column_pattern_and_nothing_in_a_tint_or_an_unaligned_texture() -> None:
+    torch.manual_seed(0)
+    image = torch.nn.functional.interpolate(torch.rand(1, 3, 9, 9), size=(36, 36), mode="bilinear")
+    stripes = torch.tensor([-1.0, 1.0, 1.0, -1.0]).repeat(9) / 255
+    assert phase_means(image + 0.1).sub(phase_means(image)).abs().max() < 1e-6
+    torch.testing.assert_close(phase_means(image + stripes) - phase_means(image), stripes[:4].expand(1, 3, 4, 4))
+    noise = torch.rand(1, 3, 400, 400)  # texture without a grid: its phase offsets average out
+    assert phase_means(noise).abs().max() < 0.01
+
+
+def test_phase_mean_loss_charges_a_phase_locked_offset_but_not_a_tint() -> None:
+    torch.manual_seed(0)
+    hr = torch.rand(2, 3, 32, 32)
+    grid = torch.zeros(32, 32)
+    grid[:, ::4] = 4 / 255
+    assert PhaseMeanLoss()(hr, hr).item() == 0.0
+    assert PhaseMeanLoss()(hr + 2 / 255, hr).item() == pytest.approx(0.0, abs=1e-7)
+    assert PhaseMeanLoss()(hr + grid, hr).item() == pytest.approx(4 / 255 * 3 / 4 * 2 / 4, rel=1e-4)
 
 
 def test_total_variation_of_a_constant_image_is_zero() -> None:

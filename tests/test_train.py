@@ -120,6 +120,14 @@ def test_a_colour_anchored_gan_run_minimises_and_logs_the_lowpass_term(tiny_data
     assert all(float(row["lowpass"]) > 0.0 for row in read_rows(tmp_path / METRICS_NAME))
 
 
+def test_a_run_with_a_phase_weight_minimises_and_logs_the_phase_mean_term(tiny_data: Path, tmp_path: Path) -> None:
+    config = tiny_config("srgan", tiny_data, phase_weight=20.0)
+    assert GeneratorObjective(config).weights["phase"] == 20.0
+    assert "phase" not in GeneratorObjective(tiny_config("srgan", tiny_data)).weights
+    run(config, tmp_path)
+    assert all(float(row["phase"]) > 0.0 for row in read_rows(tmp_path / METRICS_NAME))
+
+
 @pytest.mark.parametrize("name", ["srgan", "swiftsrgan"])
 def test_a_phase_tied_gan_run_keeps_its_upsamplers_checkerboard_free_after_every_step(
     name: str, tiny_data: Path, tmp_path: Path

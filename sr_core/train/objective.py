@@ -12,6 +12,7 @@ from sr_core.losses import (
     GANLoss,
     LowFrequencyLoss,
     PerceptualLoss,
+    PhaseMeanLoss,
     PixelLoss,
     RelativisticAverageGANLoss,
     TotalVariationLoss,
@@ -37,11 +38,13 @@ class GeneratorObjective(nn.Module):
         self.content_shift = config.content_shift
         self.total_variation = TotalVariationLoss() if config.tv_weight else None
         self.lowpass = LowFrequencyLoss() if config.lowpass_weight else None
+        self.phase = PhaseMeanLoss() if config.phase_weight else None
         weights = {
             "pixel": (self.pixel is not None, config.pixel_weight),
             "content": (self.content is not None, config.content_weight),
             "tv": (self.total_variation is not None, config.tv_weight),
             "lowpass": (self.lowpass is not None, config.lowpass_weight),
+            "phase": (self.phase is not None, config.phase_weight),
             "adversarial": (config.adversarial != "none", config.adversarial_weight),
         }
         self.weights = {name: weight for name, (used, weight) in weights.items() if used}
@@ -59,6 +62,8 @@ class GeneratorObjective(nn.Module):
             losses["tv"] = self.total_variation(sr)
         if self.lowpass is not None:
             losses["lowpass"] = self.lowpass(sr, hr)
+        if self.phase is not None:
+            losses["phase"] = self.phase(sr, hr)
         return losses
 
     def total(self, losses: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -69,6 +69,7 @@ class TrainConfig:
     )
     tv_weight: float = 0.0
     lowpass_weight: float = 0.0
+    phase_weight: float = 0.0  # L1 of SR's and HR's per-phase offsets from their 4x4 block means (losses.PhaseMeanLoss)
     adversarial: str = "none"
     adversarial_weight: float = 0.0
     gan_form: str = "log"
