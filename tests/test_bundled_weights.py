@@ -16,9 +16,10 @@ from sr_core.errors import UnsupportedOnThisCPUError
 from sr_core.evaluation import evaluate_model
 from sr_core.inference import refusal_on_this_cpu
 from sr_core.int8 import scores_for_this_cpu
+from sr_core.models.subpixel import phase_gain_spread
 from sr_core.protocol import image_files
-from sr_core.registry import get_spec
-from sr_core.weights import read_manifest, sha256_file
+from sr_core.registry import build_model, get_spec
+from sr_core.weights import load_into, read_manifest, read_state_dict, sha256_file
 from studio.services.model_choices import model_choices
 
 REPO = Path(__file__).resolve().parents[1]
@@ -103,3 +104,35 @@ def test_on_a_cpu_without_vnni_int8_models_score_as_the_manifest_says_or_are_ref
     )
     rows = {line.split()[0]: line for line in listing.stdout.splitlines()[1:]}
     assert "not on this CPU" in rows[refused] and "not on this CPU" not in rows[kept]
+
+
+# The weights issue's bound on the median image's stripe score (HR photos score 1.0-1.3). Bundled models not yet
+# at it are listed with the score they may not exceed, so that stripes cannot come back, or grow, silently.
+STRIPE_TARGET = 1.5
+STRIPES_NOT_YET_AT_TARGET = {
+    "srgan": 2.1,  # Set5 1.31 meets it; on Set14 textured photos (barbara, monarch) keep a phase pattern
+    "srgan-int8": 2.15,
+    "srresnet-int8": 4.3,  # int8 rounding gives each phase its own DC gain again
+    "swiftsrgan": 31.4,  # still the stage trained without a perceptual loss or tied phases
+    "swiftsrgan-int8": 31.0,
+    "swiftsrgan_psnr": 1.51,
+    "swiftsrgan_psnr-int8": 1.63,
+}
+
+
+@pytest.mark.parametrize("name", sorted(MANIFEST))
+def test_no_bundled_model_stripes_beyond_the_target_or_its_recorded_bound(name):
+    """The manifest's stripe scores (the test above checks them against ``evaluate`` on Set5)."""
+    bound = STRIPES_NOT_YET_AT_TARGET.get(name, STRIPE_TARGET)
+    scores = MANIFEST[name].scores
+    assert max(scores["set5_stripe_score"], scores["set14_stripe_score"]) <= bound
+
+
+def test_the_bundled_srgans_upsamplers_are_checkerboard_free():
+    """Its GAN stage kept every sub-pixel phase at the same DC gain (``tie_subpixel_phases``); fp16 storage adds
+    rounding only. The stage it replaced, trained without the tie, differed by 0.52 between phases."""
+    entry = MANIFEST["srgan"]
+    assert entry.training["stages"][-1]["changed_from_preset"]["tie_subpixel_phases"] is True
+    model = build_model("srgan", **entry.arch_kwargs)
+    load_into(model, read_state_dict(WEIGHTS / entry.file))
+    assert phase_gain_spread(model) < 2e-3
