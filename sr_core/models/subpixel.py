@@ -43,20 +43,23 @@ def subpixel_convs(model: nn.Module) -> list[tuple[nn.Conv2d, int]]:
     return found
 
 
+def _by_phase(tensor: torch.Tensor, phases: int) -> torch.Tensor:
+    """A view of a sub-pixel conv's weight or bias as (shuffled channel, phase, ...).
+
+    Output channel ``c * phases + p`` is phase ``p`` of shuffled channel ``c`` (PyTorch's ``PixelShuffle`` order).
+    """
+    return tensor.view(tensor.shape[0] // phases, phases, *tensor.shape[1:])
+
+
 @torch.no_grad()
 def tie_conv_phases_(conv: nn.Conv2d, factor: int) -> None:
-    """Give the ``factor**2`` phases of every shuffled channel of ``conv`` the same DC gain per input channel and bias.
-
-    Output channel ``c * factor**2 + p`` is phase ``p`` of shuffled channel ``c`` (PyTorch's
-    ``PixelShuffle`` order).
-    """
+    """Give the ``factor**2`` phases of every shuffled channel of ``conv`` the same DC gain per input channel and bias."""
     phases = factor * factor
-    weight = conv.weight.view(conv.out_channels // phases, phases, *conv.weight.shape[1:])
+    weight = _by_phase(conv.weight, phases)
     gains = weight.sum(dim=(-2, -1), keepdim=True)
-    taps = conv.weight.shape[-2] * conv.weight.shape[-1]
-    weight += (gains.mean(dim=1, keepdim=True) - gains) / taps
+    weight += (gains.mean(dim=1, keepdim=True) - gains) / (weight.shape[-2] * weight.shape[-1])
     if conv.bias is not None:
-        bias = conv.bias.view(-1, phases)
+        bias = _by_phase(conv.bias, phases)
         bias.copy_(bias.mean(dim=1, keepdim=True).expand_as(bias))
 
 
@@ -70,12 +73,10 @@ def tie_subpixel_phases_(model: nn.Module) -> int:
 
 def phase_gain_spread(model: nn.Module) -> float:
     """The largest difference between two phases' DC gains (or biases) in ``model``'s sub-pixel convs; 0 when tied."""
-    spread = 0.0
+    spreads = [0.0]
     for conv, factor in subpixel_convs(model):
-        phases = factor * factor
-        gains = conv.weight.detach().float().sum(dim=(-2, -1)).view(conv.out_channels // phases, phases, -1)
-        spread = max(spread, float((gains.amax(dim=1) - gains.amin(dim=1)).max()))
+        by_phase = [_by_phase(conv.weight.detach().float().sum(dim=(-2, -1)), factor * factor)]
         if conv.bias is not None:
-            bias = conv.bias.detach().float().view(-1, phases)
-            spread = max(spread, float((bias.amax(dim=1) - bias.amin(dim=1)).max()))
-    return spread
+            by_phase.append(_by_phase(conv.bias.detach().float(), factor * factor))
+        spreads += [float((values.amax(dim=1) - values.amin(dim=1)).max()) for values in by_phase]
+    return max(spreads)
