@@ -15,6 +15,7 @@ from typing import Any
 import gradio as gr
 
 from sr_core import settings
+from sr_core.device import keep_freed_cpu_memory
 from studio.ui.compare_tab import build_compare_tab
 from studio.ui.components import CONCURRENCY
 from studio.ui.gan_lab_tab import build_gan_lab_tab
@@ -47,7 +48,12 @@ def build_demo(tabs: tuple[Callable[[], None], ...] = TABS) -> gr.Blocks:
 
 
 def launch(demo: gr.Blocks, **overrides: Any) -> Any:
-    """Serve ``demo`` with the upload limit; host and port from Gradio's environment unless overridden."""
+    """Serve ``demo`` with the upload limit; host and port from Gradio's environment unless overridden.
+
+    CPU memory is set to be kept for reuse first, before Gradio starts the worker threads that
+    run the models (:func:`sr_core.device.keep_freed_cpu_memory`).
+    """
+    keep_freed_cpu_memory()
     return demo.launch(max_file_size=settings.max_file_size(), **overrides)
 
 

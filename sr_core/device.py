@@ -91,7 +91,7 @@ def glibc() -> ctypes.CDLL | None:
 
 
 # mallopt parameters (glibc's malloc.h).
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8
 _HEAP_SERVED_BYTES = 2**30
 """Blocks up to this size come from the heap, not from a fresh mmap each."""
 _GLIBC_MMAP_THRESHOLD_MAX = 32 * 2**20
@@ -108,8 +108,13 @@ def keep_freed_cpu_memory() -> bool:
     kernel. On this project's 2-core host that took longer than the convolutions: Swift-SRGAN
     at 270p->1080p ran in 1.78 s with glibc's defaults and 0.77 s with freed memory kept (bf16).
     This is what PyTorch's CUDA caching allocator does on GPUs. The cost: resident memory stays
-    at the peak of the largest image run so far. Process-wide, idempotent; ``SR_STUDIO_CPU_KEEP_FREED=0``
-    leaves glibc's defaults. Returns whether it is in effect (False off glibc, e.g. macOS).
+    at the peak of the largest image run so far.
+
+    Threads share the main heap from here on (one arena): another thread's arena is a heap of at
+    most 64 MB, so there every larger block (a 540p or 1080p layer) is a fresh mapping whatever
+    the threshold. Gradio runs events in worker threads, so call this before they start
+    (:func:`app.launch` does). Process-wide, idempotent; ``SR_STUDIO_CPU_KEEP_FREED=0`` leaves
+    glibc's defaults. Returns whether it is in effect (False off glibc, e.g. macOS).
     """
     if not settings.cpu_keep_freed():
         return False
@@ -120,7 +125,7 @@ def keep_freed_cpu_memory() -> bool:
     heap_served = mallopt(_M_MMAP_THRESHOLD, _HEAP_SERVED_BYTES) or mallopt(
         _M_MMAP_THRESHOLD, _GLIBC_MMAP_THRESHOLD_MAX
     )
-    return bool(heap_served and mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
+    return bool(heap_served and mallopt(_M_TRIM_THRESHOLD, 2**31 - 1) and mallopt(_M_ARENA_MAX, 1))
 
 
 def set_cpu_threads(threads: int) -> None:
