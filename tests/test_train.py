@@ -143,9 +143,18 @@ def load_weights(name: str, checkpoint: Path) -> torch.nn.Module:
     return model
 
 
-def test_tying_phases_of_a_model_without_sub_pixel_layers_is_refused(tiny_data: Path, tmp_path: Path) -> None:
+def test_tying_phases_of_a_model_without_sub_pixel_layers_is_refused_before_any_data_loads() -> None:
     with pytest.raises(TrainingConfigError, match="no sub-pixel"):
-        run(tiny_config("esrgan_psnr", tiny_data, tie_subpixel_phases=True), tmp_path)
+        with_overrides(preset("esrgan_psnr"), {"tie_subpixel_phases": True}, "--set")
+    assert with_overrides(preset("srgan"), {"tie_subpixel_phases": True}, "--set").tie_subpixel_phases
+
+
+def test_model_kwargs_the_network_does_not_take_are_a_config_error() -> None:
+    with pytest.raises(TrainingConfigError, match="model_kwargs do not fit srresnet.*bogus"):
+        with_overrides(preset("srresnet"), {"model_kwargs": {"bogus": 1}}, "--set")
+    assert with_overrides(preset("esrgan"), {"model_kwargs": {"num_block": 6}}, "--set").model_kwargs == {
+        "num_block": 6
+    }
 
 
 def test_resume_continues_exactly_as_an_uninterrupted_run(tiny_data: Path, tmp_path: Path) -> None:

@@ -100,8 +100,8 @@ def train(
             "PSNR-oriented model (--init-from RUN_DIR or FILE)",
             file=sys.stderr,
         )
-    if config.tie_subpixel_phases and not tie_subpixel_phases_(parts.generator):
-        raise TrainingConfigError(f"tie_subpixel_phases: {config.model} has no sub-pixel (PixelShuffle) upsampler")
+    if config.tie_subpixel_phases:
+        tie_subpixel_phases_(parts.generator)
     gan_columns = list(DISCRIMINATOR_COLUMNS) if parts.discriminator is not None else []
     parts.generator = wrap(parts.generator, group)
     parts.discriminator = wrap(parts.discriminator, group) if parts.discriminator is not None else None

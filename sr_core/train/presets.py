@@ -14,9 +14,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
+import torch
 import yaml
+from torch import nn
 
 from sr_core.errors import TrainingConfigError
+from sr_core.models.subpixel import subpixel_convs
 from sr_core.registry import get_spec
 
 # Fields that take one of a few words; everything else is checked by its type.
@@ -281,6 +284,15 @@ def _convert(key: str, value: Any, source: str) -> Any:
         raise TrainingConfigError(f"{source}: {key}={value!r} is not valid ({error})") from None
 
 
+def _generator_shape(config: TrainConfig) -> nn.Module:
+    """``config``'s generator built on the meta device: its layers without memory or initialisation cost."""
+    try:
+        with torch.device("meta"):
+            return get_spec(config.model).build(**config.model_kwargs)
+    except TypeError as error:
+        raise TrainingConfigError(f"model_kwargs do not fit {config.model}: {error}") from None
+
+
 def check(config: TrainConfig) -> TrainConfig:
     """``config`` if its values can work together, else a :class:`TrainingConfigError` saying which does not."""
     for key, allowed in CHOICES.items():
@@ -291,6 +303,9 @@ def check(config: TrainConfig) -> TrainConfig:
         raise TrainingConfigError(f"model {config.model!r} has nothing to train; choose an SR network")
     if config.adversarial != "none" and spec.discriminator is None:
         raise TrainingConfigError(f"model {config.model!r} has no discriminator; use a GAN model or adversarial=none")
+    generator = _generator_shape(config)
+    if config.tie_subpixel_phases and not subpixel_convs(generator):
+        raise TrainingConfigError(f"tie_subpixel_phases: {config.model} has no sub-pixel (PixelShuffle) upsampler")
     if config.hr_crop <= 0 or config.hr_crop % 4:
         raise TrainingConfigError(f"hr_crop must be a positive multiple of 4, not {config.hr_crop}")
     for key in ("discriminator_shift", "content_shift"):
