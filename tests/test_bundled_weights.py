@@ -112,9 +112,9 @@ STRIPE_TARGET = 1.5
 STRIPES_NOT_YET_AT_TARGET = {
     "srgan": 2.1,  # Set5 1.31 meets it; on Set14 textured photos (barbara, monarch) keep a phase pattern
     "srgan-int8": 2.15,
-    "srresnet-int8": 4.3,  # int8 rounding gives each phase its own DC gain again
-    "swiftsrgan": 31.4,  # still the stage trained without a perceptual loss or tied phases
-    "swiftsrgan-int8": 31.0,
+    # Its float upsampler was trained untied: phases differ in DC gain by up to 3.7, so the activation
+    # rounding in front of it comes out as a phase pattern (int8 weight rounding moves the gains by 0.01).
+    "srresnet-int8": 4.3,
     "swiftsrgan_psnr": 1.51,
     "swiftsrgan_psnr-int8": 1.63,
 }
