@@ -360,11 +360,32 @@ def save_weights(
     state_dict = weights.state_dict() if isinstance(weights, nn.Module) else weights
     tensors = {key: _storable(tensor, half) for key, tensor in state_dict.items()}
     header = {key: value if isinstance(value, str) else json.dumps(value) for key, value in (metadata or {}).items()}
+    if _holds(path, tensors, header):
+        return sha256_file(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_target(path) as temporary:
         save_file(tensors, temporary, metadata=header or None)
         os.chmod(temporary, SHARED_FILE_MODE)
     return sha256_file(path)
+
+
+def _holds(path: Path, tensors: Mapping[str, torch.Tensor], header: Mapping[str, str]) -> bool:
+    """Whether the safetensors file at ``path`` already holds exactly ``tensors`` and ``header``.
+
+    Why: safetensors writes the header's metadata in a different order in each process, so the same
+    weights written again would get other bytes and another sha256, and a re-bundle or re-publish of
+    unchanged weights would store a new copy of every file in git. Unchanged weights keep their file.
+    """
+    try:
+        with safe_open(path, "pt") as existing:
+            if (existing.metadata() or {}) != dict(header) or set(existing.keys()) != set(tensors):
+                return False
+            return all(
+                existing.get_tensor(key).dtype == tensor.dtype and torch.equal(existing.get_tensor(key), tensor)
+                for key, tensor in tensors.items()
+            )
+    except (OSError, SafetensorError):
+        return False
 
 
 # safetensors creates files readable by their owner only; weights are shared (the Docker image's

@@ -169,3 +169,27 @@ def test_gan_bundle_writes_fp16_runs_that_the_gan_lab_lists_and_samples(tmp_path
     assert [trace.name for trace in overview.curves.data][::3] == ["acgan / cnn (bundled)", "acgan / cnn (mine)"]
     assert sample_grid(tmp_path / "bundle" / "acgan_cnn", digit=7).shape == (302, 302, 3)
     assert grids_figure(find_runs(tmp_path / "bundle")).size == (2 * 302, 14 + 2 + 5 * 30)  # one pair, five rows
+
+
+@needs_mnist
+def test_bundling_again_changes_only_the_runs_that_trained_on(tmp_path, monkeypatch):
+    monkeypatch.setattr("labs.gan.sources.load_or_train_classifier", untrained_classifier)
+    runs, bundle = tmp_path / "runs", tmp_path / "bundle"
+    for model in ("acgan", "dcgan"):
+        config = GanRunConfig(model, "cnn", size="tiny", data=str(MNIST), batch_size=4)
+        train(config, runs / f"{model}_cnn", Schedule(steps=2, checkpoint_every=2), log=quiet)
+    write_bundle([runs / "acgan_cnn", runs / "dcgan_cnn"], bundle, runs)
+    untouched = bundle / "dcgan_cnn" / "generator.safetensors"
+    inode, content = untouched.stat().st_ino, untouched.read_bytes()
+
+    config = GanRunConfig("acgan", "cnn", size="tiny", data=str(MNIST), batch_size=4)
+    train(config, runs / "acgan_cnn", Schedule(steps=4, checkpoint_every=2), log=quiet)
+    manifest = write_bundle([runs / "acgan_cnn", runs / "dcgan_cnn"], bundle, runs)
+
+    assert (untouched.stat().st_ino, untouched.read_bytes()) == (inode, content)
+    assert sorted(path.name for path in (bundle / "acgan_cnn" / "samples").iterdir()) == ["step_000004.png"]
+    assert set(manifest["runs"]["acgan_cnn"]["files"]) == {
+        path.relative_to(bundle / "acgan_cnn").as_posix()
+        for path in (bundle / "acgan_cnn").rglob("*")
+        if path.is_file()
+    }

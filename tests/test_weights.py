@@ -498,3 +498,20 @@ def test_verify_sha256_accepts_the_recorded_file_and_refuses_a_changed_one(tmp_p
     save_weights(build_model("srcnn_935"), tmp_path / entry.file)
     with pytest.raises(CorruptWeightsError, match="sha256"):
         verify_sha256(entry, tmp_path)
+
+
+def test_writing_the_same_weights_again_keeps_the_file_and_other_weights_replace_it(tmp_path):
+    # safetensors orders the header's metadata differently in each process: rewriting unchanged
+    # weights would give them new bytes, a new sha256 and a new copy in git.
+    path = tmp_path / "model.safetensors"
+    model = build_model("swiftsrgan", num_blocks=1, num_channels=8)
+    first = save_weights(model, path, metadata={"step": 3, "model": "swiftsrgan"})
+    inode, content = path.stat().st_ino, path.read_bytes()
+    assert save_weights(model, path, metadata={"model": "swiftsrgan", "step": 3}) == first
+    assert (path.stat().st_ino, path.read_bytes()) == (inode, content)
+    assert save_weights(model, path, metadata={"model": "swiftsrgan", "step": 4}) != first
+    with torch.no_grad():
+        model.initial.cnn.depthwise.bias.add_(1)
+    retrained = save_weights(model, path, metadata={"model": "swiftsrgan", "step": 4})
+    assert torch.equal(read_state_dict(path)["initial.cnn.depthwise.bias"], model.initial.cnn.depthwise.bias.half())
+    assert retrained != first

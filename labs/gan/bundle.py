@@ -102,6 +102,19 @@ def _scored_summary(run: TrainedRun, cache_dir: Path) -> dict[str, Any]:
     return evaluate_run(run, cache_dir)
 
 
+def _remove_all_but(folder: Path, kept: list[str]) -> None:
+    """Delete every file under ``folder`` whose relative path is not in ``kept`` (an earlier bundle's grid ...).
+
+    The folder is updated in place rather than recreated, so a file written again with the same
+    contents keeps its bytes (see :func:`sr_core.weights.save_weights`) and git sees no change.
+    """
+    for path in sorted(folder.rglob("*"), reverse=True):
+        if path.is_file() and path.relative_to(folder).as_posix() not in kept:
+            path.unlink()
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+
+
 def bundle_run(folder: str | Path, bundle_root: Path, cache_dir: Path) -> dict[str, Any]:
     """Copy one run, at its last checkpoint, into ``bundle_root/<folder name>`` and return its manifest entry.
 
@@ -114,18 +127,19 @@ def bundle_run(folder: str | Path, bundle_root: Path, cache_dir: Path) -> dict[s
         raise GanSettingError(f"{folder} has no checkpoint yet: train it with gan-train --out {folder} first")
     summary = _scored_summary(run, cache_dir)
     target = bundle_root / folder.name
-    shutil.rmtree(target, ignore_errors=True)
-    target.mkdir(parents=True)
+    target.mkdir(parents=True, exist_ok=True)
+    grid = f"{SAMPLES_DIR}/step_{run.step:06d}.png"
     shutil.copyfile(folder / CONFIG_FILE, target / CONFIG_FILE)
     (target / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
     metrics = read_metrics(folder / METRICS_FILE)
     logged = metrics["step"] <= run.step
     write_metrics(thin_metrics({name: values[logged] for name, values in metrics.items()}), target / METRICS_FILE)
-    save_grid(run.gan.preview(PREVIEW_COUNT), target / SAMPLES_DIR / f"step_{run.step:06d}.png")
+    save_grid(run.gan.preview(PREVIEW_COUNT), target / grid)
     save_weights(
         run.gan.generator, target / GENERATOR_FILE, metadata={**summary["config"], "step": run.step}, half=True
     )
-    files = sorted(path.relative_to(target).as_posix() for path in target.rglob("*") if path.is_file())
+    files = sorted({CONFIG_FILE, SUMMARY_FILE, METRICS_FILE, grid, GENERATOR_FILE})
+    _remove_all_but(target, files)
     info = read_run(target)
     config = summary["config"]
     training = {
