@@ -380,10 +380,11 @@ def _holds(path: Path, tensors: Mapping[str, torch.Tensor], header: Mapping[str,
         with safe_open(path, "pt") as existing:
             if (existing.metadata() or {}) != dict(header) or set(existing.keys()) != set(tensors):
                 return False
-            return all(
-                existing.get_tensor(key).dtype == tensor.dtype and torch.equal(existing.get_tensor(key), tensor)
-                for key, tensor in tensors.items()
-            )
+            for key, tensor in tensors.items():
+                stored = existing.get_tensor(key)
+                if stored.dtype != tensor.dtype or not torch.equal(stored, tensor):
+                    return False
+            return True
     except (OSError, SafetensorError):
         return False
 

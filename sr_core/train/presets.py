@@ -19,6 +19,7 @@ import yaml
 from torch import nn
 
 from sr_core.errors import TrainingConfigError
+from sr_core.models.family import ModelSpec
 from sr_core.models.subpixel import subpixel_convs
 from sr_core.registry import get_spec
 
@@ -284,11 +285,11 @@ def _convert(key: str, value: Any, source: str) -> Any:
         raise TrainingConfigError(f"{source}: {key}={value!r} is not valid ({error})") from None
 
 
-def _generator_shape(config: TrainConfig) -> nn.Module:
-    """``config``'s generator built on the meta device: its layers without memory or initialisation cost."""
+def _generator_shape(spec: ModelSpec, config: TrainConfig) -> nn.Module:
+    """``config``'s generator (of ``spec``) built on the meta device: its layers without memory or initialisation cost."""
     try:
         with torch.device("meta"):
-            return get_spec(config.model).build(**config.model_kwargs)
+            return spec.build(**config.model_kwargs)
     except TypeError as error:
         raise TrainingConfigError(f"model_kwargs do not fit {config.model}: {error}") from None
 
@@ -303,7 +304,7 @@ def check(config: TrainConfig) -> TrainConfig:
         raise TrainingConfigError(f"model {config.model!r} has nothing to train; choose an SR network")
     if config.adversarial != "none" and spec.discriminator is None:
         raise TrainingConfigError(f"model {config.model!r} has no discriminator; use a GAN model or adversarial=none")
-    generator = _generator_shape(config)
+    generator = _generator_shape(spec, config)
     if config.tie_subpixel_phases and not subpixel_convs(generator):
         raise TrainingConfigError(f"tie_subpixel_phases: {config.model} has no sub-pixel (PixelShuffle) upsampler")
     if config.hr_crop <= 0 or config.hr_crop % 4:
