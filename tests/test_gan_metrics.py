@@ -19,7 +19,7 @@ from labs.gan.metrics import (
 )
 from labs.gan.model import GAN
 from labs.gan.registry import build_gan
-from labs.gan.runs import comparison_table, find_runs, format_summary
+from labs.gan.runs import RunInfo, comparison_table, find_runs, format_summary
 from labs.gan.toy import TARGETS
 from labs.gan.trainer import GanRunConfig, Schedule, evaluate_run, train
 from labs.mnist import LabeledImages, MnistSplit, load_mnist, read_idx, uint8_to_signed
@@ -252,3 +252,13 @@ def test_the_comparison_table_puts_classical_and_capsule_runs_side_by_side(
     assert "| infogan | capsule | 1 | " in table and "| infogan | cnn | 1 | " in table
     assert "train time (s)" in table
     assert "FD (MNIST-classifier features)" in table and "FID" not in table
+
+
+@pytest.mark.parametrize(
+    ("kid", "kid_std", "cell"),
+    [(1279.3365, 126.2887, "1279 ± 126"), (220.9846, 109.6016, "221 ± 110"), (0.01234, 0.00456, "0.0123 ± 0.00456")],
+)
+def test_the_comparison_table_gives_kid_and_its_spread_to_three_figures_without_exponents(kid, kid_std, cell):
+    summary = {"step": 3000, "metrics": {"fd": 11.7, "kid": kid, "kid_std": kid_std}}
+    run = RunInfo(Path("wgan_cnn"), "wgan", "cnn", {}, 3000, summary, 2860.0, "bundled")
+    assert f"| 11.70 | {cell} | - | bundled |" in comparison_table([run])

@@ -7,6 +7,7 @@ Used by ``gan-eval`` and by the app's GAN Lab gallery, which shows the bundled r
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,6 +122,13 @@ def _cell(metrics: dict[str, float], key: str, digits: int) -> str:
     return f"{metrics[key]:.{digits}f}" if key in metrics else "-"
 
 
+def _three_figures(value: float) -> str:
+    """``value`` to three significant figures, never in exponent form: KID's spread over its subsets is about half
+    of it, so further digits are noise that only widens the table."""
+    digits = 2 - math.floor(math.log10(abs(value))) if value else 0
+    return f"{value:.{max(digits, 0)}f}"
+
+
 def comparison_table(runs: Sequence[RunInfo]) -> str:
     """A markdown table like the report's comparison, one row per evaluated run (classical next to capsule)."""
     header = (
@@ -132,7 +140,7 @@ def comparison_table(runs: Sequence[RunInfo]) -> str:
         if run.summary is None or "fd" not in run.summary.get("metrics", {}):
             continue
         metrics = run.summary["metrics"]
-        kid = f"{metrics['kid']:.4f} ± {metrics['kid_std']:.4f}"
+        kid = f"{_three_figures(metrics['kid'])} ± {_three_figures(metrics['kid_std'])}"
         rows.append(
             f"| {run.model} | {run.discriminator} | {run.summary['step']} | {run.train_seconds:.0f} "
             f"| {_cell(metrics, 'fd', 2)} "
