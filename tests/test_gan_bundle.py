@@ -63,6 +63,12 @@ def test_a_fresh_checkout_lists_ten_bundled_runs_whose_files_match_the_manifest(
     assert sum(path.stat().st_size for path in BUNDLE.rglob("*") if path.is_file()) < 15 * 2**20
 
 
+def test_every_bundled_run_trained_five_times_the_first_600_step_runs():
+    """The GAN Lab issue's length: the report's curves settle, and classical and capsule compare at the same step."""
+    runs = read_bundle_manifest(BUNDLE)["runs"]
+    assert {name: entry["training"]["steps"] for name, entry in runs.items()} == {name: 3000 for name in runs}
+
+
 def test_the_gan_lab_shows_every_bundled_run_classical_beside_capsule():
     overview = runs_overview({"bundled": BUNDLE})
     assert overview.models == sorted(IMAGE_GANS)
@@ -73,15 +79,16 @@ def test_the_gan_lab_shows_every_bundled_run_classical_beside_capsule():
     assert len(sampler_choices({"bundled": BUNDLE})) == 10
 
 
-def test_sampling_the_bundled_acgan_for_a_digit_draws_that_digit_more_often_than_chance():
-    gan = load_generator(BUNDLE / "acgan_cnn")
+@pytest.mark.parametrize("discriminator", ["cnn", "capsule"])
+def test_sampling_the_bundled_acgan_for_a_digit_draws_that_digit_more_often_than_chance(discriminator):
+    gan = load_generator(BUNDLE / f"acgan_{discriminator}")
     classifier = bundled_classifier()
     rates = []
     for digit in range(10):
         _, predicted = predict(classifier, draw_samples(gan, digit=digit, seed=digit))
         rates.append(float((predicted == digit).mean()))
     print(
-        "bundled acgan/cnn: share of samples the MNIST classifier labels as the requested digit:",
+        f"bundled acgan/{discriminator}: share of samples the MNIST classifier labels as the requested digit:",
         " ".join(f"{digit}:{rate:.2f}" for digit, rate in enumerate(rates)),
         f"mean {np.mean(rates):.3f}",
     )
