@@ -13,6 +13,7 @@ from sr_core.errors import WeightsMismatchError, WeightsNotFoundError
 from sr_core.losses import (
     SRGAN_FEATURE_SCALE,
     GANLoss,
+    LinePhaseLoss,
     LowFrequencyLoss,
     MobileNetV2ContentLoss,
     PerceptualLoss,
@@ -82,6 +83,21 @@ def test_phase_mean_loss_charges_a_phase_locked_offset_but_not_a_tint() -> None:
     assert PhaseMeanLoss()(hr, hr).item() == 0.0
     assert PhaseMeanLoss()(hr + 2 / 255, hr).item() == pytest.approx(0.0, abs=1e-7)
     assert PhaseMeanLoss()(hr + grid, hr).item() == pytest.approx(4 / 255 * 3 / 4 * 2 / 4, rel=1e-4)
+
+
+def test_line_phase_loss_charges_stripes_whose_sign_follows_the_rows_which_the_crop_mean_misses() -> None:
+    torch.manual_seed(0)
+    hr = torch.rand(2, 3, 32, 32)
+    amplitude = 4 / 255
+    row_signs = torch.tensor([1.0] * 4 + [-1.0] * 4).repeat(4).view(32, 1)  # flips from one 4x4 block row to the next
+    modulated_grid = torch.zeros(32, 32)
+    modulated_grid[:, ::4] = amplitude
+    modulated_grid = modulated_grid * row_signs
+    assert PhaseMeanLoss()(hr + modulated_grid, hr).item() == pytest.approx(0.0, abs=1e-7)
+    # each row's offsets are +-(3/4, -1/4, -1/4, -1/4) x amplitude; no column varies within its 4-px segments
+    assert LinePhaseLoss()(hr + modulated_grid, hr).item() == pytest.approx(3 / 8 * amplitude / 2, rel=1e-4)
+    assert LinePhaseLoss()(hr, hr).item() == 0.0
+    assert LinePhaseLoss()(hr + 2 / 255, hr).item() == pytest.approx(0.0, abs=1e-7)
 
 
 def test_total_variation_of_a_constant_image_is_zero() -> None:

@@ -112,7 +112,7 @@ def test_gan_presets_weigh_their_losses_as_their_papers_do() -> None:
     assert (preset("swiftsrgan_released").tv_weight, preset("swiftsrgan_released").gan_form) == (2e-8, "linear")
 
 
-@pytest.mark.parametrize("term", ["lowpass", "phase"])
+@pytest.mark.parametrize("term", ["lowpass", "phase", "line_phase"])
 def test_a_gan_run_with_a_colour_anchor_or_a_phase_term_minimises_and_logs_it(
     term: str, tiny_data: Path, tmp_path: Path
 ) -> None:

@@ -10,6 +10,7 @@ from torch import nn
 
 from sr_core.losses import (
     GANLoss,
+    LinePhaseLoss,
     LowFrequencyLoss,
     PerceptualLoss,
     PhaseMeanLoss,
@@ -39,12 +40,14 @@ class GeneratorObjective(nn.Module):
         self.total_variation = TotalVariationLoss() if config.tv_weight else None
         self.lowpass = LowFrequencyLoss() if config.lowpass_weight else None
         self.phase = PhaseMeanLoss() if config.phase_weight else None
+        self.line_phase = LinePhaseLoss() if config.line_phase_weight else None
         weights = {
             "pixel": (self.pixel is not None, config.pixel_weight),
             "content": (self.content is not None, config.content_weight),
             "tv": (self.total_variation is not None, config.tv_weight),
             "lowpass": (self.lowpass is not None, config.lowpass_weight),
             "phase": (self.phase is not None, config.phase_weight),
+            "line_phase": (self.line_phase is not None, config.line_phase_weight),
             "adversarial": (config.adversarial != "none", config.adversarial_weight),
         }
         self.weights = {name: weight for name, (used, weight) in weights.items() if used}
@@ -64,6 +67,8 @@ class GeneratorObjective(nn.Module):
             losses["lowpass"] = self.lowpass(sr, hr)
         if self.phase is not None:
             losses["phase"] = self.phase(sr, hr)
+        if self.line_phase is not None:
+            losses["line_phase"] = self.line_phase(sr, hr)
         return losses
 
     def total(self, losses: dict[str, torch.Tensor]) -> torch.Tensor:

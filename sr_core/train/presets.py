@@ -74,6 +74,7 @@ class TrainConfig:
     tv_weight: float = 0.0
     lowpass_weight: float = 0.0
     phase_weight: float = 0.0  # L1 of SR's and HR's per-phase offsets from their 4x4 block means (losses.PhaseMeanLoss)
+    line_phase_weight: float = 0.0  # the same per row and per column of the crop (losses.LinePhaseLoss)
     adversarial: str = "none"
     adversarial_weight: float = 0.0
     gan_form: str = "log"
