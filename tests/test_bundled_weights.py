@@ -140,7 +140,7 @@ def test_no_bundled_model_stripes_beyond_the_target_or_its_recorded_bound(name):
     assert max(scores["set5_stripe_score"], scores["set14_stripe_score"]) <= bound
 
 
-@pytest.mark.parametrize("name", ["srresnet", "srgan", "swiftsrgan_psnr"])
+@pytest.mark.parametrize("name", ["srresnet", "srgan", "swiftsrgan_psnr", "swiftsrgan"])
 def test_the_bundled_sub_pixel_upsamplers_are_checkerboard_free(name):
     """Their last stage kept every sub-pixel phase at the same DC gain (``tie_subpixel_phases``); fp16 storage adds
     rounding only. Untied, srgan's phases differed by 0.52 and srresnet's by up to 3.7, and srresnet-int8's
