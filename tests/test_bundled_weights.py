@@ -123,21 +123,15 @@ def test_on_a_cpu_without_vnni_int8_models_score_as_the_manifest_says_or_are_ref
     assert "not on this CPU" in rows[refused] and "not on this CPU" not in rows[kept]
 
 
-# The weights issue's bound on the median image's stripe score (HR photos score 1.0-1.3). Bundled models not yet
-# at it are listed with the score they may not exceed, so that stripes cannot come back, or grow, silently.
+# The weights issue's bound on the median image's stripe score (HR photos score 1.0-1.3).
 STRIPE_TARGET = 1.5
-STRIPES_NOT_YET_AT_TARGET = {
-    "srgan": 2.1,  # Set5 1.31 meets it; on Set14 textured photos (barbara, monarch) keep a phase pattern
-    "srgan-int8": 2.15,
-}
 
 
 @pytest.mark.parametrize("name", sorted(MANIFEST))
-def test_no_bundled_model_stripes_beyond_the_target_or_its_recorded_bound(name):
+def test_no_bundled_model_stripes_beyond_the_target(name):
     """The manifest's stripe scores (the test above checks them against ``evaluate`` on Set5)."""
-    bound = STRIPES_NOT_YET_AT_TARGET.get(name, STRIPE_TARGET)
     scores = MANIFEST[name].scores
-    assert max(scores["set5_stripe_score"], scores["set14_stripe_score"]) <= bound
+    assert max(scores["set5_stripe_score"], scores["set14_stripe_score"]) <= STRIPE_TARGET
 
 
 @pytest.mark.parametrize("name", ["srresnet", "srgan", "swiftsrgan_psnr", "swiftsrgan"])
@@ -151,3 +145,23 @@ def test_the_bundled_sub_pixel_upsamplers_are_checkerboard_free(name):
     model = build_model(name, **entry.arch_kwargs)
     load_into(model, read_state_dict(WEIGHTS / entry.file))
     assert phase_gain_spread(model) < 2e-3
+
+
+# The weights issue's LPIPS target: a GAN model at least 0.05 below its PSNR twin. A pair not yet there is listed with
+# the margin it may not fall below, so that it cannot shrink silently.
+LPIPS_MARGIN_TARGET = 0.05
+LPIPS_MARGINS_NOT_YET_AT_TARGET = {("srgan", "set5"): 0.03}  # 0.033 after 1,200 steps; Set14's 0.054 meets it
+
+
+@pytest.mark.parametrize(
+    ("gan", "twin"), [("srgan", "srresnet"), ("esrgan", "esrgan_psnr"), ("swiftsrgan", "swiftsrgan_psnr")]
+)
+@pytest.mark.parametrize("data", ["set5", "set14"])
+def test_each_bundled_gan_model_meets_the_weights_targets_against_its_psnr_twin(gan, twin, data):
+    """The manifest's scores (checked against ``evaluate`` above): LPIPS at least 0.05 below the twin's (or its recorded
+    bound), PSNR at most 3 dB below it, the worst mean-colour shift at most 2 levels."""
+    ours, theirs = MANIFEST[gan].scores, MANIFEST[twin].scores
+    margin = LPIPS_MARGINS_NOT_YET_AT_TARGET.get((gan, data), LPIPS_MARGIN_TARGET)
+    assert ours[f"{data}_lpips"] <= theirs[f"{data}_lpips"] - margin
+    assert ours[f"{data}_psnr_y"] >= theirs[f"{data}_psnr_y"] - 3.0
+    assert ours[f"{data}_colour_shift_max"] <= 2.0
