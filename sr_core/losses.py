@@ -88,18 +88,21 @@ class LowFrequencyLoss(nn.Module):
         return F.l1_loss(F.avg_pool2d(sr.float(), self.scale), F.avg_pool2d(hr.float(), self.scale))
 
 
+def _whole_blocks(image: torch.Tensor, scale: int) -> torch.Tensor:
+    """``image`` in float32, cropped at the bottom and right to whole ``scale`` x ``scale`` blocks of the LR grid."""
+    height, width = image.shape[-2] // scale * scale, image.shape[-1] // scale * scale
+    return image.float()[..., :height, :width]
+
+
 def phase_means(image: torch.Tensor, scale: int = 4) -> torch.Tensor:
     """Each image's mean deviation from its ``scale`` x ``scale`` block means at every sub-pixel phase: N x C x scale x scale.
 
     Natural images have no grid, so theirs are near zero; an upsampler that brightens some of its
     phases wherever there is texture has a fixed pattern here, the stripes the stripe score finds.
     """
-    height, width = image.shape[-2] // scale * scale, image.shape[-1] // scale * scale
-    blocks = (
-        image.float()[..., :height, :width]
-        .unflatten(-1, (width // scale, scale))
-        .unflatten(-3, (height // scale, scale))
-    )
+    image = _whole_blocks(image, scale)
+    height, width = image.shape[-2:]
+    blocks = image.unflatten(-1, (width // scale, scale)).unflatten(-3, (height // scale, scale))
     return (blocks - blocks.mean(dim=(-3, -1), keepdim=True)).mean(dim=(-4, -2))
 
 
@@ -126,11 +129,11 @@ def line_phase_means(image: torch.Tensor, scale: int = 4) -> tuple[torch.Tensor,
 
     Returns (N x C x rows x scale, N x C x columns x scale). A row's values fix its DFT at 1/4 and
     1/2 cycle per pixel exactly (the segment means cancel there), so these are what the stripe
-    score sums over the rows and columns of an image; :func:`phase_means` averages them over the
+    score sums over the rows and columns of an image; :func:`phase_means` takes one mean over the
     whole crop, where a pattern whose sign follows the texture from row to row cancels out.
     """
-    height, width = image.shape[-2] // scale * scale, image.shape[-1] // scale * scale
-    image = image.float()[..., :height, :width]
+    image = _whole_blocks(image, scale)
+    height, width = image.shape[-2:]
     rows = image.unflatten(-1, (width // scale, scale))
     columns = image.transpose(-2, -1).unflatten(-1, (height // scale, scale))
     row_offsets, column_offsets = (
