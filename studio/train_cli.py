@@ -21,12 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from sr_core.errors import TrainingConfigError
-from sr_core.registry import build_model
 from sr_core.train.checkpoint import CHECKPOINT_NAME, checkpoint_file, load_checkpoint
 from sr_core.train.distributed import process_group
 from sr_core.train.loop import train
 from sr_core.train.presets import PRESETS, TrainConfig, from_record, load_yaml, parse_set_pairs, preset, with_overrides
-from sr_core.train.publish import export_metadata, publish_run, rescore_bundled
+from sr_core.train.publish import export_metadata, publish_run, rescore_bundled, shipped_generator
 from sr_core.weights import read_manifest, save_weights
 
 # Flags that set one configuration field each (argparse dest == field name).
@@ -112,9 +111,7 @@ def _train(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     checkpoint = load_checkpoint(checkpoint_file(args.checkpoint))
     config = from_record(checkpoint["config"])
-    generator = build_model(config.model, **config.model_kwargs)
-    generator.load_state_dict(checkpoint["generator"])
-    digest = save_weights(generator, args.output, export_metadata(checkpoint))
+    digest = save_weights(shipped_generator(checkpoint), args.output, export_metadata(checkpoint))
     print(f"{config.model} after {checkpoint['step']} steps -> {args.output} (sha256 {digest[:16]})")
     return 0
 

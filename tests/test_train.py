@@ -18,7 +18,7 @@ from sr_core.errors import TrainingConfigError
 from sr_core.models.subpixel import phase_gain_spread
 from sr_core.registry import build_model, get_spec
 from sr_core.train import loop
-from sr_core.train.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from sr_core.train.checkpoint import CHECKPOINT_NAME, EMA_KEY, load_checkpoint
 from sr_core.train.distributed import process_group
 from sr_core.train.loop import train
 from sr_core.train.objective import GeneratorObjective, shifted_crops
@@ -199,6 +199,38 @@ def test_init_from_a_run_folder_starts_the_generator_from_its_weights(tiny_data:
     run(gan_config, tmp_path / "gan")
     psnr, gan = (load_checkpoint(tmp_path / name / CHECKPOINT_NAME)["generator"] for name in ("psnr", "gan"))
     assert all(torch.equal(psnr[key], gan[key]) for key in psnr if "running" not in key and "batches" not in key)
+
+
+def test_a_run_keeping_a_moving_average_trains_as_without_it_and_ships_the_average(
+    tiny_data: Path, tmp_path: Path
+) -> None:
+    averaged = tiny_config("srgan_mse", tiny_data, steps=2, ema_decay=0.5)
+    run(replace(averaged, ema_decay=0.0), tmp_path / "without")
+    run(replace(averaged, steps=1, checkpoint_every=1), tmp_path / "with")
+    after_one = load_checkpoint(tmp_path / "with" / CHECKPOINT_NAME)
+    run(averaged, tmp_path / "with", resume=True)
+    after_two, without = (load_checkpoint(tmp_path / name / CHECKPOINT_NAME) for name in ("with", "without"))
+
+    weights, average, earlier_average = after_two["generator"], after_two[EMA_KEY], after_one[EMA_KEY]
+    assert all(torch.equal(weights[key], without["generator"][key]) for key in weights)
+    assert without[EMA_KEY] is None
+    assert not all(torch.equal(earlier_average[key], after_one["generator"][key]) for key in earlier_average)
+    parameters = {name for name, _ in load_weights("srgan", tmp_path / "with" / CHECKPOINT_NAME).named_parameters()}
+    for key in parameters:  # the resumed run went on from the saved average: 0.5 * average + 0.5 * weights
+        assert torch.allclose(average[key], 0.5 * earlier_average[key] + 0.5 * weights[key], atol=1e-6), key
+    assert all(torch.equal(average[key], weights[key]) for key in set(average) - parameters)  # BN statistics
+
+    exported = tmp_path / "srgan.safetensors"
+    assert main(["export", str(tmp_path / "with"), str(exported)]) == 0
+    assert all(
+        torch.allclose(tensor.float(), average[key].float(), atol=1e-3) for key, tensor in read_state_dict(exported).items()
+    )
+
+
+def test_a_moving_average_decays_by_a_fraction_below_one() -> None:
+    with pytest.raises(TrainingConfigError, match="ema_decay"):
+        with_overrides(preset("srgan"), {"ema_decay": 1.0}, "--set")
+    assert with_overrides(preset("srgan"), {"ema_decay": 0.999}, "--set").ema_decay == 0.999
 
 
 def test_settings_from_yaml_and_set_pairs_take_their_fields_types(tmp_path: Path) -> None:

@@ -21,12 +21,20 @@ from sr_core.errors import CorruptWeightsError, TrainingConfigError
 from sr_core.files import atomic_target
 
 CHECKPOINT_NAME = "last.pt"
+# Where a run that keeps a moving average of its generator stores it: BasicSR's key, which
+# weights.unwrap_state_dict prefers, so --init-from RUN and every weights loader take the average.
+EMA_KEY = "params_ema"
 
 
 def checkpoint_file(run_or_file: str | Path) -> Path:
     """The checkpoint of a run folder (``RUN_DIR/last.pt``), or ``run_or_file`` when it is a file."""
     path = Path(run_or_file)
     return path / CHECKPOINT_NAME if path.is_dir() else path
+
+
+def shipped_generator_state(checkpoint: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """The generator weights a run ships: its moving average when it keeps one, else the last step's."""
+    return checkpoint.get(EMA_KEY) or checkpoint["generator"]
 
 
 def save_checkpoint(checkpoint: dict[str, Any], path: Path) -> None:

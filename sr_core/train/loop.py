@@ -11,6 +11,7 @@ same weights.
 from __future__ import annotations
 
 import contextlib
+import copy
 import sys
 import time
 from dataclasses import dataclass
@@ -38,7 +39,14 @@ from sr_core.losses import GANLoss, RelativisticAverageGANLoss
 from sr_core.models.subpixel import tie_subpixel_phases_
 from sr_core.protocol import score_pair
 from sr_core.registry import build_model
-from sr_core.train.checkpoint import CHECKPOINT_NAME, checkpoint_file, restore_rng_state, rng_state, save_checkpoint
+from sr_core.train.checkpoint import (
+    CHECKPOINT_NAME,
+    EMA_KEY,
+    checkpoint_file,
+    restore_rng_state,
+    rng_state,
+    save_checkpoint,
+)
 from sr_core.train.distributed import ProcessGroup, broadcast_from_main, mean_over_processes, unwrap, wrap
 from sr_core.train.objective import GeneratorObjective, adversarial_loss, shifted_crops
 from sr_core.train.presets import TrainConfig, to_record
@@ -102,6 +110,8 @@ def train(
         )
     if config.tie_subpixel_phases:
         tie_subpixel_phases_(parts.generator)
+    if config.ema_decay:
+        parts.ema = averaged_copy(parts.generator, checkpoint.get(EMA_KEY) if checkpoint else None)
     gan_columns = list(DISCRIMINATOR_COLUMNS) if parts.discriminator is not None else []
     parts.generator = wrap(parts.generator, group)
     parts.discriminator = wrap(parts.discriminator, group) if parts.discriminator is not None else None
@@ -135,7 +145,7 @@ def train(
 
         if step % config.validate_every == 0 or step == config.steps:
             if validation and validation_log is not None:
-                scores = validate(unwrap(parts.generator), validation, device)
+                scores = validate(parts.shipped_generator, validation, device)
                 validation_log.append(
                     {"step": step, **scores, **{f"bicubic_{k}": v for k, v in bicubic_scores.items()}}
                 )
@@ -177,6 +187,12 @@ class TrainingParts:
     scaler: torch.amp.GradScaler
     amp_dtype: torch.dtype | None
     memory_format: torch.memory_format
+    ema: nn.Module | None = None  # the generator's moving average (unwrapped, frozen) when config.ema_decay > 0
+
+    @property
+    def shipped_generator(self) -> nn.Module:
+        """What validation measures and a run ships: the moving average when the run keeps one."""
+        return self.ema if self.ema is not None else unwrap(self.generator)
 
     @property
     def optimizers(self) -> list[torch.optim.Optimizer]:
@@ -217,6 +233,7 @@ def parts_state(parts: TrainingParts) -> dict[str, Any]:
     """The trainable state of ``parts`` for a checkpoint, with RNG states (frozen feature networks excluded)."""
     return {
         "generator": unwrap(parts.generator).state_dict(),
+        EMA_KEY: parts.ema.state_dict() if parts.ema is not None else None,
         "discriminator": unwrap(parts.discriminator).state_dict() if parts.discriminator is not None else None,
         "optimizers": [optimizer.state_dict() for optimizer in parts.optimizers],
         "schedulers": [scheduler.state_dict() for scheduler in parts.schedulers],
@@ -282,6 +299,8 @@ def generator_step(
     parts.scaler.step(parts.generator_optimizer)
     if parts.config.tie_subpixel_phases:
         tie_subpixel_phases_(unwrap(parts.generator))
+    if parts.ema is not None:
+        update_average_(parts.ema, unwrap(parts.generator), parts.config.ema_decay)
     return sr_batch.detach(), {
         "loss": float(total.detach()),
         **{name: float(value.detach()) for name, value in losses.items()},
@@ -303,6 +322,30 @@ def discriminator_step(parts: TrainingParts, sr_batch: torch.Tensor, hr_batch: t
     parts.scaler.step(optimizer)
     d_real, d_fake = adversarial.probabilities(real_out.detach(), fake_out.detach())
     return {"d_loss": float(loss.detach()), "d_real": d_real, "d_fake": d_fake}
+
+
+def averaged_copy(generator: nn.Module, saved: dict[str, torch.Tensor] | None) -> nn.Module:
+    """A frozen copy of ``generator`` to hold its moving average: the checkpoint's ``saved`` average, else its weights now.
+
+    A fresh average starts at the weights the run starts from (a PSNR twin, for a GAN stage),
+    so it is never an average with random weights.
+    """
+    average = copy.deepcopy(generator).requires_grad_(False)
+    if saved is not None:
+        average.load_state_dict(saved)
+    return average
+
+
+@torch.no_grad()
+def update_average_(average: nn.Module, generator: nn.Module, decay: float) -> None:
+    """``average <- decay * average + (1 - decay) * generator`` for every parameter; buffers follow the generator.
+
+    The average of phase-tied weights stays tied: tying is a linear projection.
+    """
+    for averaged, current in zip(average.parameters(), generator.parameters(), strict=True):
+        averaged.lerp_(current, 1.0 - decay)
+    for averaged, current in zip(average.buffers(), generator.buffers(), strict=True):
+        averaged.copy_(current)
 
 
 def validate(model: nn.Module, images: list[ValidationImage], device: torch.device) -> dict[str, float]:

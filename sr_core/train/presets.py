@@ -86,6 +86,10 @@ class TrainConfig:
     # Keep every phase of the sub-pixel upsamplers at the same DC gain after each generator step,
     # the structural cure for their period-2/4 stripes (see sr_core.models.subpixel).
     tie_subpixel_phases: bool = False
+    # Keep an exponential moving average of the generator's weights (0: none; e.g. 0.999 averages
+    # about the last 1,000 steps). It smooths the step-to-step jitter of a GAN stage, and when it is
+    # kept, validation, export and publish use the average instead of the last step's weights.
+    ema_decay: float = 0.0
 
     # Optimisation (the discriminator uses the same optimiser, learning rate and schedule).
     optimizer: str = "adam"
@@ -315,6 +319,8 @@ def check(config: TrainConfig) -> TrainConfig:
             raise TrainingConfigError(
                 f"{key} must be 0 or more and under half the HR crop ({config.hr_crop // 2}), not {getattr(config, key)}"
             )
+    if not 0.0 <= config.ema_decay < 1.0:
+        raise TrainingConfigError(f"ema_decay must be 0 (no average) or in (0, 1), not {config.ema_decay}")
     for key in ("steps", "batch_size", "validate_every", "checkpoint_every"):
         if getattr(config, key) <= 0:
             raise TrainingConfigError(f"{key} must be positive, not {getattr(config, key)}")

@@ -13,11 +13,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from torch import nn
+
 from sr_core.errors import WeightsNotFoundError
 from sr_core.evaluation import evaluate_model, manifest_scores
 from sr_core.protocol import image_files
 from sr_core.registry import build_model
-from sr_core.train.checkpoint import checkpoint_file, load_checkpoint
+from sr_core.train.checkpoint import checkpoint_file, load_checkpoint, shipped_generator_state
 from sr_core.train.presets import TrainConfig, from_record, preset, to_record
 from sr_core.weights import WeightsEntry, read_manifest, save_weights, sha256_file, weights_dir, write_manifest
 
@@ -137,12 +139,19 @@ def training_record(config: TrainConfig, checkpoint: dict[str, Any]) -> dict[str
     }
 
 
+def shipped_generator(checkpoint: dict[str, Any]) -> nn.Module:
+    """The network a run's checkpoint ships (its moving average when the run keeps one), built as the run built it."""
+    config = from_record(checkpoint["config"])
+    generator = build_model(config.model, **config.model_kwargs)
+    generator.load_state_dict(shipped_generator_state(checkpoint))
+    return generator
+
+
 def publish_run(run: str | Path, eval_folders: list[str | Path], folder: str | Path | None = None) -> WeightsEntry:
     """Bundle the generator of ``run`` (a run folder or checkpoint) into the weights ``folder``, scored on ``eval_folders``."""
     checkpoint = load_checkpoint(checkpoint_file(run))
     config = from_record(checkpoint["config"])
-    generator = build_model(config.model, **config.model_kwargs)
-    generator.load_state_dict(checkpoint["generator"])
+    generator = shipped_generator(checkpoint)
     target = weights_dir(folder)
     file = f"{config.model}.safetensors"
     training = training_record(config, checkpoint)  # before the save: a fine-tune of this very file reads its history
