@@ -51,7 +51,6 @@ MOBILENET_V2_PAPER_BLOCKS = 17
 FEATURE_NETWORKS = ("vgg19", "mobilenet_v2")
 RANDOM_FEATURES_SEED = 0
 _CRITERIA = {"mse": F.mse_loss, "l1": F.l1_loss}
-_PROBABILITY_EPS = 1e-7  # the smallest margin from 1 that float32 keeps below 1
 
 
 def _criterion(name: str):
@@ -257,11 +256,13 @@ class MobileNetV2ContentLoss(FeatureLoss):
 
 
 class GANLoss(nn.Module):
-    """The standard GAN on discriminator probabilities D in (0, 1), any shape.
+    """The standard GAN on discriminator logits l, any shape; D(x) = sigmoid(l) is the paper's probability.
 
     ``form="log"`` (SRGAN, Swift-SRGAN's paper): D minimises -log D(x) - log(1 - D(G(z))) and
     G minimises -log D(G(z)), the non-saturating form. ``form="linear"`` (Swift-SRGAN's
     released code): D minimises 1 - D(x) + D(G(z)) and G minimises 1 - D(G(z)).
+    The log form is computed from the logits (-log sigmoid(l) = softplus(-l)): from
+    probabilities, a confident D rounds D(G(z)) to 0 or D(x) to 1 and its gradient is lost.
     """
 
     relativistic = False
@@ -273,25 +274,22 @@ class GANLoss(nn.Module):
         self.form = form
 
     def generator(self, fake_out: torch.Tensor, real_out: torch.Tensor | None = None) -> torch.Tensor:
-        """G's loss from D(G(z)); ``real_out`` is unused (the standard GAN judges each image alone)."""
+        """G's loss from the logits of D on G(z); ``real_out`` is unused (the standard GAN judges each image alone)."""
         fake = fake_out.float()
         if self.form == "linear":
-            return (1.0 - fake).mean()
-        return -torch.log(fake.clamp_min(_PROBABILITY_EPS)).mean()
+            return (1.0 - torch.sigmoid(fake)).mean()
+        return F.softplus(-fake).mean()
 
     def discriminator(self, real_out: torch.Tensor, fake_out: torch.Tensor) -> torch.Tensor:
-        """D's loss from D(x) on HR images and D(G(z)) on SR images."""
+        """D's loss from its logits on HR images (real) and on SR images (fake)."""
         real, fake = real_out.float(), fake_out.float()
         if self.form == "linear":
-            return 1.0 - real.mean() + fake.mean()
-        return (
-            -torch.log(real.clamp_min(_PROBABILITY_EPS)).mean()
-            - torch.log1p(-fake.clamp_max(1.0 - _PROBABILITY_EPS)).mean()
-        )
+            return 1.0 - torch.sigmoid(real).mean() + torch.sigmoid(fake).mean()
+        return F.softplus(-real).mean() + F.softplus(fake).mean()
 
     def probabilities(self, real_out: torch.Tensor, fake_out: torch.Tensor) -> tuple[float, float]:
         """Mean D(x) and D(G(z)), the figures a GAN's training curves show."""
-        return float(real_out.float().mean()), float(fake_out.float().mean())
+        return float(torch.sigmoid(real_out.float()).mean()), float(torch.sigmoid(fake_out.float()).mean())
 
 
 class RelativisticAverageGANLoss(nn.Module):

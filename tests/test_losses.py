@@ -161,28 +161,36 @@ def test_feature_networks_stay_in_eval_mode_when_their_loss_is_put_in_training_m
     assert not any(module.training for module in loss.features.modules())
 
 
+def logit(probability: float) -> float:
+    return math.log(probability / (1.0 - probability))
+
+
 def test_gan_generator_loss_is_minus_log_d_of_the_fake() -> None:
-    fake = torch.full((4, 1), math.exp(-1.0))
+    fake = torch.full((4, 1), logit(math.exp(-1.0)))
     assert GANLoss().generator(fake).item() == pytest.approx(1.0)
 
 
 def test_gan_discriminator_loss_is_binary_cross_entropy_of_real_and_fake() -> None:
-    real, fake = torch.full((2, 1), 0.8), torch.full((2, 1), 0.3)
+    real, fake = torch.full((2, 1), logit(0.8)), torch.full((2, 1), logit(0.3))
     expected = -math.log(0.8) - math.log(0.7)
     assert GANLoss().discriminator(real, fake).item() == pytest.approx(expected, rel=1e-6)
+    assert GANLoss().probabilities(real, fake) == pytest.approx((0.8, 0.3))
 
 
 def test_linear_gan_form_is_the_released_swift_srgan_code() -> None:
-    real, fake = torch.tensor([[0.9], [0.7]]), torch.tensor([[0.2], [0.4]])
+    real, fake = torch.tensor([[logit(0.9)], [logit(0.7)]]), torch.tensor([[logit(0.2)], [logit(0.4)]])
     loss = GANLoss(form="linear")
     assert loss.generator(fake).item() == pytest.approx(1 - 0.3)
     assert loss.discriminator(real, fake).item() == pytest.approx(1 - 0.8 + 0.3)
 
 
-def test_gan_loss_stays_finite_for_saturated_probabilities() -> None:
-    loss = GANLoss()
-    assert math.isfinite(loss.generator(torch.zeros(2, 1)).item())
-    assert math.isfinite(loss.discriminator(torch.zeros(2, 1), torch.ones(2, 1)).item())
+def test_a_confident_discriminator_still_gives_the_generator_its_full_gradient() -> None:
+    # D(G(z)) = sigmoid(-40) rounds to 0 in a probability; from the logit, d(-log D)/dl is still -1.
+    fake = torch.full((2, 1), -40.0, requires_grad=True)
+    loss = GANLoss().generator(fake)
+    loss.backward()
+    assert loss.item() == pytest.approx(40.0, rel=1e-6)
+    assert fake.grad is not None and torch.allclose(fake.grad, torch.full((2, 1), -0.5))
 
 
 def test_ragan_generator_loss_is_the_discriminator_loss_with_real_and_fake_swapped() -> None:

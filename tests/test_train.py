@@ -223,7 +223,8 @@ def test_a_run_keeping_a_moving_average_trains_as_without_it_and_ships_the_avera
     exported = tmp_path / "srgan.safetensors"
     assert main(["export", str(tmp_path / "with"), str(exported)]) == 0
     assert all(
-        torch.allclose(tensor.float(), average[key].float(), atol=1e-3) for key, tensor in read_state_dict(exported).items()
+        torch.allclose(tensor.float(), average[key].float(), atol=1e-3)
+        for key, tensor in read_state_dict(exported).items()
     )
 
 

@@ -3,11 +3,12 @@
 Both are a stack of conv pairs (stride 1 then stride 2) widening 64 -> 512, LeakyReLU 0.2 and
 BN after the first conv, then a dense head. They differ only in numbers, so one class takes
 the paper's table as arguments:
-- SRGAN (Ledig et al.): 3x3 stride-2 convs, 96x96 input -> 6x6, dense 1024, sigmoid.
-- ESRGAN (VGG128, Wang et al.): 4x4 stride-2 convs and one more pair, 128x128 -> 4x4, dense
-  100, raw logits (the relativistic loss applies its own sigmoid).
+- SRGAN (Ledig et al.): 3x3 stride-2 convs, 96x96 input -> 6x6, dense 1024, then the sigmoid.
+- ESRGAN (VGG128, Wang et al.): 4x4 stride-2 convs and one more pair, 128x128 -> 4x4, dense 100.
 An adaptive average pool makes the head accept other crop sizes; at the paper's size it is
-the identity.
+the identity. Every discriminator here returns logits, and the sigmoid SRGAN's ends with is
+applied by its loss (:class:`sr_core.losses.GANLoss`, in log space): so either GAN loss can
+judge with either discriminator, and a saturated D still passes gradients.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ class VGGStyleDiscriminator(nn.Module):
         down_kernel: int = 3,
         pooled_size: int = 6,
         hidden: int = 1024,
-        sigmoid: bool = True,
     ) -> None:
         super().__init__()
         layers: list[nn.Module] = []
@@ -46,7 +46,6 @@ class VGGStyleDiscriminator(nn.Module):
             nn.LeakyReLU(0.2, inplace=True),
             nn.Linear(hidden, 1),
         )
-        self.sigmoid = sigmoid
 
     @staticmethod
     def _conv(in_channels: int, out_channels: int, kernel: int, stride: int, batch_norm: bool) -> list[nn.Module]:
@@ -57,22 +56,17 @@ class VGGStyleDiscriminator(nn.Module):
         return [conv, *norm, nn.LeakyReLU(0.2, inplace=True)]
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        logits = self.head(self.features(image))
-        return torch.sigmoid(logits) if self.sigmoid else logits
+        return self.head(self.features(image))
 
 
 def srgan_discriminator(in_channels: int = 3) -> VGGStyleDiscriminator:
-    """SRGAN: k3n64s1 ... k3n512s2 (8 convs), dense 1024, sigmoid; 96x96 crops."""
-    return VGGStyleDiscriminator(
-        in_channels, (64, 128, 256, 512), down_kernel=3, pooled_size=6, hidden=1024, sigmoid=True
-    )
+    """SRGAN: k3n64s1 ... k3n512s2 (8 convs), dense 1024 (sigmoid in the loss); 96x96 crops."""
+    return VGGStyleDiscriminator(in_channels, (64, 128, 256, 512), down_kernel=3, pooled_size=6, hidden=1024)
 
 
 def esrgan_discriminator(in_channels: int = 3) -> VGGStyleDiscriminator:
-    """ESRGAN's VGG128: 10 convs up to 512 with 4x4 stride-2 convs, dense 100, logits; 128x128 crops."""
-    return VGGStyleDiscriminator(
-        in_channels, (64, 128, 256, 512, 512), down_kernel=4, pooled_size=4, hidden=100, sigmoid=False
-    )
+    """ESRGAN's VGG128: 10 convs up to 512 with 4x4 stride-2 convs, dense 100; 128x128 crops."""
+    return VGGStyleDiscriminator(in_channels, (64, 128, 256, 512, 512), down_kernel=4, pooled_size=4, hidden=100)
 
 
 def _with_down_kernel(kernel: int) -> Callable[[StateDict], bool]:
@@ -98,7 +92,7 @@ FAMILIES = (
                 "srgan_discriminator",
                 "srgan_discriminator",
                 srgan_discriminator,
-                "SRGAN discriminator: 8 convs 64->512, dense 1024, sigmoid",
+                "SRGAN discriminator: 8 convs 64->512, dense 1024 (logits; sigmoid in the loss)",
                 "Ledig et al. 2017",
                 kind="discriminator",
             ),

@@ -107,7 +107,7 @@ class SwiftSRGANGenerator(nn.Module):
 
 
 class SwiftSRGANDiscriminator(nn.Module):
-    """Eight separable conv blocks (stride 1, 2 alternating), 6x6 average pool, dense 1024, sigmoid."""
+    """Eight separable conv blocks (stride 1, 2 alternating), 6x6 average pool, dense 1024; logits (sigmoid in the loss)."""
 
     def __init__(
         self, in_channels: int = 3, features: tuple[int, ...] = (64, 64, 128, 128, 256, 256, 512, 512)
@@ -129,7 +129,7 @@ class SwiftSRGANDiscriminator(nn.Module):
         )
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.classifier(self.blocks(image)))
+        return self.classifier(self.blocks(image))
 
 
 def _swiftsrgan_kwargs(sd: StateDict) -> dict[str, int]:
