@@ -342,10 +342,10 @@ def update_average_(average: nn.Module, generator: nn.Module, decay: float) -> N
 
     The average of phase-tied weights stays tied: tying is a linear projection.
     """
-    for averaged, current in zip(average.parameters(), generator.parameters(), strict=True):
-        averaged.lerp_(current, 1.0 - decay)
-    for averaged, current in zip(average.buffers(), generator.buffers(), strict=True):
-        averaged.copy_(current)
+    for averaged_parameter, parameter in zip(average.parameters(), generator.parameters(), strict=True):
+        averaged_parameter.lerp_(parameter, 1.0 - decay)
+    for averaged_buffer, buffer in zip(average.buffers(), generator.buffers(), strict=True):
+        averaged_buffer.copy_(buffer)
 
 
 def validate(model: nn.Module, images: list[ValidationImage], device: torch.device) -> dict[str, float]:
