@@ -110,8 +110,8 @@ def train(
         )
     if config.tie_subpixel_phases:
         tie_subpixel_phases_(parts.generator)
-    if config.ema_decay:
-        parts.ema = averaged_copy(parts.generator, checkpoint.get(EMA_KEY) if checkpoint else None)
+    if config.ema_decay and parts.ema is None:  # a resumed run's average came with its checkpoint
+        parts.ema = averaged_copy(parts.generator, None)
     gan_columns = list(DISCRIMINATOR_COLUMNS) if parts.discriminator is not None else []
     parts.generator = wrap(parts.generator, group)
     parts.discriminator = wrap(parts.discriminator, group) if parts.discriminator is not None else None
@@ -245,6 +245,8 @@ def parts_state(parts: TrainingParts) -> dict[str, Any]:
 def restore_parts(parts: TrainingParts, checkpoint: dict[str, Any]) -> None:
     """Inverse of :func:`parts_state`, on unwrapped parts."""
     parts.generator.load_state_dict(checkpoint["generator"])
+    if checkpoint.get(EMA_KEY) is not None:
+        parts.ema = averaged_copy(parts.generator, checkpoint[EMA_KEY])
     if parts.discriminator is not None:
         parts.discriminator.load_state_dict(checkpoint["discriminator"])
     for optimizer, state in zip(parts.optimizers, checkpoint["optimizers"]):
