@@ -161,3 +161,18 @@ def test_each_bundled_gan_model_meets_the_weights_targets_against_its_psnr_twin(
     assert ours[f"{data}_lpips"] <= theirs[f"{data}_lpips"] - LPIPS_MARGIN_TARGET
     assert ours[f"{data}_psnr_y"] >= theirs[f"{data}_psnr_y"] - 3.0
     assert ours[f"{data}_colour_shift_max"] <= 2.0
+
+
+# The weights issue's PSNR targets on Set5 (x4, Y channel), in dB.
+PSNR_TARGETS_SET5 = {"srcnn": 30.07, "srresnet": 31.0, "esrgan_psnr": 31.5, "swiftsrgan_psnr": 30.8}
+# Still short after the CPU runs the README's "Bundled weights" section records. Strict: a model that
+# reaches its target fails here until it leaves this set.
+PSNR_NOT_YET_AT_TARGET = {"esrgan_psnr", "srcnn", "swiftsrgan_psnr"}
+
+
+@pytest.mark.parametrize("name", sorted(PSNR_TARGETS_SET5))
+def test_each_bundled_psnr_model_reaches_its_target_on_set5(name, request):
+    """The manifest's Set5 PSNR (checked against ``evaluate`` above) against the issue's target."""
+    if name in PSNR_NOT_YET_AT_TARGET:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=f"{name} is still short of its Set5 target"))
+    assert MANIFEST[name].scores["set5_psnr_y"] >= PSNR_TARGETS_SET5[name]
