@@ -540,6 +540,20 @@ def find_weights(model_name: str, weights_dir: str | Path | None = None) -> Weig
     return entry
 
 
+def parent_stages(weights_file: Path) -> list[dict[str, Any]]:
+    """The stages the manifest beside ``weights_file`` lists for exactly that file (same sha256).
+
+    A file the manifest does not list (someone's own, or one replaced since) is named as one stage,
+    ``{"init_from": name}``, since its history is not here. A run records this when it starts.
+    """
+    if weights_file.is_file():
+        sha256 = sha256_file(weights_file)
+        for entry in read_manifest(weights_file.parent).values():
+            if entry.file == weights_file.name and entry.sha256 == sha256 and entry.training.get("stages"):
+                return list(entry.training["stages"])
+    return [{"init_from": weights_file.name}]
+
+
 def verify_sha256(entry: WeightsEntry, weights_dir: str | Path | None = None) -> None:
     """Raise :class:`CorruptWeightsError` unless the entry's file has the sha256 the manifest records."""
     path = _resolve_weights_dir(weights_dir) / entry.file

@@ -457,6 +457,18 @@ def test_fine_tuning_a_published_file_keeps_its_history_and_replaces_it(tiny_dat
     assert entry.training["total_steps"] == 5
 
 
+def test_publishing_a_fine_tune_again_counts_the_stages_before_it_once(tiny_data: Path, tmp_path: Path) -> None:
+    weights, fine_tune = tmp_path / "weights", tmp_path / "fine-tune"
+    run(tiny_config("srresnet", tiny_data), tmp_path / "psnr")
+    assert main(["publish", str(tmp_path / "psnr"), "--weights-dir", str(weights)]) == 0
+    run(tiny_config("srresnet", tiny_data, init_from=str(weights / "srresnet.safetensors"), steps=3), fine_tune)
+    assert main(["publish", str(fine_tune), "--weights-dir", str(weights)]) == 0  # replaces the file it started from
+    assert main(["publish", str(fine_tune), "--weights-dir", str(weights)]) == 0
+
+    training = read_manifest(weights)["srresnet"].training
+    assert [stage["steps"] for stage in training["stages"]] == [2, 3] and training["total_steps"] == 5
+
+
 def test_fine_tuning_an_unlisted_weights_file_names_it_as_the_first_stage(tiny_data: Path, tmp_path: Path) -> None:
     weights, loose = tmp_path / "weights", tmp_path / "loose"
     run(tiny_config("srresnet", tiny_data), tmp_path / "psnr")

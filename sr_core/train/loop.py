@@ -52,7 +52,7 @@ from sr_core.train.objective import GeneratorObjective, adversarial_loss, shifte
 from sr_core.train.presets import TrainConfig, to_record
 from sr_core.train.report import DISCRIMINATOR_COLUMNS, METRICS_NAME, VALIDATION_COLUMNS, VALIDATION_NAME, write_report
 from sr_core.train.run_log import RunLog
-from sr_core.weights import load_into, read_state_dict
+from sr_core.weights import load_into, parent_stages, read_state_dict
 
 AdversarialLoss = GANLoss | RelativisticAverageGANLoss
 Scheduler = torch.optim.lr_scheduler.LRScheduler | torch.optim.lr_scheduler.ReduceLROnPlateau
@@ -98,6 +98,7 @@ def train(
 
     # Models, losses, optimisers and schedules: fresh, from a checkpoint, or the generator from an earlier stage.
     parts = build_parts(config, device)
+    history = starting_history(config, checkpoint)
     if checkpoint:
         restore_parts(parts, checkpoint)
     elif config.init_from:
@@ -163,6 +164,7 @@ def train(
                 "validation": scores,
                 "bicubic": bicubic_scores,
                 "images": {"train": len(train_files), "validation": len(val_files)},
+                **history,
             }
             save_checkpoint(record | parts_state(parts), checkpoint_path)
     bar.close()
@@ -170,6 +172,20 @@ def train(
         if opened is not None:
             opened.close()
     return scores
+
+
+def starting_history(config: TrainConfig, checkpoint: dict[str, Any] | None) -> dict[str, Any]:
+    """``{"parent_stages": [...]}`` for a run that starts from a weights file, read now, else ``{}``.
+
+    The file's manifest entry is read when the run starts, not when it is published: publishing
+    the run replaces that very file (and its entry) with the run's own generator.
+    """
+    if checkpoint is not None:
+        return {key: checkpoint[key] for key in ("parent_stages",) if key in checkpoint}
+    source = checkpoint_file(config.init_from) if config.init_from else None
+    if source is None or (source.suffix == ".pt" and source.is_file()):
+        return {}
+    return {"parent_stages": parent_stages(source)}
 
 
 @dataclass

@@ -21,7 +21,7 @@ from sr_core.protocol import image_files
 from sr_core.registry import build_model
 from sr_core.train.checkpoint import checkpoint_file, load_checkpoint, shipped_generator_state
 from sr_core.train.presets import TrainConfig, from_record, preset, to_record
-from sr_core.weights import WeightsEntry, read_manifest, save_weights, sha256_file, weights_dir, write_manifest
+from sr_core.weights import WeightsEntry, parent_stages, read_manifest, save_weights, weights_dir, write_manifest
 
 
 def export_metadata(checkpoint: dict[str, Any]) -> dict[str, Any]:
@@ -86,42 +86,34 @@ def _stage(config: TrainConfig, steps: int) -> dict[str, Any]:
     }
 
 
-def training_stages(config: TrainConfig, steps: int) -> list[dict[str, Any]]:
+def training_stages(checkpoint: dict[str, Any]) -> list[dict[str, Any]]:
     """Every stage that led to this generator, first to last, following ``init_from`` back through run checkpoints.
 
     A GAN starts from a PSNR run, and a CPU run may be fine-tuned at a lower learning rate: the
-    last stage's step count alone would understate the training. A chain that ends in a published
-    weights file continues with the stages its manifest entry lists; any other weights file ends
-    it with ``{"init_from": name}``, since that file's history is not here.
+    last stage's step count alone would understate the training. A chain that ends in a weights
+    file continues with the stages that file had when the run started from it (see
+    :func:`parent_stages`), so publishing a run twice, after its first publish replaced the very
+    file it started from, still counts each stage once.
     """
-    stages = [_stage(config, steps)]
-    source = config.init_from
-    while source and len(stages) < _MAX_STAGES:
-        path = checkpoint_file(source)
-        if path.suffix != ".pt" or not path.is_file():
-            stages[:0] = published_stages(path) or [{"init_from": path.name}]
+    stages: list[dict[str, Any]] = []
+    current = checkpoint
+    while len(stages) < _MAX_STAGES:
+        config = from_record(current["config"])
+        stages.insert(0, _stage(config, current["step"]))
+        if not config.init_from:
             break
-        earlier = load_checkpoint(path)
-        earlier_config = from_record(earlier["config"])
-        stages.insert(0, _stage(earlier_config, earlier["step"]))
-        source = earlier_config.init_from
+        path = checkpoint_file(config.init_from)
+        if path.suffix != ".pt" or not path.is_file():
+            recorded = current.get("parent_stages")
+            stages[:0] = recorded if recorded is not None else parent_stages(path)
+            break
+        current = load_checkpoint(path)
     return stages
-
-
-def published_stages(weights_file: Path) -> list[dict[str, Any]]:
-    """The stages the manifest beside ``weights_file`` lists for exactly that file (same sha256); [] if none does."""
-    if not weights_file.is_file():
-        return []
-    sha256 = sha256_file(weights_file)
-    for entry in read_manifest(weights_file.parent).values():
-        if entry.file == weights_file.name and entry.sha256 == sha256:
-            return list(entry.training.get("stages", []))
-    return []
 
 
 def training_record(config: TrainConfig, checkpoint: dict[str, Any]) -> dict[str, Any]:
     """The manifest's ``training`` field: the recipe in a few keys (the full configuration is in the file's metadata)."""
-    stages = training_stages(config, checkpoint["step"])
+    stages = training_stages(checkpoint)
     return {
         "preset": config.preset,
         "steps": checkpoint["step"],
