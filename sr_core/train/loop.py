@@ -181,7 +181,7 @@ def starting_history(config: TrainConfig, checkpoint: dict[str, Any] | None) -> 
     the run replaces that very file (and its entry) with the run's own generator.
     """
     if checkpoint is not None:
-        return {key: checkpoint[key] for key in ("parent_stages",) if key in checkpoint}
+        return {"parent_stages": checkpoint["parent_stages"]} if "parent_stages" in checkpoint else {}
     source = checkpoint_file(config.init_from) if config.init_from else None
     if source is None or (source.suffix == ".pt" and source.is_file()):
         return {}
