@@ -32,6 +32,11 @@ def checkpoint_file(run_or_file: str | Path) -> Path:
     return path / CHECKPOINT_NAME if path.is_dir() else path
 
 
+def is_run_checkpoint(path: Path) -> bool:
+    """Whether ``path`` (from :func:`checkpoint_file`) is a run's checkpoint, not a weights file that ends a chain."""
+    return path.suffix == ".pt" and path.is_file()
+
+
 def shipped_generator_state(checkpoint: dict[str, Any]) -> dict[str, torch.Tensor]:
     """The generator weights a run ships: its moving average when it keeps one, else the last step's."""
     return checkpoint.get(EMA_KEY) or checkpoint["generator"]

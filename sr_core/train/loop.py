@@ -43,6 +43,7 @@ from sr_core.train.checkpoint import (
     CHECKPOINT_NAME,
     EMA_KEY,
     checkpoint_file,
+    is_run_checkpoint,
     restore_rng_state,
     rng_state,
     save_checkpoint,
@@ -183,7 +184,7 @@ def starting_history(config: TrainConfig, checkpoint: dict[str, Any] | None) -> 
     if checkpoint is not None:
         return {"parent_stages": checkpoint["parent_stages"]} if "parent_stages" in checkpoint else {}
     source = checkpoint_file(config.init_from) if config.init_from else None
-    if source is None or (source.suffix == ".pt" and source.is_file()):
+    if source is None or is_run_checkpoint(source):
         return {}
     return {"parent_stages": parent_stages(source)}
 

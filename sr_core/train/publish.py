@@ -19,7 +19,7 @@ from sr_core.errors import WeightsNotFoundError
 from sr_core.evaluation import evaluate_model, manifest_scores
 from sr_core.protocol import image_files
 from sr_core.registry import build_model
-from sr_core.train.checkpoint import checkpoint_file, load_checkpoint, shipped_generator_state
+from sr_core.train.checkpoint import checkpoint_file, is_run_checkpoint, load_checkpoint, shipped_generator_state
 from sr_core.train.presets import TrainConfig, from_record, preset, to_record
 from sr_core.weights import WeightsEntry, parent_stages, read_manifest, save_weights, weights_dir, write_manifest
 
@@ -103,7 +103,7 @@ def training_stages(checkpoint: dict[str, Any]) -> list[dict[str, Any]]:
         if not config.init_from:
             break
         path = checkpoint_file(config.init_from)
-        if path.suffix != ".pt" or not path.is_file():
+        if not is_run_checkpoint(path):
             recorded = current.get("parent_stages")
             stages[:0] = recorded if recorded is not None else parent_stages(path)
             break
