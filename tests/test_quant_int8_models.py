@@ -42,6 +42,14 @@ def _image_folder(folder: Path) -> Path:
     return folder
 
 
+@pytest.fixture
+def vnni_cpu(monkeypatch):
+    """Run as on a CPU with VNNI, whose int8 products don't saturate: these tests are about ranges and
+    compilers, and on a CPU without VNNI the 7-bit rebuild and the refusal (tested in test_bundled_weights)
+    would come first."""
+    monkeypatch.setattr("sr_core.int8.cpu_int8_products_saturate", lambda: False)
+
+
 def test_every_batch_norm_generator_has_an_int8_variant_that_is_neither_trained_nor_interpolated():
     names = sr_model_names()
     assert {"srresnet-int8", "srgan-int8", "swiftsrgan_psnr-int8", "swiftsrgan-int8"} <= set(names)
@@ -53,6 +61,7 @@ def test_every_batch_norm_generator_has_an_int8_variant_that_is_neither_trained_
         check_interpolable("srresnet-int8", "srgan")
 
 
+@pytest.mark.usefixtures("vnni_cpu")
 def test_saved_ranges_rebuild_exactly_the_calibrated_int8_graph(tmp_path):
     network = _tiny_network()
     prepared = calibrate(network, _batches())
@@ -107,6 +116,7 @@ def test_a_published_int8_model_loads_by_name_runs_compiled_and_stays_close_to_f
     assert float((int8_output - float_output).abs().max()) < 0.2
 
 
+@pytest.mark.usefixtures("vnni_cpu")
 def test_int8_ranges_meet_no_other_float_weights(published_int8):
     folder, _ = published_int8
     entry = read_manifest(folder)["swiftsrgan"]
@@ -119,6 +129,7 @@ def test_int8_ranges_meet_no_other_float_weights(published_int8):
         load_model("swiftsrgan-int8")
 
 
+@pytest.mark.usefixtures("vnni_cpu")
 def test_a_host_without_a_cpp_compiler_is_told_to_install_one_before_any_compiling(published_int8, monkeypatch):
     from torch._inductor import config as inductor_config
 
