@@ -44,8 +44,8 @@ def _image_folder(folder: Path) -> Path:
 
 @pytest.fixture
 def vnni_cpu(monkeypatch):
-    """Run as on a CPU with VNNI, whose int8 products don't saturate: these tests are about ranges and
-    compilers, and on a CPU without VNNI the 7-bit rebuild and the refusal (tested in test_bundled_weights)
+    """Run as on a CPU with VNNI, whose int8 products don't saturate: these tests are about ranges, loading
+    and compiling, and on a CPU without VNNI the 7-bit rebuild and the refusal (tested in test_bundled_weights)
     would come first."""
     monkeypatch.setattr("sr_core.int8.cpu_int8_products_saturate", lambda: False)
 
@@ -105,6 +105,7 @@ def test_published_ranges_are_recorded_against_the_float_weights_they_were_calib
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("vnni_cpu")
 def test_a_published_int8_model_loads_by_name_runs_compiled_and_stays_close_to_float(published_int8):
     loaded = load_model("swiftsrgan-int8")
     assert loaded.device.type == "cpu" and loaded.weights_file.endswith("swiftsrgan-int8.safetensors")
